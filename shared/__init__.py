@@ -1,0 +1,1 @@
+"""Archway's toolkit: config, model, blueprints helpers, synth, lint, deploy, local cloud."""

@@ -1,0 +1,76 @@
+"""The `archway` command: parse, call, map errors to messages and exit codes.
+
+Exit codes: 0 ok, 1 a known failure (deploy failed, lint findings), 2 bad input
+(config or arguments), 3 an unexpected error (a bug: traceback printed), 130 Ctrl-C.
+Command groups live beside the code they drive and register themselves here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from archway.shared.errors import ArchwayError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def common(parser: argparse.ArgumentParser, env_default: str | None = "local") -> None:
+    parser.add_argument("--env", default=env_default, help=f"environment (default: {env_default})")
+    parser.add_argument("--root", type=Path, default=Path("."), help="repository root")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from archway.shared import commands
+
+    parser = argparse.ArgumentParser(prog="archway", description=(
+        "Archway: many serverless microservices behind one domain on AWS."))
+    parser.add_argument("--debug", action="store_true", help="re-raise errors with tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.register(sub)
+    for register in _plugins():
+        register(sub)
+    return parser
+
+
+def _plugins() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
+    plugins = []
+    for module in ("archway.shared.deploy.cli", "archway.shared.local.cli"):
+        try:
+            imported = __import__(module, fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        plugins.append(imported.register)
+    return plugins
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except ArchwayError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception:  # noqa: BLE001 - the boundary: anything else is a bug
+        if args.debug:
+            raise
+        traceback.print_exc()
+        print("error: unexpected failure: this is a bug in Archway, please report it with "
+              "the traceback above (rerun with --debug to re-raise)", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,98 @@
+"""The core commands: synth, lint, schema. Thin: parse options, call, print."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from archway.shared.config import load_config
+from archway.shared.errors import ArchwayError
+from archway.shared.model import Platform, resolve
+
+
+class LintFailed(ArchwayError):
+    exit_code = 1
+
+
+def load_platform(root: Path, env: str) -> Platform:
+    return resolve(load_config(root), env)
+
+
+def environments(root: Path, env: str) -> list[str]:
+    """``--env all`` means every environment file; otherwise just the one named."""
+    if env == "all":
+        return sorted(load_config(root).environments)
+    return [env]
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from archway.shared.synth import synth
+
+    for env in environments(args.root, args.env):
+        result = synth(load_platform(args.root, env))
+        stacks = result.manifest["stacks"]
+        print(f"{env}: {len(stacks)} templates + manifest in {_show(result.out_dir)}")
+        for stack in stacks:
+            print(f"  {stack['name']:<32} {stack['account']} {stack['region']}")
+    return 0
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    from archway.shared.lint import lint_synth
+    from archway.shared.synth import synth
+
+    total = 0
+    for env in environments(args.root, args.env):
+        result = synth(load_platform(args.root, env))
+        findings = lint_synth(result)
+        for finding in findings:
+            print(f"{env}/{finding}")
+        total += len(findings)
+        count = len(result.manifest["stacks"])
+        print(f"{env}: {count} templates, {len(findings)} findings", file=sys.stderr)
+    if total:
+        raise LintFailed(f"cfn-lint found {total} problem(s)")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from archway.shared.config.models import EnvironmentConfig, PlatformConfig, ServiceConfig
+
+    out: Path = args.out or args.root / "build" / "schema"
+    out.mkdir(parents=True, exist_ok=True)
+    for name, model in (("platform", PlatformConfig), ("environment", EnvironmentConfig),
+                        ("service", ServiceConfig)):
+        path = out / f"{name}.schema.json"
+        schema = model.model_json_schema(by_alias=True)
+        path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        print(f"wrote {_show(path)}")
+    print("point your editor's YAML schema setting at these files (e.g. "
+          "# yaml-language-server: $schema=...)")
+    return 0
+
+
+def _show(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from archway.shared.cli import common
+
+    parser = sub.add_parser("synth", help="write build/<env>/*.json and manifest.json")
+    common(parser)
+    parser.set_defaults(handler=cmd_synth)
+    parser.epilog = "--env all synthesizes every environment"
+
+    parser = sub.add_parser("lint", help="cfn-lint every template (zero findings allowed)")
+    common(parser)
+    parser.set_defaults(handler=cmd_lint)
+
+    parser = sub.add_parser("schema", help="write the JSON Schema of the config files")
+    common(parser)
+    parser.add_argument("--out", type=Path, default=None, help="folder (default build/schema)")
+    parser.set_defaults(handler=cmd_schema)

@@ -1,0 +1,99 @@
+"""Cross-field checks: what one file alone cannot tell (each error names file and key)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from archway.shared.errors import ConfigError
+from archway.shared.naming import Names, route_path
+
+if TYPE_CHECKING:
+    from archway.shared.config.loader import Config
+    from archway.shared.config.models import ServiceConfig
+
+MAX_SERVICES_PER_DISTRIBUTION = 24  # CloudFront's default quota is 25 cache behaviors
+
+
+def cross_check(config: Config) -> list[ConfigError]:
+    errors: list[ConfigError] = []
+    for name, service in config.services.items():
+        file = config.service_files[name]
+        errors += _folder_name(file, service)
+        errors += _functions(file, service)
+        errors += _routes(file, service)
+        for env in config.environments:
+            if env not in service.accounts:
+                errors.append(ConfigError(file, f"accounts.{env}", f"missing account for "
+                              f"environment {env!r} (config/environments/{env}.yaml)"))
+            names = Names(config.platform.name, env)
+            errors += _lengths(file, names, service)
+    if len(config.services) > MAX_SERVICES_PER_DISTRIBUTION:
+        errors.append(ConfigError("config/platform.yaml", "edge.routing", (
+            f"{len(config.services)} services exceed the {MAX_SERVICES_PER_DISTRIBUTION} cache "
+            "behaviors one distribution allows")))
+    return errors
+
+
+def _folder_name(file: str, service: ServiceConfig) -> list[ConfigError]:
+    folder = file.split("/")[1]
+    if folder != service.name:
+        return [ConfigError(file, "name", f"must match its folder {folder!r} "
+                            f"(got {service.name!r})")]
+    return []
+
+
+def _functions(file: str, service: ServiceConfig) -> list[ConfigError]:
+    errors = []
+    for fname, function in service.functions.items():
+        for kind in ("reads", "writes"):
+            for index, table in enumerate(getattr(function, kind)):
+                if table not in service.tables:
+                    errors.append(ConfigError(file, f"functions.{fname}.{kind}[{index}]", (
+                        f"unknown table {table!r} (tables: {', '.join(service.tables) or 'none'})"
+                    )))
+        reserved, provisioned = function.reserved_concurrency, function.provisioned_concurrency
+        if reserved is not None and provisioned is not None and provisioned > reserved:
+            errors.append(ConfigError(file, f"functions.{fname}.provisioned_concurrency", (
+                f"must not exceed reserved_concurrency {reserved} (got {provisioned})")))
+    return errors
+
+
+def _routes(file: str, service: ServiceConfig) -> list[ConfigError]:
+    errors = []
+    seen: dict[tuple[str, str], int] = {}
+    for index, route in enumerate(service.routes):
+        where = f"routes[{index}]"
+        path = route_path(service.name, route.path)
+        if path is None:
+            errors.append(ConfigError(file, f"{where}.path", (
+                f"must be under /api/{service.name}/ (got {route.path!r})")))
+            continue
+        key = (route.method, _shape(path))
+        if key in seen:
+            errors.append(ConfigError(file, where, (
+                f"duplicate route {route.method} {path} (same as routes[{seen[key]}])")))
+        seen.setdefault(key, index)
+        if route.function not in service.functions:
+            errors.append(ConfigError(file, f"{where}.function", (
+                f"unknown function {route.function!r} "
+                f"(functions: {', '.join(service.functions)})")))
+        if route.cache_ttl and route.method != "GET":
+            errors.append(ConfigError(file, f"{where}.cache_ttl", (
+                f"only GET routes can be cached (got {route.method} with {route.cache_ttl})")))
+    return errors
+
+
+def _shape(path: str) -> str:
+    """/a/{id}/b and /a/{key}/b are the same API Gateway resource shape."""
+    return "/".join("{}" if part.startswith("{") else part for part in path.split("/"))
+
+
+def _lengths(file: str, names: Names, service: ServiceConfig) -> list[ConfigError]:
+    errors = []
+    for fname in service.functions:
+        physical = names.function(service.name, fname)
+        if len(physical) > 64:
+            errors.append(ConfigError(file, f"functions.{fname}", (
+                f"name too long: Lambda function and IAM role {physical!r} would be "
+                f"{len(physical)} characters (max 64)")))
+    return errors

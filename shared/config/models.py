@@ -1,0 +1,220 @@
+"""The configuration files' models: what teams write, validated field by field.
+
+The same models generate the JSON Schema editors use (`archway schema`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+AccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
+Name = Annotated[
+    str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*[a-z0-9]$", min_length=2, max_length=40)
+]
+Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")]
+
+MANAGED_RULE_GROUPS = (
+    "AWSManagedRulesCommonRuleSet",
+    "AWSManagedRulesKnownBadInputsRuleSet",
+    "AWSManagedRulesSQLiRuleSet",
+    "AWSManagedRulesAmazonIpReputationList",
+)
+RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
+                  2192, 2557, 2922, 3288, 3653)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def check_retention(value: int) -> int:
+    if value not in RETENTION_DAYS:
+        raise ValueError(f"must be one of CloudWatch Logs' retention periods {RETENTION_DAYS}")
+    return value
+
+
+# ---------------------------------------------------------------- platform.yaml
+
+
+class RateLimit(Strict):
+    requests: int = Field(2000, ge=10, le=2_000_000_000,
+                          description="Requests allowed per client IP in one window.")
+    window_seconds: Literal[60, 120, 300, 600] = Field(
+        300, description="Evaluation window of the WAF rate-based rule.")
+
+
+class Waf(Strict):
+    managed_rule_groups: tuple[str, ...] = Field(
+        MANAGED_RULE_GROUPS, description="AWS managed rule groups (vendor AWS), in priority order.")
+    rate_limit: RateLimit = Field(default_factory=RateLimit)
+    geo_block: tuple[Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")], ...] = Field(
+        (), description="ISO 3166 country codes whose viewers are blocked.")
+    ip_allow: tuple[str, ...] = Field((), description="CIDRs always allowed (skip other rules).")
+    ip_deny: tuple[str, ...] = Field((), description="CIDRs always blocked.")
+
+    @field_validator("ip_allow", "ip_deny")
+    @classmethod
+    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        import ipaddress
+
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=True)
+            except ValueError as exc:
+                raise ValueError(f"{cidr!r} is not a CIDR block ({exc})") from None
+        return value
+
+
+class SecurityHeaders(Strict):
+    content_security_policy: str = Field(
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+        description="Content-Security-Policy sent with every response.")
+    hsts_max_age: int = Field(63072000, ge=0, description="Strict-Transport-Security max-age.")
+    frame_options: Literal["DENY", "SAMEORIGIN"] = "DENY"
+    referrer_policy: Literal[
+        "no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin"
+    ] = "strict-origin-when-cross-origin"
+
+
+class Edge(Strict):
+    waf: Waf = Field(default_factory=Waf)
+    price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = "PriceClass_100"
+    security_headers: SecurityHeaders = Field(default_factory=SecurityHeaders)
+    log_retention_days: int = Field(90, ge=1, le=3650,
+                                    description="Days CloudFront access logs are kept.")
+    routing: Literal["behaviors"] = Field(
+        "behaviors", description="One cache behavior per service (the only mode for now).")
+
+
+class Lambda(Strict):
+    powertools_layer_version: int = Field(
+        7, ge=1, description="Version of the public AWSLambdaPowertoolsPythonV3 layer.")
+
+
+class PlatformConfig(Strict):
+    """config/platform.yaml"""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]*$", max_length=12)] = Field(
+        description="Prefix of every stack and resource name.")
+    home_region: Region = Field(description="Region of the service stacks and the edge stack.")
+    log_retention_days: int = Field(30, description="Default retention of Lambda/API logs.")
+    edge: Edge = Field(default_factory=Edge)
+    lambda_: Lambda = Field(default_factory=Lambda, alias="lambda")
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _check_retention(cls, value: int) -> int:
+        return check_retention(value)
+
+
+# ---------------------------------------------------------- environments/<env>.yaml
+
+
+class Domain(Strict):
+    name: Annotated[str, StringConstraints(
+        pattern=r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$")] = Field(
+        description="Public domain served by CloudFront.")
+    hosted_zone_id: Annotated[str, StringConstraints(pattern=r"^Z[A-Z0-9]{4,31}$")] = Field(
+        description="Route 53 hosted zone holding the domain (platform account).")
+
+
+class EnvironmentConfig(Strict):
+    """config/environments/<env>.yaml"""
+
+    platform_account: AccountId = Field(description="Account of the edge stacks.")
+    tooling_account: AccountId = Field(description="Account of the pipelines.")
+    domain: Domain | None = Field(None, description="Omit to use the CloudFront domain.")
+    deletion_protection: bool = Field(False, description="Table deletion protection.")
+    termination_protection: bool = Field(False, description="Stack termination protection.")
+    log_retention_days: int | None = Field(
+        None, description="Overrides platform.yaml log_retention_days for this environment.")
+    alarm_email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    stage_name: Name = Field("live", description="API Gateway stage of every service.")
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _check_retention(cls, value: int | None) -> int | None:
+        return None if value is None else check_retention(value)
+
+
+# ------------------------------------------------------------ services/<svc>/service.yaml
+
+
+class Key(Strict):
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$")]
+    type: Literal["S", "N", "B"] = "S"
+
+
+class Index(Strict):
+    partition_key: Key
+    sort_key: Key | None = None
+    projection: Literal["ALL", "KEYS_ONLY"] = "ALL"
+
+
+class Table(Strict):
+    partition_key: Key
+    sort_key: Key | None = None
+    indexes: dict[Name, Index] = Field(default_factory=dict, description="Global secondary indexes.")
+    ttl_attribute: str | None = None
+    stream: Literal["NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"] | None = None
+
+
+class Function(Strict):
+    handler: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][\w/.]*\.[A-Za-z_]\w*$")] = Field(
+        description="module.function inside the service's src/ folder.")
+    memory: int = Field(256, ge=128, le=10240, description="MB of memory.")
+    timeout: int = Field(10, ge=1, le=29, description="Seconds; API Gateway waits at most 29.")
+    architecture: Literal["arm64", "x86_64"] = "arm64"
+    reserved_concurrency: int | None = Field(None, ge=0, le=1000)
+    provisioned_concurrency: int | None = Field(None, ge=1, le=1000)
+    environment: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")],
+                      str] = Field(default_factory=dict)
+    reads: tuple[str, ...] = Field((), description="Tables this function reads.")
+    writes: tuple[str, ...] = Field((), description="Tables this function writes.")
+
+    @field_validator("environment")
+    @classmethod
+    def _no_reserved(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if key.startswith("AWS_") or key.endswith("_TABLE"):
+                raise ValueError(f"{key!r} is reserved (AWS_* and *_TABLE are set by Archway)")
+        return value
+
+
+_PATH = re.compile(r"^(/([A-Za-z0-9._-]+|\{[A-Za-z_][A-Za-z0-9_]*\}))+$")
+
+
+class Route(Strict):
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+    path: str = Field(description="/search or /api/<svc>/search; {name} for path parameters.")
+    function: str
+    cache_ttl: int = Field(0, ge=0, le=86400, description="Seconds the edge may cache (GET only).")
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not _PATH.match(value):
+            raise ValueError(f"must look like /segment/{{param}} (got {value!r})")
+        return value
+
+
+class Throttling(Strict):
+    rate: float = Field(100, gt=0, le=10000, description="Steady requests per second.")
+    burst: int = Field(200, ge=1, le=5000)
+
+
+class ServiceConfig(Strict):
+    """services/<svc>/service.yaml"""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]*$", max_length=20)]
+    owner: str = Field(description="Team that owns the service.")
+    runtime: Literal["python3.11", "python3.12", "python3.13"] = "python3.12"
+    accounts: dict[str, AccountId] = Field(description="Account id per environment.")
+    tables: dict[Name, Table] = Field(default_factory=dict)
+    functions: dict[Name, Function]
+    routes: tuple[Route, ...]
+    throttling: Throttling = Field(default_factory=Throttling)

@@ -1,0 +1,190 @@
+"""The resolved platform for one environment: what every blueprint reads.
+
+Config says what teams want; the model says what exists in an environment, with every
+physical name, account and region decided. Blueprints are pure functions of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from archway.shared.config import Config
+from archway.shared.config.models import (
+    Domain,
+    EnvironmentConfig,
+    Function,
+    PlatformConfig,
+    Table,
+    Throttling,
+)
+from archway.shared.errors import ConfigError
+from archway.shared.naming import GLOBAL_REGION, Names, logical_id, route_path
+
+
+@dataclass(frozen=True)
+class TableModel:
+    name: str
+    physical: str
+    config: Table
+
+    @property
+    def env_var(self) -> str:
+        return f"{self.name.replace('-', '_').upper()}_TABLE"
+
+
+@dataclass(frozen=True)
+class FunctionModel:
+    name: str
+    physical: str
+    config: Function
+    reads: tuple[TableModel, ...]
+    writes: tuple[TableModel, ...]
+    environment: dict[str, str]
+
+    @property
+    def log_group(self) -> str:
+        return f"/aws/lambda/{self.physical}"
+
+
+@dataclass(frozen=True)
+class RouteModel:
+    method: str
+    path: str  # the public path, /api/<svc>/...
+    function: str
+    cache_ttl: int
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        return tuple(part for part in self.path.split("/") if part)
+
+
+@dataclass(frozen=True)
+class ServiceModel:
+    name: str
+    owner: str
+    account: str
+    region: str
+    runtime: str
+    stack_name: str
+    api_name: str
+    stage: str
+    source_dir: Path
+    tables: dict[str, TableModel]
+    functions: dict[str, FunctionModel]
+    routes: tuple[RouteModel, ...]
+    throttling: Throttling
+    log_retention_days: int
+    deletion_protection: bool
+    alarm_email: str | None
+
+    @property
+    def logical(self) -> str:
+        return logical_id(self.name)
+
+    @property
+    def path_pattern(self) -> str:
+        return f"/api/{self.name}/*"
+
+
+@dataclass(frozen=True)
+class Platform:
+    """One environment of the platform, fully resolved."""
+
+    name: str
+    env: str
+    names: Names
+    home_region: str
+    account: str
+    tooling_account: str
+    domain: Domain | None
+    settings: PlatformConfig
+    environment: EnvironmentConfig
+    root: Path
+    services: tuple[ServiceModel, ...] = field(default=())
+
+    global_region = GLOBAL_REGION
+
+    def service(self, name: str) -> ServiceModel:
+        for service in self.services:
+            if service.name == name:
+                return service
+        known = ", ".join(s.name for s in self.services)
+        raise ConfigError("services/", name, f"unknown service (known: {known})")
+
+    @property
+    def site_dir(self) -> Path:
+        return self.root / "platform" / "site"
+
+
+def resolve(config: Config, env: str) -> Platform:
+    """Resolve the platform for ``env``; unknown env is a config error naming the file."""
+    if env not in config.environments:
+        known = ", ".join(sorted(config.environments))
+        raise ConfigError(f"config/environments/{env}.yaml", "", (
+            f"unknown environment {env!r} (known: {known})"))
+    environment = config.environments[env]
+    names = Names(config.platform.name, env)
+    retention = environment.log_retention_days or config.platform.log_retention_days
+    services = tuple(
+        _service(config, names, env, name, retention) for name in sorted(config.services)
+    )
+    return Platform(
+        name=config.platform.name,
+        env=env,
+        names=names,
+        home_region=config.platform.home_region,
+        account=environment.platform_account,
+        tooling_account=environment.tooling_account,
+        domain=environment.domain,
+        settings=config.platform,
+        environment=environment,
+        root=config.root,
+        services=services,
+    )
+
+
+def _service(config: Config, names: Names, env: str, name: str, retention: int) -> ServiceModel:
+    cfg = config.services[name]
+    environment = config.environments[env]
+    tables = {
+        t: TableModel(t, names.table(name, t), table) for t, table in cfg.tables.items()
+    }
+    functions = {f: _function(names, name, env, f, fn, tables) for f, fn in cfg.functions.items()}
+    routes = tuple(
+        RouteModel(r.method, route_path(name, r.path) or r.path, r.function, r.cache_ttl)
+        for r in cfg.routes
+    )
+    return ServiceModel(
+        name=name,
+        owner=cfg.owner,
+        account=cfg.accounts[env],
+        region=config.platform.home_region,
+        runtime=cfg.runtime,
+        stack_name=names.service_stack(name),
+        api_name=names.api(name),
+        stage=environment.stage_name,
+        source_dir=config.service_dir(name) / "src",
+        tables=tables,
+        functions=functions,
+        routes=routes,
+        throttling=cfg.throttling,
+        log_retention_days=retention,
+        deletion_protection=environment.deletion_protection,
+        alarm_email=environment.alarm_email,
+    )
+
+
+def _function(
+    names: Names, service: str, env: str, name: str, fn: Function, tables: dict[str, TableModel]
+) -> FunctionModel:
+    reads = tuple(tables[t] for t in fn.reads)
+    writes = tuple(tables[t] for t in fn.writes)
+    environment = {
+        "POWERTOOLS_SERVICE_NAME": service,
+        "ARCHWAY_ENV": env,
+        **{t.env_var: t.physical for t in (*reads, *writes)},
+        **fn.environment,
+    }
+    return FunctionModel(name, names.function(service, name), fn, reads, writes,
+                         dict(sorted(environment.items())))

@@ -1,0 +1,105 @@
+"""Model -> templates + manifest under build/<env>/.
+
+Deterministic: the same input gives the same bytes (sorted keys, fixed zip timestamps).
+The manifest is the deploy engine's only input besides the templates: per stack its
+account, region, parameters and where each value comes from, dependencies and assets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from archway.shared.blueprint import StackDef
+from archway.shared.model import Platform
+
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+
+
+def platform_stacks(platform: Platform) -> list[StackDef]:
+    """Every stack of an environment, in a stable order."""
+    from archway.platform.edge import edge_stack
+    from archway.platform.edge_global import edge_global_stack
+    from archway.services.blueprint import service_stack
+
+    stacks = [service_stack(platform, service) for service in platform.services]
+    stacks.append(edge_global_stack(platform))
+    stacks.append(edge_stack(platform))
+    return stacks
+
+
+def render(stack: StackDef) -> str:
+    """The template body exactly as written to disk and sent to CloudFormation."""
+    return json.dumps(stack.template.to_dict(), indent=1, sort_keys=True) + "\n"
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    out_dir: Path
+    manifest: dict[str, Any]
+
+    @property
+    def templates(self) -> list[Path]:
+        return [self.out_dir / s["template"] for s in self.manifest["stacks"]]
+
+
+def synth(platform: Platform, out_dir: Path | None = None,
+          stacks: list[StackDef] | None = None) -> SynthResult:
+    out_dir = out_dir or platform.root / "build" / platform.env
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stacks = platform_stacks(platform) if stacks is None else stacks
+    entries = []
+    assets: dict[str, Any] = {}
+    for stack in stacks:
+        body = render(stack)
+        filename = f"{stack.id}.json"
+        _write_if_changed(out_dir / filename, body)
+        entries.append(_stack_entry(stack, filename, body))
+        for asset in stack.assets:
+            assets[asset.id] = {"path": asset.path, "sha256": asset.sha256,
+                                "bucket": asset.bucket, "key": asset.key}
+    manifest = {
+        "version": MANIFEST_VERSION,
+        "platform": platform.name,
+        "env": platform.env,
+        "stacks": entries,
+        "assets": dict(sorted(assets.items())),
+    }
+    _write_if_changed(out_dir / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    _remove_stale(out_dir, {e["template"] for e in entries})
+    return SynthResult(out_dir, manifest)
+
+
+def _stack_entry(stack: StackDef, filename: str, body: str) -> dict[str, Any]:
+    return {
+        "id": stack.id,
+        "name": stack.name,
+        "kind": stack.kind,
+        "account": stack.account,
+        "region": stack.region,
+        "template": filename,
+        "template_sha256": hashlib.sha256(body.encode()).hexdigest(),
+        "parameters": {name: src.to_dict() for name, src in sorted(stack.sources.items())},
+        "depends_on": stack.depends_on,
+        "assets": sorted(a.id for a in stack.assets),
+        "termination_protection": stack.termination_protection,
+    }
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+
+
+def _remove_stale(out_dir: Path, keep: set[str]) -> None:
+    for path in out_dir.glob("*.json"):
+        if path.name != MANIFEST and path.name not in keep:
+            path.unlink()
+
+
+def load_manifest(out_dir: Path) -> dict[str, Any]:
+    return json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
