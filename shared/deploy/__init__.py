@@ -1,0 +1,1 @@
+"""The deploy engine: plan (DAG), providers, parameters, assets, status display."""

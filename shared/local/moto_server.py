@@ -1,0 +1,88 @@
+"""moto's server in a child process, bound to 127.0.0.1, bounded in time, always stopped.
+
+A child process (not moto's in-process thread) keeps the stand-in's state apart from
+any ``mock_aws`` in the caller and lets it use the second core.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+
+from archway.shared.errors import ArchwayError
+
+HOST = "127.0.0.1"
+START_TIMEOUT = 30.0
+
+
+class LocalCloudError(ArchwayError):
+    exit_code = 1
+
+
+def free_port(host: str = HOST) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class MotoServer:
+    """``with MotoServer() as moto: moto.endpoint`` -> http://127.0.0.1:<port>."""
+
+    def __init__(self, port: int = 0, log: Path | None = None) -> None:
+        self.port = port or free_port()
+        self.log = log
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def start(self) -> MotoServer:
+        out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
+        env = {**os.environ, "MOTO_CALL_RESET_API": "false"}
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self.port)],
+            stdout=out, stderr=subprocess.STDOUT, env=env,
+        )
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise LocalCloudError(f"moto server exited with code {self._process.returncode} "
+                                      f"(port {self.port}; log: {self.log or 'not kept'})")
+            if self._ready():
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise LocalCloudError(f"moto server did not answer on {self.endpoint} within "
+                              f"{START_TIMEOUT:.0f} s")
+
+    def _ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+    def __enter__(self) -> MotoServer:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
