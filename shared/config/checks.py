@@ -25,8 +25,8 @@ def cross_check(config: Config) -> list[ConfigError]:
             if env not in service.accounts:
                 errors.append(ConfigError(file, f"accounts.{env}", f"missing account for "
                               f"environment {env!r} (config/environments/{env}.yaml)"))
-            names = Names(config.platform.name, env)
-            errors += _lengths(file, names, service)
+        longest_env = max(config.environments, key=lambda env: (len(env), env))
+        errors += _lengths(file, Names(config.platform.name, longest_env), service)
     if len(config.services) > MAX_SERVICES_PER_DISTRIBUTION:
         errors.append(ConfigError("config/platform.yaml", "edge.routing", (
             f"{len(config.services)} services exceed the {MAX_SERVICES_PER_DISTRIBUTION} cache "
