@@ -6,6 +6,7 @@ physical name, account and region decided. Blueprints are pure functions of it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -150,11 +151,14 @@ def _service(config: Config, names: Names, env: str, name: str, retention: int) 
     tables = {
         t: TableModel(t, names.table(name, t), table) for t, table in cfg.tables.items()
     }
-    functions = {f: _function(names, name, env, f, fn, tables) for f, fn in cfg.functions.items()}
     routes = tuple(
         RouteModel(r.method, route_path(name, r.path) or r.path, r.function, r.cache_ttl)
         for r in cfg.routes
     )
+    functions = {
+        f: _function(names, name, env, f, fn, tables, [r for r in routes if r.function == f])
+        for f, fn in cfg.functions.items()
+    }
     return ServiceModel(
         name=name,
         owner=cfg.owner,
@@ -176,7 +180,8 @@ def _service(config: Config, names: Names, env: str, name: str, retention: int) 
 
 
 def _function(
-    names: Names, service: str, env: str, name: str, fn: Function, tables: dict[str, TableModel]
+    names: Names, service: str, env: str, name: str, fn: Function,
+    tables: dict[str, TableModel], routes: list[RouteModel],
 ) -> FunctionModel:
     reads = tuple(tables[t] for t in fn.reads)
     writes = tuple(tables[t] for t in fn.writes)
@@ -186,5 +191,9 @@ def _function(
         **{t.env_var: t.physical for t in (*reads, *writes)},
         **fn.environment,
     }
+    cache_ttls = {f"{r.method} {r.path}": r.cache_ttl for r in routes if r.cache_ttl}
+    if cache_ttls:
+        # The API sends Cache-Control for routes that declare an edge cache TTL.
+        environment["ARCHWAY_CACHE_TTLS"] = json.dumps(cache_ttls, sort_keys=True)
     return FunctionModel(name, names.function(service, name), fn, reads, writes,
                          dict(sorted(environment.items())))

@@ -1,0 +1,68 @@
+"""Least-privilege IAM fragments, granted from the resource side (CDK's grant* style).
+
+Every statement names the resources it touches. The only ``*`` resource Archway emits is
+for X-Ray's PutTraceSegments/PutTelemetryRecords, which support no resource scoping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from awacs import dynamodb, logs, sts, xray
+from awacs.aws import Allow, Policy, Principal, Statement
+from troposphere import AWSObject, GetAtt, Sub
+
+DYNAMODB_READ = (
+    dynamodb.BatchGetItem,
+    dynamodb.ConditionCheckItem,
+    dynamodb.DescribeTable,
+    dynamodb.GetItem,
+    dynamodb.Query,
+    dynamodb.Scan,
+)
+DYNAMODB_WRITE = (
+    dynamodb.BatchWriteItem,
+    dynamodb.DeleteItem,
+    dynamodb.PutItem,
+    dynamodb.UpdateItem,
+)
+
+
+def assume_role_policy(service: str) -> Policy:
+    """Trust policy letting one AWS service principal (e.g. lambda.amazonaws.com) assume."""
+    return Policy(Version="2012-10-17", Statement=[Statement(
+        Effect=Allow, Principal=Principal("Service", [service]), Action=[sts.AssumeRole],
+    )])
+
+
+def table_read(tables: Sequence[tuple[AWSObject, bool]]) -> Statement:
+    """Read actions on these tables; ``(table, has_indexes)`` adds their indexes."""
+    resources: list[object] = []
+    for table, has_indexes in tables:
+        resources.append(GetAtt(table, "Arn"))
+        if has_indexes:
+            resources.append(Sub("${%s.Arn}/index/*" % table.title))
+    return Statement(Sid="ReadTables", Effect=Allow, Action=list(DYNAMODB_READ),
+                     Resource=resources)
+
+
+def table_write(tables: Sequence[AWSObject]) -> Statement:
+    return Statement(Sid="WriteTables", Effect=Allow, Action=list(DYNAMODB_WRITE),
+                     Resource=[GetAtt(t, "Arn") for t in tables])
+
+
+def log_group_write(log_group: AWSObject) -> Statement:
+    """Write to one log group's streams (the log group's Arn attribute ends in ':*')."""
+    return Statement(Sid="WriteOwnLogs", Effect=Allow,
+                     Action=[logs.CreateLogStream, logs.PutLogEvents],
+                     Resource=[GetAtt(log_group, "Arn")])
+
+
+def xray_write() -> Statement:
+    # X-Ray's trace APIs accept no resource-level scoping: '*' is the only valid resource.
+    return Statement(Sid="WriteTraces", Effect=Allow,
+                     Action=[xray.PutTraceSegments, xray.PutTelemetryRecords], Resource=["*"])
+
+
+def policy(*statements: Statement) -> Policy:
+    return Policy(Version="2012-10-17", Statement=list(statements))
