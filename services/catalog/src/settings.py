@@ -1,0 +1,30 @@
+"""Settings: argument > environment variable > default."""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+from typing import Any
+
+import boto3
+
+
+def setting(name: str, value: str | None = None, default: str | None = None) -> str:
+    result = value if value is not None else os.environ.get(name, default)
+    if result is None:
+        raise RuntimeError(f"setting {name} is not configured")
+    return result
+
+
+@lru_cache(maxsize=None)
+def table(env_var: str) -> Any:
+    """The DynamoDB table named by ``env_var``, created on first use (not at import)."""
+    return boto3.resource("dynamodb").Table(setting(env_var))
+
+
+def cache_control(method: str, path_template: str) -> str:
+    """Cache-Control for a route: the edge cache TTL the service declared, else no-store."""
+    ttls = json.loads(os.environ.get("ARCHWAY_CACHE_TTLS", "{}"))
+    ttl = ttls.get(f"{method} {path_template}")
+    return f"public, max-age={ttl}" if ttl else "no-store"
