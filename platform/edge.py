@@ -17,9 +17,8 @@ from pathlib import Path
 
 from awacs import s3 as s3_actions
 from awacs.aws import Allow, Bool, Condition, Deny, Principal, Statement, StringEquals
-from troposphere import GetAtt, Ref, Sub
+from troposphere import GetAtt, Ref, Sub, route53, s3
 from troposphere import cloudfront as cf
-from troposphere import route53, s3
 
 from archway.shared.blueprint import StackDef, new_template, output, secret, stack_output, tags
 from archway.shared.blueprint.iam import policy
@@ -336,6 +335,6 @@ def _tls_only(bucket: s3.Bucket) -> Statement:
         Effect=Deny,
         Principal=Principal("*"),
         Action=[s3_actions.Action("*")],
-        Resource=[GetAtt(bucket, "Arn"), Sub("${%s.Arn}/*" % bucket.title)],
+        Resource=[GetAtt(bucket, "Arn"), Sub(f"${{{bucket.title}.Arn}}/*")],
         Condition=Condition(Bool({"aws:SecureTransport": "false"})),
     )

@@ -15,11 +15,9 @@ from pathlib import Path
 
 from awacs.aws import Allow, Condition, Principal, Statement, StringEquals
 from awacs.sns import Publish
-from troposphere import AWSObject, GetAtt, Ref, Sub
+from troposphere import AWSObject, GetAtt, Ref, Sub, awslambda, iam, logs, sns
 from troposphere import apigateway as apigw
-from troposphere import awslambda
 from troposphere import dynamodb as ddb
-from troposphere import iam, logs, sns
 
 from archway.shared.assets import assets_bucket, build_zip, sha256
 from archway.shared.blueprint import Asset, StackDef, new_template, output, secret, tags

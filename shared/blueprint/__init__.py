@@ -69,7 +69,8 @@ class StackDef:
         """Stacks whose outputs feed this one: declared sources make the edges."""
         return sorted({s.stack for s in self.sources.values() if s.stack})
 
-    def add_parameter(self, name: str, source: Source, description: str, **kwargs: object) -> Parameter:
+    def add_parameter(self, name: str, source: Source, description: str,
+                      **kwargs: object) -> Parameter:
         """A Parameter resolved at deploy time from ``source``; secrets are always NoEcho."""
         if source.kind == "secret":
             kwargs.setdefault("NoEcho", True)

@@ -41,7 +41,7 @@ def table_read(tables: Sequence[tuple[AWSObject, bool]]) -> Statement:
     for table, has_indexes in tables:
         resources.append(GetAtt(table, "Arn"))
         if has_indexes:
-            resources.append(Sub("${%s.Arn}/index/*" % table.title))
+            resources.append(Sub(f"${{{table.title}.Arn}}/index/*"))
     return Statement(Sid="ReadTables", Effect=Allow, Action=list(DYNAMODB_READ),
                      Resource=resources)
 

@@ -158,7 +158,8 @@ class Index(Strict):
 class Table(Strict):
     partition_key: Key
     sort_key: Key | None = None
-    indexes: dict[Name, Index] = Field(default_factory=dict, description="Global secondary indexes.")
+    indexes: dict[Name, Index] = Field(default_factory=dict,
+                                       description="Global secondary indexes.")
     ttl_attribute: str | None = None
     stream: Literal["NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"] | None = None
 

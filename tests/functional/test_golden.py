@@ -23,11 +23,6 @@ UPDATE = os.environ.get("ARCHWAY_UPDATE_GOLDEN") == "1"
 ENVS = sorted(load_config(REPO).environments)
 
 
-@pytest.fixture(scope="module")
-def config():  # noqa: ANN201
-    return load_config(REPO)
-
-
 @pytest.mark.parametrize("env", ENVS)
 def test_synth_matches_golden(env: str, config, tmp_path: Path) -> None:  # noqa: ANN001
     result = synth(resolve(config, env), tmp_path / env)

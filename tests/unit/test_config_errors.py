@@ -142,7 +142,7 @@ def test_bad_platform_setting(repo_copy: Path, capsys: pytest.CaptureFixture) ->
                            "between 10 and 2000000000 (got 5)")
 
 
-def test_bad_cidr_in_environment_free_platform(repo_copy: Path, capsys: pytest.CaptureFixture) -> None:
+def test_bad_cidr_in_waf_lists(repo_copy: Path, capsys: pytest.CaptureFixture) -> None:
     edit_yaml(repo_copy / "config" / "platform.yaml",
               lambda d: d["edge"]["waf"].update(ip_deny=["10.0.0.300/8"]))
     code, err = run(repo_copy, capsys)

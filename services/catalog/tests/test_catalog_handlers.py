@@ -9,8 +9,9 @@ from types import ModuleType
 
 import boto3
 import pytest
-from helpers.lambdas import call, load_handler, rest_event
 from moto import mock_aws
+
+from helpers.lambdas import call, load_handler, rest_event
 
 SEED = Path(__file__).resolve().parents[1] / "seed" / "products.json"
 TABLE = "archway-test-catalog-products"

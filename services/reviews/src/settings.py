@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import boto3
@@ -16,7 +16,7 @@ def setting(name: str, value: str | None = None, default: str | None = None) -> 
     return result
 
 
-@lru_cache(maxsize=None)
+@cache
 def table(env_var: str) -> Any:
     """The DynamoDB table named by ``env_var``, created on first use (not at import)."""
     return boto3.resource("dynamodb").Table(setting(env_var))

@@ -7,8 +7,9 @@ from types import ModuleType
 
 import boto3
 import pytest
-from helpers.lambdas import call, load_handler, rest_event
 from moto import mock_aws
+
+from helpers.lambdas import call, load_handler, rest_event
 
 TABLE = "archway-test-reviews-reviews"
 RESOURCE = "/api/reviews/products/{id}/reviews"
@@ -71,7 +72,8 @@ def test_view_counter_is_not_listed_as_a_review(reviews_table: object) -> None:
     ("not json", "body must be JSON"),
     ([1, 2], "body must be a JSON object with author, rating and text"),
     ({"rating": 5, "text": "x"}, "author must be text of 1 to 60 characters"),
-    ({"author": "A", "rating": 6, "text": "x"}, "rating must be a whole number from 1 to 5 (got 6)"),
+    ({"author": "A", "rating": 6, "text": "x"},
+     "rating must be a whole number from 1 to 5 (got 6)"),
     ({"author": "A", "rating": True, "text": "x"},
      "rating must be a whole number from 1 to 5 (got True)"),
     ({"author": "A", "rating": 4, "text": ""}, "text must be text of 1 to 2000 characters"),
