@@ -1,1 +1,0 @@
-"""Archway's toolkit: config, model, blueprints helpers, synth, lint, deploy, local cloud."""
