@@ -1,0 +1,121 @@
+"""One chokepoint for boto3: sessions per account, region and role; retries set once.
+
+``client(service, account, region)`` returns a client acting in ``account``: the
+caller's session (profile or environment) assumes the account's deploy role
+(``<platform>-deploy-<home region>``, made by ``archway bootstrap``). On the local
+cloud the same calls go to moto on 127.0.0.1, where assuming a role in an account
+yields credentials that act in that account. Tests inject stubs with ``on_client``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from archway.shared.errors import ArchwayError
+
+RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 10}, connect_timeout=10,
+                 read_timeout=60)
+LOCAL_CREDENTIALS = {"aws_access_key_id": "archway-local", "aws_secret_access_key": "local"}
+
+
+class CredentialsError(ArchwayError):
+    exit_code = 1
+
+
+def deploy_role_name(platform: str, region: str) -> str:
+    """The role ``archway bootstrap`` creates for deploys in every account."""
+    return f"{platform}-deploy-{region}"
+
+
+class ConnectionManager:
+    def __init__(self, platform: str, home_region: str, *, profile: str | None = None,
+                 region: str | None = None, endpoint_url: str | None = None,
+                 assume_role: bool = True) -> None:
+        self.platform = platform
+        self.home_region = region or home_region
+        self.profile = profile
+        self.endpoint_url = endpoint_url
+        self.assume_role = assume_role
+        self.on_client: Callable[[Any], None] | None = None  # tests attach Stubbers here
+        self._lock = threading.Lock()
+        self._base: boto3.Session | None = None
+        self._sessions: dict[tuple[str, str], boto3.Session] = {}
+        self._clients: dict[tuple[str, str, str], Any] = {}
+
+    @property
+    def local(self) -> bool:
+        return self.endpoint_url is not None
+
+    def base_session(self) -> boto3.Session:
+        if self._base is None:
+            if self.local:
+                self._base = boto3.Session(region_name=self.home_region, **LOCAL_CREDENTIALS)
+            else:
+                self._base = boto3.Session(profile_name=self.profile,
+                                           region_name=self.home_region)
+        return self._base
+
+    def role_arn(self, account: str) -> str:
+        partition = self.base_session().get_partition_for_region(self.home_region)
+        return (f"arn:{partition}:iam::{account}:role/"
+                f"{deploy_role_name(self.platform, self.home_region)}")
+
+    def session(self, account: str, region: str) -> boto3.Session:
+        key = (account, region)
+        with self._lock:
+            if key not in self._sessions:
+                self._sessions[key] = self._assume(account, region)
+            return self._sessions[key]
+
+    def _assume(self, account: str, region: str) -> boto3.Session:
+        base = self.base_session()
+        if not self.assume_role:
+            return boto3.Session(botocore_session=base._session, region_name=region)  # noqa: SLF001
+        sts = base.client("sts", endpoint_url=self.endpoint_url, config=RETRIES)
+        arn = self.role_arn(account)
+        try:
+            credentials = sts.assume_role(RoleArn=arn, RoleSessionName="archway-deploy",
+                                          DurationSeconds=3600)["Credentials"]
+        except (ClientError, BotoCoreError) as exc:
+            caller = self._caller(sts)
+            raise CredentialsError(f"cannot assume {arn} from {caller}: {exc} (was the account "
+                                   "bootstrapped? see docs/bootstrap.md)") from None
+        return boto3.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=region,
+        )
+
+    @staticmethod
+    def _caller(sts: Any) -> str:
+        try:
+            return str(sts.get_caller_identity()["Arn"])
+        except (ClientError, BotoCoreError):
+            return "the current credentials (no identity: are you logged in?)"
+
+    def client(self, service: str, account: str, region: str) -> Any:
+        key = (service, account, region)
+        with self._lock:
+            cached = self._clients.get(key)
+        if cached is not None:
+            return cached
+        client = self.session(account, region).client(
+            service, region_name=region, endpoint_url=self.endpoint_url, config=RETRIES)
+        if self.on_client is not None:
+            self.on_client(client)
+        with self._lock:
+            return self._clients.setdefault(key, client)
+
+    def credentials(self, account: str, region: str) -> dict[str, str]:
+        """Plain credentials acting in ``account`` (the local Lambda runner's workers)."""
+        frozen = self.session(account, region).get_credentials().get_frozen_credentials()
+        return {"AWS_ACCESS_KEY_ID": frozen.access_key,
+                "AWS_SECRET_ACCESS_KEY": frozen.secret_key,
+                "AWS_SESSION_TOKEN": frozen.token or ""}

@@ -1,0 +1,181 @@
+"""The deploy engine: a DAG of stacks from the manifest, deployed in parallel waves.
+
+    engine = Engine(platform, synth_result, connections, provider_for, ui)
+    results = engine.deploy(engine.select("service", "catalog"))
+
+For each stack: resolve its parameters (other stacks' outputs, read in their account
+and region; origin secrets from the platform account's encrypted store), upload its
+assets when missing, then hand it to its provider (CloudFormation on AWS, LocalProvider
+on the local cloud). The engine never builds templates; providers never resolve inputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from archway.shared.deploy.connections import ConnectionManager
+from archway.shared.deploy.display import Display
+from archway.shared.deploy.params import SecretStore
+from archway.shared.deploy.provider import Provider, Resolved, StackResult, Target
+from archway.shared.deploy.upload import upload_asset
+from archway.shared.errors import ArchwayError
+from archway.shared.model import Platform
+from archway.shared.synth import SynthResult
+
+
+class DeployError(ArchwayError):
+    exit_code = 1
+
+
+class SelectionError(ArchwayError):
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Plan:
+    waves: list[list[str]]
+
+    @property
+    def stacks(self) -> list[str]:
+        return [stack for wave in self.waves for stack in wave]
+
+
+def load_targets(result: SynthResult) -> dict[str, Target]:
+    targets = {}
+    for entry in result.manifest["stacks"]:
+        body = (result.out_dir / entry["template"]).read_text(encoding="utf-8")
+        targets[entry["id"]] = Target(
+            id=entry["id"], name=entry["name"], kind=entry["kind"], account=entry["account"],
+            region=entry["region"], template_body=body, template_sha256=entry["template_sha256"],
+            termination_protection=entry["termination_protection"], manifest=entry)
+    return targets
+
+
+def waves(targets: dict[str, Target], selected: list[str]) -> Plan:
+    """Topological waves of the selected stacks; edges come from declared sources."""
+    remaining = set(selected)
+    done: set[str] = set()
+    result = []
+    while remaining:
+        wave = sorted(s for s in remaining
+                      if not set(targets[s].manifest["depends_on"]) & remaining)
+        if not wave:
+            raise DeployError(f"dependency cycle between {', '.join(sorted(remaining))}")
+        result.append(wave)
+        remaining -= set(wave)
+        done |= set(wave)
+    return Plan(result)
+
+
+def digest(target: Target, values: dict[str, str], secrets: frozenset[str]) -> str:
+    """The no-op key: template and parameters, with secret values hashed."""
+    safe = {k: (hashlib.sha256(v.encode()).hexdigest() if k in secrets else v)
+            for k, v in sorted(values.items())}
+    payload = json.dumps({"template": target.template_sha256, "parameters": safe},
+                         sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class Engine:
+    def __init__(self, platform: Platform, synth: SynthResult, connections: ConnectionManager,
+                 provider_for: Callable[[Target], Provider], ui: Display,
+                 concurrency: int = 4) -> None:
+        self.platform = platform
+        self.synth = synth
+        self.targets = load_targets(synth)
+        self.connections = connections
+        self.provider_for = provider_for
+        self.ui = ui
+        self.concurrency = max(1, concurrency)
+        self.secrets = SecretStore(connections, platform)
+
+    def select(self, what: str, service: str | None = None) -> list[str]:
+        if what == "all":
+            return list(self.targets)
+        if what == "edge":
+            return [s for s in ("edge-global", "edge") if s in self.targets]
+        if what == "service":
+            if not service:
+                raise SelectionError("deploy service needs a service name "
+                                     f"(one of: {', '.join(self._services())})")
+            stack = f"svc-{service}"
+            if stack not in self.targets:
+                raise SelectionError(f"unknown service {service!r} "
+                                     f"(known: {', '.join(self._services())})")
+            return [stack]
+        raise SelectionError(f"unknown target {what!r}: use service <name>, edge or all")
+
+    def _services(self) -> list[str]:
+        return [s.removeprefix("svc-") for s in self.targets if s.startswith("svc-")]
+
+    def plan(self, selected: list[str]) -> Plan:
+        return waves(self.targets, selected)
+
+    def deploy(self, selected: list[str]) -> list[StackResult]:
+        plan = self.plan(selected)
+        results: list[StackResult] = []
+        for wave in plan.waves:
+            with ThreadPoolExecutor(max_workers=min(self.concurrency, len(wave))) as pool:
+                wave_results = list(pool.map(self._deploy_one, wave))
+            results += wave_results
+            failed = [r for r in wave_results if not r.ok]
+            if failed:
+                skipped = [s for w in plan.waves[plan.waves.index(wave) + 1:] for s in w]
+                for stack in skipped:
+                    self.ui.line(stack, "skipped", "a stack it depends on failed")
+                break
+        return results
+
+    def _deploy_one(self, stack_id: str) -> StackResult:
+        target = self.targets[stack_id]
+        self.ui.line(stack_id, "starting", f"{target.name} -> {target.account}/{target.region}")
+        try:
+            params = self.resolve(target)
+            for asset_id in target.manifest["assets"]:
+                asset = self.synth.manifest["assets"][asset_id]
+                if upload_asset(self.connections, self.platform.root, asset, target):
+                    self.ui.line(stack_id, "uploaded", f"s3://{asset['bucket']}/{asset['key']}")
+            result = self.provider_for(target).deploy(target, params)
+        except ArchwayError as exc:
+            result = StackResult(stack_id, "failed", str(exc))
+        self.ui.result(result)
+        return result
+
+    def resolve(self, target: Target) -> Resolved:
+        values: dict[str, str] = {}
+        secret_names: set[str] = set()
+        for name, source in target.manifest["parameters"].items():
+            if source["kind"] == "secret":
+                values[name] = self.secrets.get_or_create(source["name"])
+                secret_names.add(name)
+            elif source["kind"] == "stack_output":
+                values[name] = self.output_of(source["stack"], source["output"], target)
+            else:
+                raise DeployError(f"{target.id}: parameter {name} has an unknown source "
+                                  f"{source!r}")
+        frozen = frozenset(secret_names)
+        return Resolved(values, frozen, digest(target, values, frozen))
+
+    def output_of(self, stack_id: str, output: str, consumer: Target) -> str:
+        producer = self.targets.get(stack_id)
+        if producer is None:
+            raise DeployError(f"{consumer.id} needs {stack_id}, which this environment lacks")
+        state = self.provider_for(producer).describe(producer)
+        hint = (f"deploy it first: archway deploy service {stack_id.removeprefix('svc-')}"
+                if stack_id.startswith("svc-") else "deploy it first: archway deploy edge")
+        if state is None:
+            raise DeployError(f"{consumer.id} needs output {output} of {producer.name} "
+                              f"({producer.account}/{producer.region}), which is not "
+                              f"deployed: {hint}")
+        if output not in state.outputs:
+            raise DeployError(f"{consumer.id} needs output {output} of {producer.name}, which "
+                              f"has none (outputs: {', '.join(state.outputs) or 'none'})")
+        return state.outputs[output]
+
+    def status(self) -> list[tuple[Target, Any]]:
+        return [(t, self.provider_for(t).describe(t)) for t in self.targets.values()]

@@ -1,0 +1,61 @@
+"""`archway local`: the whole platform on 127.0.0.1, no AWS account needed."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def cmd_local(args: argparse.Namespace) -> int:
+    from archway.shared.commands import load_platform
+    from archway.shared.local.cloud import LocalCloud
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    platform = load_platform(args.root, "local")
+    cloud = LocalCloud(platform, port=args.port, moto_port=args.moto_port, out=say)
+    started = time.perf_counter()
+    try:
+        cloud.start()
+        say("deploying the local environment (same templates, plan and parameters as AWS)")
+        cloud.deploy("all")
+        cloud.publish_site()
+        cloud.seed()
+        if args.no_serve:
+            say(f"deployed in {time.perf_counter() - started:.1f} s (--no-serve: stopping)")
+            return 0
+        mounted = cloud.mount()
+        say("mounted:")
+        for line in cloud.describe_mounts(mounted):
+            say(line)
+        cloud.serve(mounted)
+        say(f"\nArchway is running on http://127.0.0.1:{args.port}/  "
+            f"(ready in {time.perf_counter() - started:.1f} s)")
+        say(f"  try: curl 'http://127.0.0.1:{args.port}/api/catalog/search?q=c'")
+        say("  redeploy a service into it: tox -e deploy-service -- catalog")
+        say("  handler edits under services/*/src are redeployed automatically")
+        say("  Ctrl-C stops everything\n")
+        cloud.watch(mounted)
+    except KeyboardInterrupt:
+        say("\nstopping")
+    finally:
+        cloud.stop()
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from pathlib import Path
+
+    parser = sub.add_parser("local", help="run the whole platform on 127.0.0.1 (no AWS)")
+    parser.add_argument("--root", type=Path, default=Path("."), help="repository root")
+    parser.add_argument("--port", type=int, default=8080, help="edge port (default 8080)")
+    parser.add_argument("--moto-port", type=int, default=0,
+                        help="port of the local AWS stand-in (default: any free port)")
+    parser.add_argument("--no-serve", action="store_true", help="deploy, seed and exit")
+    parser.set_defaults(handler=cmd_local)
+
+
+if __name__ == "__main__":
+    sys.exit("use: archway local")

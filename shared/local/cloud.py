@@ -1,0 +1,312 @@
+"""The whole platform on one machine: moto + LocalProvider + runner + API and edge routers.
+
+``archway local``: synth the ``local`` environment, deploy it with the same engine,
+plan, parameters and assets as a real deploy, seed sample data, then serve the site
+through the routing the real distribution uses. While it runs, ``archway deploy``
+(env local) redeploys into it, and a changed handler file redeploys its service.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from archway.shared.deploy.connections import ConnectionManager
+from archway.shared.deploy.display import Display
+from archway.shared.deploy.engine import Engine
+from archway.shared.deploy.provider import StackResult, Target
+from archway.shared.deploy.site import publish_site
+from archway.shared.errors import ArchwayError
+from archway.shared.local.api_router import ApiRouter
+from archway.shared.local.cf_function import CloudFrontFunction
+from archway.shared.local.edge_router import (
+    MANAGED_CACHE_POLICIES,
+    ApiOrigin,
+    Behavior,
+    EdgeRouter,
+    RateLimit,
+    S3Origin,
+)
+from archway.shared.local.moto_server import HOST, MotoServer
+from archway.shared.local.provider import LocalProvider, context
+from archway.shared.local.runner import LambdaRunner, LocalFunction
+from archway.shared.local.seed import seed
+from archway.shared.local.server import App, LocalServer, Router
+from archway.shared.model import Platform
+from archway.shared.synth import SynthResult, synth
+
+STATE_FILE = "cloud.json"
+
+
+class LocalCloudNotRunning(ArchwayError):
+    exit_code = 1
+
+
+def state_path(root: Path) -> Path:
+    return root / "build" / "local" / ".cloud" / STATE_FILE
+
+
+def running_endpoint(root: Path) -> str:
+    """The moto endpoint of a running ``archway local``, or a clear error."""
+    import urllib.request
+
+    path = state_path(root)
+    try:
+        endpoint = json.loads(path.read_text())["endpoint"]
+        with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2):
+            return str(endpoint)
+    except (OSError, ValueError, KeyError):
+        raise LocalCloudNotRunning("the local cloud is not running: start it with "
+                                   "`tox -e local` (or `archway local`)") from None
+
+
+def local_engine(platform: Platform, result: SynthResult, endpoint: str,
+                 ui: Display) -> Engine:
+    connections = ConnectionManager(platform.name, platform.home_region, endpoint_url=endpoint)
+    provider = LocalProvider(connections.client)
+    return Engine(platform, result, connections, lambda _target: provider, ui)
+
+
+def ensure_asset_buckets(engine: Engine) -> None:
+    """The local stand-in for `archway bootstrap`: each target account's assets bucket."""
+    for asset in engine.synth.manifest["assets"].values():
+        target = next(t for t in engine.targets.values() if t.manifest["assets"]
+                      and asset["bucket"].endswith(f"-{t.account}-{t.region}"))
+        s3 = engine.connections.client("s3", target.account, target.region)
+        try:
+            s3.head_bucket(Bucket=asset["bucket"])
+        except ClientError:
+            s3.create_bucket(Bucket=asset["bucket"], CreateBucketConfiguration={
+                "LocationConstraint": target.region})
+
+
+@dataclass
+class Mounted:
+    router: Router
+    digests: dict[str, str | None]
+
+
+class LocalCloud:
+    def __init__(self, platform: Platform, port: int = 8080, moto_port: int = 0,
+                 out: Callable[[str], None] = print) -> None:
+        self.platform = platform
+        self.port = port
+        self.out = out
+        self.work = platform.root / "build" / "local" / ".cloud"
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.moto = MotoServer(moto_port, log=self.work / "moto.log")
+        self.server: LocalServer | None = None
+        self.runner: LambdaRunner | None = None
+        self.engine: Engine | None = None
+        self.app: App | None = None
+        self._sources: dict[str, float] = {}
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def start(self) -> None:
+        self.moto.start()
+        state_path(self.platform.root).write_text(json.dumps(
+            {"endpoint": self.moto.endpoint, "url": f"http://{HOST}:{self.port}",
+             "pid": os.getpid()}))
+        self.out(f"local AWS stand-in (moto) on {self.moto.endpoint}")
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+        if self.runner is not None:
+            self.runner.close()
+        self.moto.stop()
+        state_path(self.platform.root).unlink(missing_ok=True)
+
+    # ------------------------------------------------------------------- deploy
+
+    def deploy(self, what: str = "all", service: str | None = None) -> list[StackResult]:
+        result = synth(self.platform)
+        self.engine = local_engine(self.platform, result, self.moto.endpoint, Display())
+        ensure_asset_buckets(self.engine)
+        results = self.engine.deploy(self.engine.select(what, service))
+        failed = [r for r in results if not r.ok]
+        if failed:
+            raise ArchwayError("local deploy failed: " + "; ".join(
+                f"{r.id}: {r.reason}" for r in failed))
+        return results
+
+    def publish_site(self) -> None:
+        assert self.engine is not None
+        edge = self.engine.targets["edge"]
+        bucket = self.engine.provider_for(edge).describe(edge).outputs["SiteBucket"]
+        s3 = self.engine.connections.client("s3", edge.account, edge.region)
+        publish_site(self.platform.site_dir, s3, bucket, log=lambda _line: None)
+
+    def seed(self) -> int:
+        assert self.engine is not None
+        return seed(self.platform, self.engine.connections.client, log=self.out)
+
+    # ------------------------------------------------------------------ routers
+
+    def mount(self) -> Mounted:
+        assert self.engine is not None
+        engine = self.engine
+        if self.runner is None:
+            self.runner = LambdaRunner(engine.connections.client, engine.connections.credentials,
+                                       self.moto.endpoint, self.work)
+        apis: dict[str, ApiRouter] = {}
+        for target in engine.targets.values():
+            if target.kind == "service":
+                api = self._service(target)
+                apis[api.domain] = api
+        edge = self._edge(engine.targets["edge"], engine.targets["edge-global"], apis)
+        digests = {t.id: (s.digest if s else None) for t, s in engine.status()}
+        return Mounted(Router(edge, apis), digests)
+
+    def _service(self, target: Target) -> ApiRouter:
+        assert self.engine is not None and self.runner is not None
+        ctx = context(target, self.engine.resolve(target).values)
+        for logical, resource in target.template["Resources"].items():
+            if resource["Type"] != "AWS::Lambda::Function":
+                continue
+            props = ctx.evaluate(resource["Properties"])
+            function = LocalFunction(
+                name=props["FunctionName"], account=target.account, region=target.region,
+                handler=props["Handler"], memory=int(props["MemorySize"]),
+                timeout=int(props["Timeout"]), code_bucket=props["Code"]["S3Bucket"],
+                code_key=props["Code"]["S3Key"],
+                environment=props.get("Environment", {}).get("Variables", {}))
+            self.runner.register(function)
+        return ApiRouter.from_template(ctx, self.runner)
+
+    def _edge(self, target: Target, edge_global: Target, apis: dict[str, ApiRouter]) -> EdgeRouter:
+        assert self.engine is not None
+        ctx = context(target, self.engine.resolve(target).values)
+        resources = target.template["Resources"]
+        by_physical = {ctx.ref(k): k for k in resources}
+        config = ctx.evaluate(resources["Distribution"]["Properties"]["DistributionConfig"])
+        origins: dict[str, Any] = {}
+        for origin in config["Origins"]:
+            if "S3OriginConfig" in origin:
+                origins[origin["Id"]] = self._s3_origin(target, origin["DomainName"])
+            else:
+                api = apis[origin["DomainName"]]
+                headers = {h["HeaderName"]: h["HeaderValue"]
+                           for h in origin.get("OriginCustomHeaders", [])}
+                origins[origin["Id"]] = ApiOrigin(api.handle, api.domain,
+                                                  origin.get("OriginPath", ""), headers)
+
+        def policy(policy_id: str | None, kind: str) -> dict[str, Any] | None:
+            if policy_id is None:
+                return None
+            if policy_id in MANAGED_CACHE_POLICIES:
+                return MANAGED_CACHE_POLICIES[policy_id]
+            props = ctx.evaluate(resources[by_physical[policy_id]]["Properties"])
+            return dict(props[kind])
+
+        functions: dict[str, CloudFrontFunction] = {}
+
+        def function(behavior: dict[str, Any]) -> CloudFrontFunction | None:
+            for association in behavior.get("FunctionAssociations", []):
+                if association["EventType"] == "viewer-request":
+                    logical = association["FunctionARN"].rsplit("/", 1)[-1]
+                    if logical not in functions:
+                        functions[logical] = CloudFrontFunction(
+                            resources[logical]["Properties"]["FunctionCode"], logical)
+                    return functions[logical]
+            return None
+
+        behaviors = [
+            Behavior(b.get("PathPattern"), b["TargetOriginId"], frozenset(b["AllowedMethods"]),
+                     policy(b.get("CachePolicyId"), "CachePolicyConfig") or {},
+                     policy(b.get("ResponseHeadersPolicyId"), "ResponseHeadersPolicyConfig"),
+                     function(b))
+            for b in [*config.get("CacheBehaviors", []), config["DefaultCacheBehavior"]]
+        ]
+        return EdgeRouter(behaviors, origins, config.get("DefaultRootObject"),
+                          self._rate_limit(edge_global), f"{HOST}:{self.port}")
+
+    def _s3_origin(self, target: Target, domain: str) -> S3Origin:
+        assert self.engine is not None
+        bucket = domain.split(".s3.", 1)[0]
+        s3 = self.engine.connections.client("s3", target.account, target.region)
+
+        def get_object(key: str) -> tuple[bytes, dict[str, str]] | None:
+            try:
+                found = s3.get_object(Bucket=bucket, Key=key)
+            except ClientError:
+                return None
+            headers = {"content-type": found.get("ContentType", "binary/octet-stream"),
+                       "etag": found.get("ETag", "")}
+            if found.get("CacheControl"):
+                headers["cache-control"] = found["CacheControl"]
+            return found["Body"].read(), headers
+
+        return S3Origin(get_object)
+
+    @staticmethod
+    def _rate_limit(edge_global: Target) -> RateLimit | None:
+        for resource in edge_global.template["Resources"].values():
+            if resource["Type"] != "AWS::WAFv2::WebACL":
+                continue
+            for rule in resource["Properties"]["Rules"]:
+                rate = rule["Statement"].get("RateBasedStatement")
+                if rate:
+                    return RateLimit(int(rate["Limit"]), float(rate["EvaluationWindowSec"]))
+        return None
+
+    # -------------------------------------------------------------------- serve
+
+    def describe_mounts(self, mounted: Mounted) -> list[str]:
+        lines = []
+        for service in self.platform.services:
+            lines.append(f"  {service.name} (account {service.account}, stack "
+                         f"{service.stack_name})")
+            for route in service.routes:
+                function = service.functions[route.function].physical
+                lines.append(f"    {route.method:<6} {route.path:<38} -> {function}")
+        return lines
+
+    def serve(self, mounted: Mounted) -> None:
+        self.app = App(mounted.router, log=self.out)
+        self.server = LocalServer(self.app, port=self.port)
+        self.server.start()
+
+    def watch(self, mounted: Mounted, interval: float = 1.0,
+              until: Callable[[], bool] = lambda: False) -> None:
+        """Until Ctrl-C: redeploy a service whose src/ changed; remount after any deploy."""
+        self._sources = self._source_stamps()
+        while not until():
+            time.sleep(interval)
+            changed = self._changed_services()
+            for service in changed:
+                self.out(f"{service}: handler code changed, redeploying")
+                try:
+                    self.deploy("service", service)
+                except ArchwayError as exc:
+                    self.out(f"{service}: redeploy failed: {exc}")
+            assert self.engine is not None
+            digests = {t.id: (s.digest if s else None) for t, s in self.engine.status()}
+            if digests != mounted.digests:
+                self.engine = local_engine(self.platform, synth(self.platform),
+                                           self.moto.endpoint, Display())
+                mounted = self.mount()
+                assert self.app is not None
+                self.app.router = mounted.router
+                self.out("redeploy detected: routes and functions reloaded")
+
+    def _source_stamps(self) -> dict[str, float]:
+        stamps = {}
+        for service in self.platform.services:
+            files = [p for p in service.source_dir.rglob("*.py") if "__pycache__" not in p.parts]
+            stamps[service.name] = max((p.stat().st_mtime for p in files), default=0.0)
+        return stamps
+
+    def _changed_services(self) -> list[str]:
+        stamps = self._source_stamps()
+        changed = [s for s, t in stamps.items() if self._sources.get(s) != t]
+        self._sources = stamps
+        return changed

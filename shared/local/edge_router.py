@@ -1,0 +1,276 @@
+"""CloudFront emulated from the synthesized distribution (and WAF from its web ACL).
+
+Cache behaviors in order with CloudFront's path-pattern rules, then the default one;
+the S3 origin read from the local bucket; API origins reached in process with the
+origin path and custom headers, without the viewer's Host (AllViewerExceptHostHeader);
+viewer-request CloudFront Functions in V8; the response headers policy; caching by
+cache policy and origin Cache-Control; the WAF rate-based rule. Nothing else: no
+custom error responses exist, so none are invented.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, urlencode
+
+from archway.shared.local.cf_function import CloudFrontFunction
+from archway.shared.local.http import Request, Response
+
+CACHING_OPTIMIZED = {"MinTTL": 1, "DefaultTTL": 86400, "MaxTTL": 31536000,
+                     "ParametersInCacheKeyAndForwardedToOrigin": {
+                         "QueryStringsConfig": {"QueryStringBehavior": "none"}}}
+MANAGED_CACHE_POLICIES = {"658327ea-f89d-4fab-a63d-7e88639e58f6": CACHING_OPTIMIZED}
+WAF_BLOCK_BODY = (b"<html><head><title>403 Forbidden</title></head><body><h1>403 Forbidden"
+                  b"</h1><p>Request blocked.</p></body></html>")
+
+
+class Origin(Protocol):
+    def fetch(self, request: Request) -> Awaitable[Response]: ...
+
+
+@lru_cache(maxsize=256)
+def path_pattern(pattern: str) -> re.Pattern[str]:
+    """CloudFront path pattern: case-sensitive, '*' any run of characters, '?' one."""
+    if not pattern.startswith("/"):
+        pattern = "/" + pattern
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(regex + r"\Z", re.DOTALL)
+
+
+class S3Origin:
+    """The private bucket behind Origin Access Control (read in the platform account)."""
+
+    def __init__(self, get_object: Callable[[str], tuple[bytes, dict[str, str]] | None]) -> None:
+        self.get_object = get_object
+
+    async def fetch(self, request: Request) -> Response:
+        import asyncio
+
+        if request.method not in {"GET", "HEAD"}:
+            return Response(403, [("content-type", "application/xml")], b"<Error><Code>"
+                            b"AccessDenied</Code><Message>Access Denied</Message></Error>")
+        found = await asyncio.to_thread(self.get_object, request.path.lstrip("/"))
+        if found is None:
+            # S3 answers 403 (not 404) to a reader without ListBucket, as CloudFront's OAC is
+            return Response(403, [("content-type", "application/xml")], b"<Error><Code>"
+                            b"AccessDenied</Code><Message>Access Denied</Message></Error>")
+        body, headers = found
+        response = Response(200, [(k.lower(), v) for k, v in headers.items()], body)
+        if request.method == "HEAD":
+            response.body = b""
+        return response
+
+
+class ApiOrigin:
+    """A service's API: origin path prepended, custom headers added, viewer Host dropped."""
+
+    def __init__(self, handle: Callable[[Request], Awaitable[Response]], domain: str,
+                 origin_path: str, custom_headers: dict[str, str]) -> None:
+        self.handle = handle
+        self.domain = domain
+        self.origin_path = origin_path.rstrip("/")
+        self.custom_headers = custom_headers
+
+    async def fetch(self, request: Request) -> Response:
+        forwarded = Request(request.method, self.origin_path + request.path,
+                            request.query_string,
+                            [(k, v) for k, v in request.headers if k != "host"],
+                            request.body, request.source_ip)
+        forwarded = forwarded.with_header("host", self.domain)
+        for name, value in self.custom_headers.items():
+            forwarded = forwarded.with_header(name, value)  # overrides any viewer value
+        forwarded = forwarded.with_header("x-forwarded-for", request.source_ip)
+        return await self.handle(forwarded)
+
+
+class RateLimit:
+    """WAF rate-based rule: more than ``limit`` requests per IP in the window -> block."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit, self.window = limit, window
+        self._seen: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, ip: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            seen = self._seen.setdefault(ip, deque())
+            while seen and seen[0] <= now - self.window:
+                seen.popleft()
+            seen.append(now)
+            return len(seen) <= self.limit
+
+
+@dataclass
+class Behavior:
+    pattern: str | None  # None: the default behavior
+    origin: str
+    methods: frozenset[str]
+    cache_policy: dict[str, Any]
+    headers_policy: dict[str, Any] | None
+    function: CloudFrontFunction | None
+
+    def matches(self, path: str) -> bool:
+        return self.pattern is None or bool(path_pattern(self.pattern).match(path))
+
+
+class EdgeCache:
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, ...], tuple[float, Response]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, ...]) -> tuple[Response, int] | None:
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None:
+            return None
+        expires, response = entry
+        ttl_left = expires - time.monotonic()
+        if ttl_left <= 0:
+            return None
+        return response, int(ttl_left)
+
+    def put(self, key: tuple[str, ...], response: Response, ttl: int) -> None:
+        with self._lock:
+            self._entries[key] = (time.monotonic() + ttl, response)
+
+
+def cache_ttl(policy: dict[str, Any], cache_control: str | None) -> int:
+    """Seconds to keep a response under ``policy`` given the origin's Cache-Control."""
+    low, default, high = (int(policy.get("MinTTL", 0)), int(policy.get("DefaultTTL", 0)),
+                          int(policy.get("MaxTTL", 0)))
+    directives = {}
+    for part in (cache_control or "").split(","):
+        name, _, value = part.strip().partition("=")
+        if name:
+            directives[name.lower()] = value
+    if {"no-store", "no-cache", "private"} & set(directives):
+        return low
+    for name in ("s-maxage", "max-age"):
+        if directives.get(name, "").isdigit():
+            return max(low, min(high, int(directives[name])))
+    return default
+
+
+class EdgeRouter:
+    def __init__(self, behaviors: list[Behavior], origins: dict[str, Origin],
+                 default_root: str | None, rate_limit: RateLimit | None,
+                 distribution_domain: str) -> None:
+        self.behaviors = behaviors
+        self.origins = origins
+        self.default_root = default_root
+        self.rate_limit = rate_limit
+        self.domain = distribution_domain
+        self.cache = EdgeCache()
+
+    def behavior(self, path: str) -> Behavior:
+        return next(b for b in self.behaviors if b.matches(path))
+
+    async def handle(self, request: Request) -> tuple[Response, str]:
+        """The viewer's response and the origin id that served it (for the request log)."""
+        if self.rate_limit is not None and not self.rate_limit.allow(request.source_ip):
+            return Response(403, [("content-type", "text/html")], WAF_BLOCK_BODY), "waf"
+        behavior = self.behavior(request.path)
+        if request.method not in behavior.methods:
+            return Response(403, [("content-type", "text/html")],
+                            b"This distribution is not configured to allow the HTTP request "
+                            b"method that was used for this request."), behavior.origin
+        if request.path == "/" and self.default_root:
+            request = Request(request.method, "/" + self.default_root, request.query_string,
+                              request.headers, request.body, request.source_ip)
+        if behavior.function is not None:
+            outcome = self._viewer_request(behavior.function, request)
+            if isinstance(outcome, Response):
+                return self._finish(outcome, behavior, "FunctionGeneratedResponse"), "function"
+            request = outcome
+        response, cache_state = await self._fetch(behavior, request)
+        return self._finish(response, behavior, cache_state), behavior.origin
+
+    async def _fetch(self, behavior: Behavior, request: Request) -> tuple[Response, str]:
+        cacheable = request.method in {"GET", "HEAD"}
+        key = self._cache_key(behavior, request)
+        if cacheable:
+            hit = self.cache.get(key)
+            if hit is not None:
+                response, _ = hit
+                return Response(response.status, list(response.headers), response.body), "Hit"
+        response = await self.origins[behavior.origin].fetch(request)
+        if cacheable and response.status in {200, 203, 300, 301, 404, 410}:
+            ttl = cache_ttl(behavior.cache_policy, response.header("cache-control"))
+            if ttl > 0:
+                self.cache.put(key, Response(response.status, list(response.headers),
+                                             response.body), ttl)
+        return response, "Miss"
+
+    def _cache_key(self, behavior: Behavior, request: Request) -> tuple[str, ...]:
+        strings = (behavior.cache_policy.get("ParametersInCacheKeyAndForwardedToOrigin", {})
+                   .get("QueryStringsConfig", {}).get("QueryStringBehavior", "none"))
+        query = (urlencode(sorted(parse_qsl(request.query_string, keep_blank_values=True)))
+                 if strings == "all" else "")
+        return (behavior.pattern or "*", request.method if request.method != "HEAD" else "GET",
+                request.path, query)
+
+    def _viewer_request(self, function: CloudFrontFunction,
+                        request: Request) -> Request | Response:
+        event = {
+            "version": "1.0",
+            "context": {"distributionDomainName": self.domain, "distributionId": "LOCAL",
+                        "eventType": "viewer-request", "requestId": str(uuid.uuid4())},
+            "viewer": {"ip": request.source_ip},
+            "request": {
+                "method": request.method, "uri": request.path,
+                "querystring": {k: {"value": v} for k, v in
+                                parse_qsl(request.query_string, keep_blank_values=True)},
+                "headers": {k: {"value": v} for k, v in request.headers},
+                "cookies": {},
+            },
+        }
+        result = function.run(event)
+        if "statusCode" in result:
+            headers = [(k.lower(), v["value"]) for k, v in (result.get("headers") or {}).items()]
+            body = result.get("body") or ""
+            data = (body.get("data", "") if isinstance(body, dict) else body).encode()
+            return Response(int(result["statusCode"]), headers, data)
+        return Request(request.method, result.get("uri", request.path), request.query_string,
+                       request.headers, request.body, request.source_ip)
+
+    def _finish(self, response: Response, behavior: Behavior, cache_state: str) -> Response:
+        policy = behavior.headers_policy or {}
+        for name, value in security_headers(policy.get("SecurityHeadersConfig", {})):
+            response.set_header(name, value)
+        response.set_header("x-cache", f"{cache_state} from cloudfront")
+        response.set_header("via", "1.1 local.cloudfront.net (CloudFront)")
+        return response
+
+
+def security_headers(config: dict[str, Any]) -> list[tuple[str, str]]:
+    headers = []
+    if "ContentSecurityPolicy" in config:
+        headers.append(("content-security-policy",
+                        config["ContentSecurityPolicy"]["ContentSecurityPolicy"]))
+    if "ContentTypeOptions" in config:
+        headers.append(("x-content-type-options", "nosniff"))
+    if "FrameOptions" in config:
+        headers.append(("x-frame-options", config["FrameOptions"]["FrameOption"]))
+    if "ReferrerPolicy" in config:
+        headers.append(("referrer-policy", config["ReferrerPolicy"]["ReferrerPolicy"]))
+    if "StrictTransportSecurity" in config:
+        hsts = config["StrictTransportSecurity"]
+        value = f"max-age={hsts['AccessControlMaxAgeSec']}"
+        value += "; includeSubDomains" if hsts.get("IncludeSubdomains") else ""
+        value += "; preload" if hsts.get("Preload") else ""
+        headers.append(("strict-transport-security", value))
+    if "XSSProtection" in config:
+        xss = config["XSSProtection"]
+        value = "1" if xss.get("Protection") else "0"
+        value += "; mode=block" if xss.get("ModeBlock") else ""
+        headers.append(("x-xss-protection", value))
+    return headers

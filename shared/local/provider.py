@@ -1,0 +1,134 @@
+"""LocalProvider: the deploy engine's provider for the local cloud.
+
+moto's CloudFormation returns no outputs for stacks made through change sets and fails
+on Fn::GetAtt of types it does not implement (CloudFront, WAF), so the local cloud
+materializes the same templates itself: data resources (DynamoDB tables, S3 buckets)
+are created on moto in the stack's account; everything else (Lambda, API Gateway,
+CloudFront, WAF) is emulated by the local routers, which read the same templates.
+The stack record (status, digest, outputs) is kept as an SSM parameter in the stack's
+account, so it lives and dies with the local cloud.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from archway.shared.deploy.provider import Resolved, StackResult, StackState, Target
+from archway.shared.local.intrinsics import Context, physical_id
+
+ClientFactory = Callable[[str, str, str], Any]
+RECORD_PREFIX = "/archway-local/stacks/"
+
+
+def record_name(stack_name: str) -> str:
+    return f"{RECORD_PREFIX}{stack_name}"
+
+
+def physical_ids(target: Target) -> dict[str, str]:
+    """Logical id -> physical id (Ref value) for every resource of a template."""
+    ids = {}
+    for logical, resource in target.template.get("Resources", {}).items():
+        props = resource.get("Properties", {})
+        name = next((props[k] for k in ("TableName", "BucketName", "FunctionName", "RoleName",
+                                        "LogGroupName", "TopicName", "StageName")
+                     if isinstance(props.get(k), str)), None)
+        ids[logical] = name or physical_id(target.account, target.name, logical)
+    return ids
+
+
+def context(target: Target, parameters: dict[str, str]) -> Context:
+    return Context(target.template, parameters, target.account, target.region, target.name,
+                   physical_ids(target))
+
+
+class LocalProvider:
+    def __init__(self, client: ClientFactory) -> None:
+        self.client = client
+
+    def describe(self, target: Target) -> StackState | None:
+        ssm = self.client("ssm", target.account, target.region)
+        try:
+            value = ssm.get_parameter(Name=record_name(target.name))["Parameter"]["Value"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ParameterNotFound":
+                return None
+            raise
+        record = json.loads(value)
+        return StackState(record["status"], record["outputs"], record["digest"],
+                          record.get("parameters", {}))
+
+    def deploy(self, target: Target, params: Resolved) -> StackResult:
+        current = self.describe(target)
+        if current is not None and current.digest == params.digest:
+            return StackResult(target.id, "skipped", "no changes", current.outputs)
+        ctx = context(target, params.values)
+        for logical, resource in target.template.get("Resources", {}).items():
+            kind = resource["Type"]
+            if kind == "AWS::DynamoDB::Table":
+                self._table(target, ctx.evaluate(resource["Properties"]))
+            elif kind == "AWS::S3::Bucket":
+                self._bucket(target, ctx.ref(logical), ctx.evaluate(resource["Properties"]))
+        outputs = {k: str(ctx.evaluate(v["Value"]))
+                   for k, v in target.template.get("Outputs", {}).items()}
+        status = "CREATE_COMPLETE" if current is None else "UPDATE_COMPLETE"
+        self._save(target, status, params, outputs)
+        return StackResult(target.id, "created" if current is None else "updated", "", outputs)
+
+    def _save(self, target: Target, status: str, params: Resolved,
+              outputs: dict[str, str]) -> None:
+        record = {"status": status, "digest": params.digest, "outputs": outputs,
+                  "parameters": params.printable(), "template_sha256": target.template_sha256}
+        self.client("ssm", target.account, target.region).put_parameter(
+            Name=record_name(target.name), Type="String", Overwrite=True,
+            Value=json.dumps(record, sort_keys=True))
+
+    # ------------------------------------------------------------- resources
+
+    def _table(self, target: Target, props: dict[str, Any]) -> None:
+        dynamodb = self.client("dynamodb", target.account, target.region)
+        name = props["TableName"]
+        wanted = {i["IndexName"]: i for i in props.get("GlobalSecondaryIndexes", [])}
+        try:
+            existing = dynamodb.describe_table(TableName=name)["Table"]
+        except dynamodb.exceptions.ResourceNotFoundException:
+            existing = None
+        if existing is None:
+            kwargs: dict[str, Any] = {
+                "TableName": name, "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": props["AttributeDefinitions"],
+                "KeySchema": props["KeySchema"],
+            }
+            if wanted:
+                kwargs["GlobalSecondaryIndexes"] = list(wanted.values())
+            if "StreamSpecification" in props:
+                kwargs["StreamSpecification"] = {
+                    "StreamEnabled": True,
+                    "StreamViewType": props["StreamSpecification"]["StreamViewType"]}
+            dynamodb.create_table(**kwargs)
+        else:
+            # Tables are never replaced or deleted (Retain); only new indexes are added.
+            have = {i["IndexName"] for i in existing.get("GlobalSecondaryIndexes", [])}
+            for index_name in sorted(set(wanted) - have):
+                dynamodb.update_table(
+                    TableName=name, AttributeDefinitions=props["AttributeDefinitions"],
+                    GlobalSecondaryIndexUpdates=[{"Create": wanted[index_name]}])
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl:
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+
+    def _bucket(self, target: Target, name: str, props: dict[str, Any]) -> None:
+        s3 = self.client("s3", target.account, target.region)
+        try:
+            s3.head_bucket(Bucket=name)
+        except ClientError:
+            config = ({} if target.region == "us-east-1" else
+                      {"CreateBucketConfiguration": {"LocationConstraint": target.region}})
+            s3.create_bucket(Bucket=name, **config)
+        versioning = props.get("VersioningConfiguration", {}).get("Status")
+        if versioning:
+            s3.put_bucket_versioning(Bucket=name,
+                                     VersioningConfiguration={"Status": versioning})

@@ -1,0 +1,240 @@
+"""The local Lambda runner: real handler code from the deployed asset, in worker processes.
+
+Each function runs in its own processes (modules of different services never collide),
+with the environment, memory and timeout of its template and AWS calls pointed at the
+local cloud with its own account's credentials. Warm workers are reused (a small pool
+per function); a new code key (a redeploy after a handler changed) retires the old ones.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from archway.shared.local.worker import read_message, write_message
+
+MAX_WORKERS_PER_FUNCTION = 4
+START_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class LocalFunction:
+    name: str
+    account: str
+    region: str
+    handler: str
+    memory: int
+    timeout: int
+    code_bucket: str
+    code_key: str
+    environment: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def generation(self) -> tuple[str, tuple[tuple[str, str], ...]]:
+        return self.code_key, tuple(sorted(self.environment.items()))
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    payload: Any = None
+    error: dict[str, str] | None = None
+    duration_ms: float = 0.0
+    timed_out: bool = False
+
+
+class Worker:
+    def __init__(self, function: LocalFunction, code_dir: Path, env: dict[str, str],
+                 log: Path) -> None:
+        self.function = function
+        with open(log, "ab") as stderr:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "archway.shared.local.worker", str(code_dir),
+                 function.handler],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env)
+        ready = self._receive(START_TIMEOUT)
+        if not ready or not ready.get("ready"):
+            self.stop()
+            detail = (ready or {}).get("errorMessage", "worker did not start")
+            raise RuntimeError(f"{function.name}: {detail}")
+
+    def _receive(self, timeout: float) -> Any:
+        assert self.process.stdout is not None
+        readable, _, _ = select.select([self.process.stdout], [], [], timeout)
+        if not readable:
+            return None
+        return read_message(self.process.stdout)
+
+    def invoke(self, event: Any, timeout: float) -> InvokeResult:
+        assert self.process.stdin is not None
+        start = time.perf_counter()
+        write_message(self.process.stdin, {"event": event, "timeout": timeout,
+                                           "requestId": str(uuid.uuid4())})
+        reply = self._receive(timeout)
+        duration = (time.perf_counter() - start) * 1000
+        if reply is None:
+            self.stop()
+            return InvokeResult(error={"errorType": "Sandbox.Timedout", "errorMessage": (
+                f"Task timed out after {timeout:.2f} seconds")}, duration_ms=duration,
+                timed_out=True)
+        if "payload" in reply:
+            return InvokeResult(payload=reply["payload"], duration_ms=duration)
+        return InvokeResult(error=reply, duration_ms=duration)
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=10)
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream:
+                stream.close()
+
+
+class Pool:
+    """Warm workers of one function generation."""
+
+    def __init__(self, spawn: Callable[[], Worker], size: int) -> None:
+        self.spawn = spawn
+        self.size = size
+        self.idle: list[Worker] = []
+        self.count = 0
+        self.condition = threading.Condition()
+        self.closed = False
+
+    def acquire(self) -> Worker:
+        with self.condition:
+            while not self.idle and self.count >= self.size:
+                self.condition.wait()
+            if self.idle:
+                return self.idle.pop()
+            self.count += 1
+        try:
+            return self.spawn()
+        except BaseException:
+            with self.condition:
+                self.count -= 1
+                self.condition.notify()
+            raise
+
+    def release(self, worker: Worker) -> None:
+        with self.condition:
+            if worker.alive and not self.closed:
+                self.idle.append(worker)
+            else:
+                self.count -= 1
+                if worker.alive:
+                    worker.stop()
+            self.condition.notify()
+
+    def close(self) -> None:
+        with self.condition:
+            self.closed = True
+            idle, self.idle = self.idle, []
+            self.count -= len(idle)
+        for worker in idle:
+            worker.stop()
+
+
+class LambdaRunner:
+    def __init__(self, client: Callable[[str, str, str], Any],
+                 credentials: Callable[[str, str], dict[str, str]], endpoint: str,
+                 work_dir: Path, workers_per_function: int = MAX_WORKERS_PER_FUNCTION) -> None:
+        self.client = client
+        self.credentials = credentials
+        self.endpoint = endpoint
+        self.work_dir = work_dir
+        self.workers_per_function = workers_per_function
+        self._lock = threading.Lock()
+        self._functions: dict[str, LocalFunction] = {}
+        self._pools: dict[str, Pool] = {}
+
+    def register(self, function: LocalFunction) -> bool:
+        """Register or update a function; True when its code or settings changed."""
+        with self._lock:
+            current = self._functions.get(function.name)
+            if current is not None and current.generation == function.generation:
+                return False
+            self._functions[function.name] = function
+            old = self._pools.pop(function.name, None)
+        if old is not None:
+            old.close()
+        code_dir = self._code(function)
+        pool = Pool(lambda: self._spawn(function, code_dir), self.workers_per_function)
+        with self._lock:
+            self._pools[function.name] = pool
+        return True
+
+    def functions(self) -> list[LocalFunction]:
+        with self._lock:
+            return list(self._functions.values())
+
+    def _code(self, function: LocalFunction) -> Path:
+        target = self.work_dir / "code" / Path(function.code_key).stem
+        if not (target / ".complete").exists():
+            s3 = self.client("s3", function.account, function.region)
+            body = s3.get_object(Bucket=function.code_bucket, Key=function.code_key)["Body"]
+            target.mkdir(parents=True, exist_ok=True)
+            with zipfile.ZipFile(io.BytesIO(body.read())) as archive:
+                archive.extractall(target)
+            (target / ".complete").touch()
+        return target
+
+    def _spawn(self, function: LocalFunction, code_dir: Path) -> Worker:
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+            **function.environment,
+            **self.credentials(function.account, function.region),
+            "AWS_REGION": function.region,
+            "AWS_DEFAULT_REGION": function.region,
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_LAMBDA_FUNCTION_NAME": function.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "ARCHWAY_ACCOUNT": function.account,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+        log_dir = self.work_dir / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        return Worker(function, code_dir, env, log_dir / f"{function.name}.log")
+
+    def warm(self, name: str) -> None:
+        """Start one worker ahead of the first request."""
+        pool = self._pools[name]
+        pool.release(pool.acquire())
+
+    def invoke(self, name: str, event: Any, timeout: float | None = None) -> InvokeResult:
+        with self._lock:
+            function = self._functions[name]
+            pool = self._pools[name]
+        worker = pool.acquire()
+        try:
+            return worker.invoke(event, min(timeout or function.timeout, function.timeout))
+        finally:
+            pool.release(worker)
+
+    def close(self) -> None:
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+            self._functions = {}
+        for pool in pools:
+            pool.close()

@@ -1,0 +1,109 @@
+"""The local HTTP front door: uvicorn on 127.0.0.1 serving one ASGI app.
+
+Requests whose Host is a service's execute-api domain go straight to that API (as a
+direct call to API Gateway would: without the origin secret they get 403); everything
+else goes through the edge. Each request is logged like a CloudFront access log line.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from archway.shared.errors import ArchwayError
+from archway.shared.local.http import Request, Response
+
+ASGIReceive = Callable[[], Any]
+ASGISend = Callable[[dict[str, Any]], Any]
+
+
+class ServerError(ArchwayError):
+    exit_code = 2
+
+
+class Router:
+    """Swappable routing table: the local cloud replaces it after every redeploy."""
+
+    def __init__(self, edge: Any, apis: dict[str, Any]) -> None:
+        self.edge = edge
+        self.apis = apis  # execute-api domain -> ApiRouter
+
+
+class App:
+    def __init__(self, router: Router, log: Callable[[str], None] = print) -> None:
+        self.router = router
+        self.log = log
+
+    async def __call__(self, scope: dict[str, Any], receive: ASGIReceive,
+                       send: ASGISend) -> None:
+        if scope["type"] != "http":
+            return
+        request = await _request(scope, receive)
+        start = time.perf_counter()
+        router = self.router
+        host = (request.header("host") or "").split(":")[0]
+        if host in router.apis:
+            response, served_by = await router.apis[host].handle(request), "api-direct"
+        else:
+            response, served_by = await router.edge.handle(request)
+        latency = (time.perf_counter() - start) * 1000
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        target = request.path + (f"?{request.query_string}" if request.query_string else "")
+        cache = (response.header("x-cache") or "-").split(" ")[0]
+        self.log(f"{stamp} {request.source_ip} {request.method} {target} {response.status} "
+                 f"{latency:.1f}ms {served_by} {cache}")
+        await _send(send, response, head=request.method == "HEAD")
+
+
+async def _request(scope: dict[str, Any], receive: ASGIReceive) -> Request:
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
+    client = scope.get("client") or ("127.0.0.1", 0)
+    return Request(scope["method"], scope["path"], scope.get("query_string", b"").decode(),
+                   headers, body, client[0])
+
+
+async def _send(send: ASGISend, response: Response, head: bool = False) -> None:
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers
+               if k not in {"content-length", "transfer-encoding", "connection"}]
+    headers.append((b"content-length", str(len(response.body)).encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if head else response.body})
+
+
+class LocalServer:
+    """uvicorn in a background thread, loopback only, stopped within a bounded time."""
+
+    def __init__(self, app: App, host: str = "127.0.0.1", port: int = 8080) -> None:
+        if not ipaddress.ip_address(host).is_loopback:
+            raise ServerError(f"the local cloud serves on loopback only (got --host {host})")
+        import uvicorn
+
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                lifespan="off", access_log=False)
+        self.server = uvicorn.Server(config)
+        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self.thread = threading.Thread(target=self.server.run, name="archway-edge", daemon=True)
+        self.url = f"http://{host}:{port}"
+
+    def start(self, timeout: float = 15.0) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise ServerError(f"could not serve on {self.url} (is the port in use? "
+                                  "choose another with --port)")
+            time.sleep(0.05)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout)
