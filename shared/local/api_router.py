@@ -80,8 +80,10 @@ def _error(status: int, message: str, kind: str) -> Response:
 
 class ApiRouter:
     def __init__(self, api_id: str, stage: str, account: str, region: str, routes: list[Route],
-                 api_keys: set[str], throttle: TokenBucket | None, runner: LambdaRunner) -> None:
+                 api_keys: set[str], throttle: TokenBucket | None, runner: LambdaRunner,
+                 service: str = "") -> None:
         self.api_id, self.stage, self.account, self.region = api_id, stage, account, region
+        self.service = service
         self.routes = sorted(routes, key=lambda r: r.specificity, reverse=True)
         self.api_keys = api_keys
         self.throttle = throttle
@@ -94,7 +96,8 @@ class ApiRouter:
     @classmethod
     def from_template(cls, ctx: Context, runner: LambdaRunner) -> ApiRouter:
         resources = ctx.template["Resources"]
-        (api_logical,) = [k for k, v in resources.items() if v["Type"] == "AWS::ApiGateway::RestApi"]
+        (api_logical,) = [k for k, v in resources.items()
+                          if v["Type"] == "AWS::ApiGateway::RestApi"]
         functions = {k: ctx.ref(k) for k, v in resources.items()
                      if v["Type"] == "AWS::Lambda::Function"}
         routes = [_route(ctx, resources, functions, props["Properties"])
@@ -108,8 +111,10 @@ class ApiRouter:
             if "ThrottlingRateLimit" in setting:
                 throttle = TokenBucket(float(setting["ThrottlingRateLimit"]),
                                        int(setting["ThrottlingBurstLimit"]))
+        service = next((t["Value"] for t in resources[api_logical]["Properties"].get("Tags", [])
+                        if t["Key"] == "archway:service"), "")
         return cls(ctx.ref(api_logical), stage["StageName"], ctx.account, ctx.region, routes,
-                   keys, throttle, runner)
+                   keys, throttle, runner, service)
 
     def find(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         parts = [p for p in path.split("/") if p]
@@ -127,7 +132,8 @@ class ApiRouter:
         path = request.path[len(prefix):] or "/"
         found = self.find(request.method, path)
         if found is None:
-            return _error(403, "Missing Authentication Token", "MissingAuthenticationTokenException")
+            return _error(403, "Missing Authentication Token",
+                          "MissingAuthenticationTokenException")
         route, params = found
         if route.api_key_required and request.header("x-api-key") not in self.api_keys:
             return _error(403, "Forbidden", "ForbiddenException")

@@ -12,6 +12,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,9 +113,7 @@ class LocalCloud:
 
     def start(self) -> None:
         self.moto.start()
-        state_path(self.platform.root).write_text(json.dumps(
-            {"endpoint": self.moto.endpoint, "url": f"http://{HOST}:{self.port}",
-             "pid": os.getpid()}))
+        self._write_state()
         self.out(f"local AWS stand-in (moto) on {self.moto.endpoint}")
 
     def stop(self) -> None:
@@ -164,12 +163,26 @@ class LocalCloud:
                 apis[api.domain] = api
         edge = self._edge(engine.targets["edge"], engine.targets["edge-global"], apis)
         digests = {t.id: (s.digest if s else None) for t, s in engine.status()}
+        self._warm()
+        self._write_state({"apis": {api.service: api.domain for api in apis.values()}})
         return Mounted(Router(edge, apis), digests)
+
+    def _warm(self) -> None:
+        """One warm worker per function before the first request (in parallel)."""
+        assert self.runner is not None
+        runner = self.runner
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(lambda f: runner.warm(f.name), runner.functions()))
+
+    def _write_state(self, extra: dict[str, Any] | None = None) -> None:
+        state = {"endpoint": self.moto.endpoint, "url": f"http://{HOST}:{self.port}",
+                 "pid": os.getpid(), **(extra or {})}
+        state_path(self.platform.root).write_text(json.dumps(state, indent=1))
 
     def _service(self, target: Target) -> ApiRouter:
         assert self.engine is not None and self.runner is not None
         ctx = context(target, self.engine.resolve(target).values)
-        for logical, resource in target.template["Resources"].items():
+        for resource in target.template["Resources"].values():
             if resource["Type"] != "AWS::Lambda::Function":
                 continue
             props = ctx.evaluate(resource["Properties"])
@@ -291,6 +304,9 @@ class LocalCloud:
             assert self.engine is not None
             digests = {t.id: (s.digest if s else None) for t, s in self.engine.status()}
             if digests != mounted.digests:
+                from archway.shared.commands import load_platform
+
+                self.platform = load_platform(self.platform.root, self.platform.env)
                 self.engine = local_engine(self.platform, synth(self.platform),
                                            self.moto.endpoint, Display())
                 mounted = self.mount()

@@ -1,0 +1,102 @@
+"""End to end over HTTP: the local platform answers like the real edge would."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from helpers.local_platform import RATE_LIMIT, LocalPlatform
+
+pytestmark = pytest.mark.integration
+
+
+def test_spa_is_served_at_the_root(local_platform: LocalPlatform) -> None:
+    with local_platform.client() as http:
+        response = http.get("/")
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/html")
+        assert '<input id="search"' in response.text
+        # the response headers policy applies to S3 content too
+        assert response.headers["x-frame-options"] == "DENY"
+        assert "default-src 'self'" in response.headers["content-security-policy"]
+        assert http.get("/app.js").headers["content-type"].startswith("text/javascript")
+
+
+def test_search_returns_prefix_matches(local_platform: LocalPlatform) -> None:
+    with local_platform.client() as http:
+        response = http.get("/api/catalog/search", params={"q": "CR"})
+        assert response.status_code == 200
+        names = [r["name"] for r in response.json()["results"]]
+        assert names == ["Crème Brûlée Torch", "Crystal Water Carafe"]
+        assert response.headers["cache-control"] == "public, max-age=30"
+
+
+def test_search_is_cached_at_the_edge_per_query(local_platform: LocalPlatform) -> None:
+    with local_platform.client() as http:
+        first = http.get("/api/catalog/search", params={"q": "desk"})
+        again = http.get("/api/catalog/search", params={"q": "desk"})
+        other = http.get("/api/catalog/search", params={"q": "desk l"})
+        assert first.headers["x-cache"].startswith("Miss")
+        assert again.headers["x-cache"].startswith("Hit")
+        assert other.headers["x-cache"].startswith("Miss")  # query string is in the key
+        assert again.json() == first.json()
+
+
+def test_unknown_product_stays_a_json_404(local_platform: LocalPlatform) -> None:
+    with local_platform.client() as http:
+        response = http.get("/api/catalog/products/no-such-product")
+        assert response.status_code == 404
+        assert response.headers["content-type"] == "application/json"
+        assert response.json()["message"] == "product no-such-product not found"
+
+
+def test_deep_link_to_an_spa_route_gets_index_html(local_platform: LocalPlatform) -> None:
+    with local_platform.client() as http:
+        response = http.get("/products/p-1001")
+        assert response.status_code == 200
+        assert '<input id="search"' in response.text
+        assert http.get("/missing.js").status_code == 403  # a real file path is not rewritten
+
+
+def test_posted_review_is_read_back(local_platform: LocalPlatform) -> None:
+    product = f"p-{uuid.uuid4().hex[:8]}"
+    path = f"/api/reviews/products/{product}/reviews"
+    with local_platform.client() as http:
+        created = http.post(path, json={"author": "Dana", "rating": 4, "text": "Solid."})
+        assert created.status_code == 201
+        listed = http.get(path).json()
+        assert [(r["author"], r["rating"], r["text"]) for r in listed["reviews"]] == [
+            ("Dana", 4, "Solid.")]
+        bad = http.post(path, json={"author": "Dana", "rating": 9, "text": "x"})
+        assert bad.status_code == 400
+        assert bad.json()["message"] == "rating must be a whole number from 1 to 5 (got 9)"
+
+
+def test_view_counter_increments(local_platform: LocalPlatform) -> None:
+    path = f"/api/reviews/products/p-{uuid.uuid4().hex[:8]}/views"
+    with local_platform.client() as http:
+        assert [http.post(path).json()["views"] for _ in range(3)] == [1, 2, 3]
+
+
+def test_direct_api_call_without_the_secret_is_forbidden(local_platform: LocalPlatform) -> None:
+    domain = local_platform.apis["catalog"]
+    with local_platform.client() as http:
+        direct = http.get("/live/api/catalog/search", params={"q": "c"},
+                          headers={"host": domain})
+        assert direct.status_code == 403
+        assert direct.json() == {"message": "Forbidden"}
+        forged = http.get("/live/api/catalog/search", params={"q": "c"},
+                          headers={"host": domain, "x-api-key": "guessed-secret-value-123"})
+        assert forged.status_code == 403
+
+
+def test_waf_rate_limit_blocks_one_client_only(local_platform: LocalPlatform) -> None:
+    # GIVEN a client at another loopback address sending more than the limit
+    with local_platform.client(source_ip="127.0.0.2") as noisy:
+        statuses = [noisy.get("/style.css").status_code for _ in range(RATE_LIMIT + 5)]
+    # THEN it is blocked past the limit, and other clients are not
+    assert statuses[:RATE_LIMIT] == [200] * RATE_LIMIT
+    assert set(statuses[RATE_LIMIT:]) == {403}
+    with local_platform.client() as quiet:
+        assert quiet.get("/style.css").status_code == 200
