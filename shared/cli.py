@@ -8,6 +8,7 @@ Command groups live beside the code they drive and register themselves here.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -18,8 +19,11 @@ from archway.shared.errors import ArchwayError
 Handler = Callable[[argparse.Namespace], int]
 
 
-def common(parser: argparse.ArgumentParser, env_default: str | None = "local") -> None:
-    parser.add_argument("--env", default=env_default, help=f"environment (default: {env_default})")
+def common(parser: argparse.ArgumentParser) -> None:
+    """--env (argument > ARCHWAY_ENV > local) and --root."""
+    default = os.environ.get("ARCHWAY_ENV", "local")
+    parser.add_argument("--env", default=default,
+                        help=f"environment (default: $ARCHWAY_ENV or local; now {default})")
     parser.add_argument("--root", type=Path, default=Path("."), help="repository root")
 
 

@@ -5,15 +5,27 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from archway.shared.config import load_config
-from archway.shared.errors import ArchwayError
+from archway.shared.errors import ArchwayError, ConfigError
 from archway.shared.model import Platform, resolve
+from archway.shared.synth import SynthResult, synth
 
 
 class LintFailed(ArchwayError):
     exit_code = 1
+
+
+TOOLING = "tooling"  # the pseudo-environment of the pipeline stacks (tooling account)
+
+
+@dataclass(frozen=True)
+class ToolingScope:
+    root: Path
+    name: str
+    env: str = TOOLING
 
 
 def load_platform(root: Path, env: str) -> Platform:
@@ -21,17 +33,31 @@ def load_platform(root: Path, env: str) -> Platform:
 
 
 def environments(root: Path, env: str) -> list[str]:
-    """``--env all`` means every environment file; otherwise just the one named."""
+    """``--env all`` means every environment file plus the pipelines (``tooling``)."""
     if env == "all":
-        return sorted(load_config(root).environments)
+        config = load_config(root)
+        extra = [TOOLING] if config.platform.pipelines else []
+        return [*sorted(config.environments), *extra]
     return [env]
 
 
-def cmd_synth(args: argparse.Namespace) -> int:
-    from archway.shared.synth import synth
+def synth_env(root: Path, env: str) -> SynthResult:
+    """Synthesize one environment, or the pipelines for ``tooling``."""
+    from archway.pipelines.blueprint import pipeline_stacks
 
+    if env == TOOLING:
+        config = load_config(root)
+        if config.platform.pipelines is None:
+            raise ConfigError("config/platform.yaml", "pipelines", "is not set: no pipelines "
+                              "to synthesize")
+        return synth(ToolingScope(config.root, config.platform.name),
+                     stacks=pipeline_stacks(config))
+    return synth(load_platform(root, env))
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
     for env in environments(args.root, args.env):
-        result = synth(load_platform(args.root, env))
+        result = synth_env(args.root, env)
         stacks = result.manifest["stacks"]
         print(f"{env}: {len(stacks)} templates + manifest in {_show(result.out_dir)}")
         for stack in stacks:
@@ -41,11 +67,10 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 def cmd_lint(args: argparse.Namespace) -> int:
     from archway.shared.lint import lint_synth
-    from archway.shared.synth import synth
 
     total = 0
     for env in environments(args.root, args.env):
-        result = synth(load_platform(args.root, env))
+        result = synth_env(args.root, env)
         findings = lint_synth(result)
         for finding in findings:
             print(f"{env}/{finding}")

@@ -11,10 +11,19 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from archway.shared.blueprint import StackDef
 from archway.shared.model import Platform
+
+
+class Scope(Protocol):
+    """What synth needs to know of where it writes: a Platform, or the tooling scope."""
+
+    root: Path
+    name: str
+    env: str
+
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
@@ -47,11 +56,13 @@ class SynthResult:
         return [self.out_dir / s["template"] for s in self.manifest["stacks"]]
 
 
-def synth(platform: Platform, out_dir: Path | None = None,
+def synth(platform: Scope, out_dir: Path | None = None,
           stacks: list[StackDef] | None = None) -> SynthResult:
     out_dir = out_dir or platform.root / "build" / platform.env
     out_dir.mkdir(parents=True, exist_ok=True)
-    stacks = platform_stacks(platform) if stacks is None else stacks
+    if stacks is None:
+        assert isinstance(platform, Platform), "stacks are required outside a Platform"
+        stacks = platform_stacks(platform)
     entries = []
     assets: dict[str, Any] = {}
     for stack in stacks:

@@ -95,6 +95,24 @@ class Lambda(Strict):
         7, ge=1, description="Version of the public AWSLambdaPowertoolsPythonV3 layer.")
 
 
+class Pipelines(Strict):
+    """CodePipeline settings (tooling account): where the code comes from, where it goes."""
+
+    connection_arn: Annotated[str, StringConstraints(
+        pattern=r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:"
+                r"connection/[0-9a-f-]+$")] = Field(
+        description="CodeStar connection to the repository host (tooling account).")
+    repository: Annotated[str, StringConstraints(pattern=r"^[\w.-]+/[\w.-]+$")] = Field(
+        description="owner/name of the repository.")
+    branch: str = Field("main", description="Branch whose pushes start the pipelines.")
+    promotion: tuple[str, ...] = Field(
+        ("dev", "prod"), min_length=1,
+        description="Environments in promotion order; a manual approval precedes each "
+                    "one after the first.")
+    build_image: str = Field("aws/codebuild/standard:7.0",
+                             description="CodeBuild image (needs Python 3.11+).")
+
+
 class PlatformConfig(Strict):
     """config/platform.yaml"""
 
@@ -104,6 +122,7 @@ class PlatformConfig(Strict):
     log_retention_days: int = Field(30, description="Default retention of Lambda/API logs.")
     edge: Edge = Field(default_factory=Edge)
     lambda_: Lambda = Field(default_factory=Lambda, alias="lambda")
+    pipelines: Pipelines | None = Field(None, description="Omit to synthesize no pipelines.")
 
     @field_validator("log_retention_days")
     @classmethod

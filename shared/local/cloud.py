@@ -71,7 +71,7 @@ def running_endpoint(root: Path) -> str:
 def local_engine(platform: Platform, result: SynthResult, endpoint: str,
                  ui: Display) -> Engine:
     connections = ConnectionManager(platform.name, platform.home_region, endpoint_url=endpoint)
-    provider = LocalProvider(connections.client)
+    provider = LocalProvider(connections.client, state_path(platform.root).parent / "deployed")
     return Engine(platform, result, connections, lambda _target: provider, ui)
 
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from archway.shared.deploy.changes import ChangeSet, diff_templates
 from archway.shared.deploy.provider import Resolved, StackResult, StackState, Target
 from archway.shared.local.intrinsics import Context, physical_id
 
@@ -46,8 +48,9 @@ def context(target: Target, parameters: dict[str, str]) -> Context:
 
 
 class LocalProvider:
-    def __init__(self, client: ClientFactory) -> None:
+    def __init__(self, client: ClientFactory, templates: Path | None = None) -> None:
         self.client = client
+        self.templates = templates
 
     def describe(self, target: Target) -> StackState | None:
         ssm = self.client("ssm", target.account, target.region)
@@ -60,6 +63,19 @@ class LocalProvider:
         record = json.loads(value)
         return StackState(record["status"], record["outputs"], record["digest"],
                           record.get("parameters", {}))
+
+    def deployed_template(self, target: Target) -> dict[str, Any] | None:
+        """The template of the last deploy (kept beside the local cloud's state)."""
+        if self.templates is None or self.describe(target) is None:
+            return None
+        path = self.templates / f"{target.name}.json"
+        return dict(json.loads(path.read_text())) if path.exists() else None
+
+    def preview(self, target: Target, params: Resolved) -> ChangeSet | None:
+        current = self.describe(target)
+        if current is not None and current.digest == params.digest:
+            return None
+        return diff_templates(target.name, self.deployed_template(target), target.template)
 
     def deploy(self, target: Target, params: Resolved) -> StackResult:
         current = self.describe(target)
@@ -82,9 +98,12 @@ class LocalProvider:
               outputs: dict[str, str]) -> None:
         record = {"status": status, "digest": params.digest, "outputs": outputs,
                   "parameters": params.printable(), "template_sha256": target.template_sha256}
-        self.client("ssm", target.account, target.region).put_parameter(
-            Name=record_name(target.name), Type="String", Overwrite=True,
-            Value=json.dumps(record, sort_keys=True))
+        ssm = self.client("ssm", target.account, target.region)
+        ssm.put_parameter(Name=record_name(target.name), Type="String", Overwrite=True,
+                          Value=json.dumps(record, sort_keys=True))
+        if self.templates is not None:
+            self.templates.mkdir(parents=True, exist_ok=True)
+            (self.templates / f"{target.name}.json").write_text(target.template_body)
 
     # ------------------------------------------------------------- resources
 

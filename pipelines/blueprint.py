@@ -1,0 +1,365 @@
+"""CodePipeline stacks in the tooling account: one per service, one for the platform.
+
+Source (CodeStar connection, triggered only by the files that matter) -> Gate (CodeBuild:
+`tox -e lint` and `tox -e test`, JUnit into a report group; a finding stops everything)
+-> Synth -> Deploy to the first environment -> (manual approval -> deploy) for each
+later one. Deploys run `archway deploy` in CodeBuild, which assumes the bootstrap deploy
+role of each target account: the same command a person runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from awacs import codebuild as cb_actions
+from awacs import codestar_connections, kms, logs, s3, sns, sts
+from awacs.aws import Allow, Bool, Condition, Deny, Principal, Statement
+from troposphere import GetAtt, Ref, Sub
+from troposphere import codebuild as cb
+from troposphere import codepipeline as cp
+from troposphere import codestarnotifications as notifications
+from troposphere import iam
+from troposphere import kms as kms_resources
+from troposphere import s3 as s3_resources
+from troposphere import sns as sns_resources
+
+from archway.shared.blueprint import StackDef, new_template, output, tags
+from archway.shared.blueprint.iam import assume_role_policy, policy
+from archway.shared.config import Config
+from archway.shared.config.models import Pipelines
+from archway.shared.deploy.connections import deploy_role_name
+from archway.shared.errors import ConfigError
+from archway.shared.naming import Names
+
+BUILDSPECS = "pipelines/buildspecs"
+SHARED_PATHS = ("shared/**", "config/**", "pyproject.toml", "tox.ini")
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    id: str  # "catalog" or "platform"
+    file_paths: tuple[str, ...]
+    deploy_command: str  # run with ARCHWAY_ENV set, in the repository root
+    accounts: dict[str, str]  # env -> account the deploy touches
+
+
+def pipeline_stacks(config: Config) -> list[StackDef]:
+    settings = config.platform.pipelines
+    if settings is None:
+        return []
+    tooling = _tooling_account(config, settings)
+    specs = [PipelineSpec(
+        svc, (f"services/{svc}/**", *SHARED_PATHS), f"archway deploy service {svc} --yes",
+        {env: service.accounts[env] for env in settings.promotion})
+        for svc, service in sorted(config.services.items())]
+    specs.append(PipelineSpec(
+        "platform", ("platform/**", *SHARED_PATHS),
+        "archway deploy edge --yes && archway publish-site",
+        {env: config.environments[env].platform_account for env in settings.promotion}))
+    return [PipelineBlueprint(config, settings, spec, tooling).build() for spec in specs]
+
+
+def _tooling_account(config: Config, settings: Pipelines) -> str:
+    for index, env in enumerate(settings.promotion):
+        if env not in config.environments:
+            raise ConfigError("config/platform.yaml", f"pipelines.promotion[{index}]", (
+                f"unknown environment {env!r} (known: {', '.join(sorted(config.environments))})"))
+    accounts = {config.environments[env].tooling_account for env in settings.promotion}
+    if len(accounts) != 1:
+        raise ConfigError("config/platform.yaml", "pipelines.promotion", (
+            "the promoted environments name different tooling accounts "
+            f"({', '.join(sorted(accounts))}): pipelines live in one"))
+    return accounts.pop()
+
+
+class PipelineBlueprint:
+    def __init__(self, config: Config, settings: Pipelines, spec: PipelineSpec,
+                 account: str) -> None:
+        self.config = config
+        self.settings = settings
+        self.spec = spec
+        self.region = config.platform.home_region
+        self.names = Names(config.platform.name, "tooling")
+        self.prefix = f"{self.names.prefix}-{spec.id}"
+        self.stack = StackDef(
+            id=f"pipeline-{spec.id}", name=self.names.pipeline_stack(spec.id), account=account,
+            region=self.region, kind="pipeline",
+            template=new_template(f"Archway pipeline {spec.id}: gates, then promotion "
+                                  f"{' -> '.join(settings.promotion)}"))
+        self.t = self.stack.template
+
+    def build(self) -> StackDef:
+        _ = self.pipeline, self.notifications
+        output(self.t, "PipelineName", Ref(self.pipeline), "CodePipeline name")
+        output(self.t, "ArtifactBucket", Ref(self.bucket), "Encrypted artifact bucket")
+        return self.stack
+
+    def tags(self) -> object:
+        return tags(self.config.platform.name, "tooling", **{"archway:pipeline": self.spec.id})
+
+    def deploy_role_arn(self, account: str) -> Sub:
+        role = deploy_role_name(self.config.platform.name, self.region)
+        return Sub(f"arn:${{AWS::Partition}}:iam::{account}:role/{role}")
+
+    @property
+    def target_roles(self) -> list[Sub]:
+        return [self.deploy_role_arn(a) for a in sorted(set(self.spec.accounts.values()))]
+
+    # -------------------------------------------------------------- encryption
+
+    @cached_property
+    def key(self) -> kms_resources.Key:
+        # The account statement lets this account's IAM policies grant use of the key (the
+        # pipeline and build roles hold such grants); other accounts' deploy roles can only
+        # be let in here, so exactly they are named.
+        return self.t.add_resource(kms_resources.Key(
+            "ArtifactKey",
+            Description=f"{self.prefix}: pipeline artifacts",
+            EnableKeyRotation=True,
+            KeyPolicy=policy(
+                # A key policy's resource is always the key itself ("*" means this key).
+                Statement(Sid="AccountAdministers", Effect=Allow,
+                          Principal=Principal("AWS", [Sub("arn:${AWS::Partition}:iam::"
+                                                          "${AWS::AccountId}:root")]),
+                          Action=[kms.Action("*")], Resource=["*"]),
+                Statement(Sid="TargetDeployRolesDecrypt", Effect=Allow,
+                          Principal=Principal("AWS", self.target_roles),
+                          Action=[kms.Decrypt, kms.DescribeKey], Resource=["*"]),
+            ),
+            Tags=self.tags(),
+        ))
+
+    @cached_property
+    def bucket(self) -> s3_resources.Bucket:
+        bucket = self.t.add_resource(s3_resources.Bucket(
+            "ArtifactBucket",
+            DeletionPolicy="Retain", UpdateReplacePolicy="Retain",
+            BucketEncryption=s3_resources.BucketEncryption(ServerSideEncryptionConfiguration=[
+                s3_resources.ServerSideEncryptionRule(
+                    BucketKeyEnabled=True,
+                    ServerSideEncryptionByDefault=s3_resources.ServerSideEncryptionByDefault(
+                        SSEAlgorithm="aws:kms", KMSMasterKeyID=GetAtt(self.key, "Arn")))]),
+            PublicAccessBlockConfiguration=s3_resources.PublicAccessBlockConfiguration(
+                BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True,
+                RestrictPublicBuckets=True),
+            OwnershipControls=s3_resources.OwnershipControls(Rules=[
+                s3_resources.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
+            VersioningConfiguration=s3_resources.VersioningConfiguration(Status="Enabled"),
+            LifecycleConfiguration=s3_resources.LifecycleConfiguration(Rules=[
+                s3_resources.LifecycleRule(Id="expire-old-artifacts", Status="Enabled",
+                                           ExpirationInDays=90,
+                                           NoncurrentVersionExpirationInDays=30)]),
+            Tags=self.tags(),
+        ))
+        self.t.add_resource(s3_resources.BucketPolicy(
+            "ArtifactBucketPolicy", Bucket=Ref(bucket),
+            PolicyDocument=policy(Statement(
+                Sid="DenyInsecureTransport", Effect=Deny, Principal=Principal("*"),
+                Action=[s3.Action("*")],
+                Resource=[GetAtt(bucket, "Arn"), Sub("${ArtifactBucket.Arn}/*")],
+                Condition=Condition(Bool({"aws:SecureTransport": "false"})))),
+        ))
+        return bucket
+
+    # -------------------------------------------------------------------- roles
+
+    def _artifacts(self, write: bool) -> list[Statement]:
+        actions = [s3.GetObject, s3.GetObjectVersion, s3.GetBucketVersioning]
+        if write:
+            actions.append(s3.PutObject)
+        return [
+            Statement(Sid="Artifacts", Effect=Allow, Action=actions,
+                      Resource=[GetAtt(self.bucket, "Arn"), Sub("${ArtifactBucket.Arn}/*")]),
+            Statement(Sid="ArtifactKey", Effect=Allow,
+                      Action=[kms.Decrypt, kms.Encrypt, kms.GenerateDataKey, kms.DescribeKey],
+                      Resource=[GetAtt(self.key, "Arn")]),
+        ]
+
+    def _build_logs(self) -> Statement:
+        return Statement(Sid="OwnBuildLogs", Effect=Allow,
+                         Action=[logs.CreateLogGroup, logs.CreateLogStream, logs.PutLogEvents],
+                         Resource=[Sub("arn:${AWS::Partition}:logs:${AWS::Region}:"
+                                       f"${{AWS::AccountId}}:log-group:/aws/codebuild/"
+                                       f"{self.prefix}-*")])
+
+    @cached_property
+    def build_role(self) -> iam.Role:
+        """Gate and synth builds: artifacts, logs, test reports; no access to any target."""
+        return self._role("BuildRole", "codebuild.amazonaws.com", [
+            *self._artifacts(write=True), self._build_logs(),
+            Statement(Sid="TestReports", Effect=Allow,
+                      Action=[cb_actions.CreateReportGroup, cb_actions.CreateReport,
+                              cb_actions.UpdateReport, cb_actions.BatchPutTestCases],
+                      Resource=[Sub("arn:${AWS::Partition}:codebuild:${AWS::Region}:"
+                                    f"${{AWS::AccountId}}:report-group/{self.prefix}-*")]),
+        ])
+
+    @cached_property
+    def deploy_role(self) -> iam.Role:
+        """Deploy builds: may assume exactly the deploy roles of this pipeline's targets."""
+        return self._role("DeployBuildRole", "codebuild.amazonaws.com", [
+            *self._artifacts(write=False), self._build_logs(),
+            Statement(Sid="AssumeTargetDeployRoles", Effect=Allow, Action=[sts.AssumeRole],
+                      Resource=self.target_roles),
+        ])
+
+    @cached_property
+    def pipeline_role(self) -> iam.Role:
+        projects = [GetAtt(p, "Arn") for p in self.projects.values()]
+        return self._role("PipelineRole", "codepipeline.amazonaws.com", [
+            *self._artifacts(write=True),
+            Statement(Sid="RunOwnBuilds", Effect=Allow,
+                      Action=[cb_actions.StartBuild, cb_actions.BatchGetBuilds],
+                      Resource=projects),
+            Statement(Sid="UseTheConnection", Effect=Allow,
+                      Action=[codestar_connections.UseConnection],
+                      Resource=[self.settings.connection_arn]),
+            Statement(Sid="ApprovalNotifications", Effect=Allow, Action=[sns.Publish],
+                      Resource=[Ref(self.topic)]),
+        ])
+
+    def _role(self, title: str, service: str, statements: list[Statement]) -> iam.Role:
+        return self.t.add_resource(iam.Role(
+            title, AssumeRolePolicyDocument=assume_role_policy(service),
+            Policies=[iam.Policy(PolicyName="least-privilege",
+                                 PolicyDocument=policy(*statements))],
+            Tags=self.tags()))
+
+    # ------------------------------------------------------------------- builds
+
+    @cached_property
+    def report_group(self) -> cb.ReportGroup:
+        return self.t.add_resource(cb.ReportGroup(
+            "TestReports", Name=f"{self.prefix}-tests", Type="TEST", DeleteReports=True,
+            ExportConfig=cb.ReportExportConfig(ExportConfigType="NO_EXPORT"), Tags=self.tags()))
+
+    def _project(self, title: str, name: str, buildspec: str, role: iam.Role,
+                 variables: dict[str, str]) -> cb.Project:
+        env = [cb.EnvironmentVariable(Name=k, Value=v, Type="PLAINTEXT")
+               for k, v in sorted(variables.items())]
+        return self.t.add_resource(cb.Project(
+            title,
+            Name=f"{self.prefix}-{name}",
+            ServiceRole=GetAtt(role, "Arn"),
+            EncryptionKey=GetAtt(self.key, "Arn"),
+            Source=cb.Source(Type="CODEPIPELINE", BuildSpec=f"{BUILDSPECS}/{buildspec}"),
+            Artifacts=cb.Artifacts(Type="CODEPIPELINE"),
+            Environment=cb.Environment(ComputeType="BUILD_GENERAL1_MEDIUM",
+                                       Image=self.settings.build_image,
+                                       Type="LINUX_CONTAINER", EnvironmentVariables=env),
+            LogsConfig=cb.LogsConfig(CloudWatchLogs=cb.CloudWatchLogs(
+                Status="ENABLED", GroupName=f"/aws/codebuild/{self.prefix}-{name}")),
+            TimeoutInMinutes=60,
+            Tags=self.tags(),
+        ))
+
+    @cached_property
+    def projects(self) -> dict[str, cb.Project]:
+        projects = {
+            "gate": self._project("GateProject", "gate", "gate.yml", self.build_role,
+                                  {"ARCHWAY_REPORT_GROUP": Ref(self.report_group)}),
+            "synth": self._project("SynthProject", "synth", "synth.yml", self.build_role,
+                                   {"ARCHWAY_ENVS": " ".join(self.settings.promotion)}),
+        }
+        for env in self.settings.promotion:
+            projects[f"deploy-{env}"] = self._project(
+                f"Deploy{env.title()}Project", f"deploy-{env}", "deploy.yml", self.deploy_role,
+                {"ARCHWAY_ENV": env, "ARCHWAY_DEPLOY": self.spec.deploy_command,
+                 "ARCHWAY_TARGET_ACCOUNT": self.spec.accounts[env]})
+        return projects
+
+    # ----------------------------------------------------------------- pipeline
+
+    def _build_action(self, name: str, project: str, inputs: str,
+                      outputs: str | None = None) -> cp.Actions:
+        props: dict[str, object] = dict(
+            Name=name,
+            ActionTypeId=cp.ActionTypeId(Category="Build", Owner="AWS", Provider="CodeBuild",
+                                         Version="1"),
+            Configuration={"ProjectName": Ref(self.projects[project])},
+            InputArtifacts=[cp.InputArtifacts(Name=inputs)],
+            RunOrder=1,
+        )
+        if outputs:
+            props["OutputArtifacts"] = [cp.OutputArtifacts(Name=outputs)]
+        return cp.Actions(**props)
+
+    def stages(self) -> list[cp.Stages]:
+        source = cp.Actions(
+            Name="Source",
+            ActionTypeId=cp.ActionTypeId(Category="Source", Owner="AWS",
+                                         Provider="CodeStarSourceConnection", Version="1"),
+            Configuration={"ConnectionArn": self.settings.connection_arn,
+                           "FullRepositoryId": self.settings.repository,
+                           "BranchName": self.settings.branch,
+                           "OutputArtifactFormat": "CODEBUILD_CLONE_REF",
+                           "DetectChanges": False},
+            OutputArtifacts=[cp.OutputArtifacts(Name="Source")], RunOrder=1)
+        stages = [
+            cp.Stages(Name="Source", Actions=[source]),
+            cp.Stages(Name="Gate", Actions=[self._build_action("LintAndTest", "gate", "Source")]),
+            cp.Stages(Name="Synth", Actions=[self._build_action("Synth", "synth", "Source",
+                                                                "Build")]),
+        ]
+        for index, env in enumerate(self.settings.promotion):
+            if index > 0:
+                stages.append(cp.Stages(Name=f"Approve{env.title()}", Actions=[cp.Actions(
+                    Name="Approve",
+                    ActionTypeId=cp.ActionTypeId(Category="Approval", Owner="AWS",
+                                                 Provider="Manual", Version="1"),
+                    Configuration={"NotificationArn": Ref(self.topic),
+                                   "CustomData": f"Promote {self.spec.id} to {env}?"},
+                    RunOrder=1)]))
+            stages.append(cp.Stages(Name=f"Deploy{env.title()}", Actions=[
+                self._build_action("Deploy", f"deploy-{env}", "Source")]))
+        return stages
+
+    @cached_property
+    def pipeline(self) -> cp.Pipeline:
+        return self.t.add_resource(cp.Pipeline(
+            "Pipeline",
+            Name=self.prefix,
+            PipelineType="V2",
+            ExecutionMode="QUEUED",
+            RoleArn=GetAtt(self.pipeline_role, "Arn"),
+            ArtifactStore=cp.ArtifactStore(
+                Type="S3", Location=Ref(self.bucket),
+                EncryptionKey=cp.EncryptionKey(Id=GetAtt(self.key, "Arn"), Type="KMS")),
+            Stages=self.stages(),
+            Triggers=[cp.PipelineTriggerDeclaration(
+                ProviderType="CodeStarSourceConnection",
+                GitConfiguration=cp.GitConfiguration(
+                    SourceActionName="Source",
+                    Push=[cp.GitPushFilter(
+                        Branches=cp.GitBranchFilterCriteria(Includes=[self.settings.branch]),
+                        FilePaths=cp.GitFilePathFilterCriteria(
+                            Includes=list(self.spec.file_paths)))]))],
+            Tags=self.tags(),
+        ))
+
+    @cached_property
+    def topic(self) -> sns_resources.Topic:
+        topic = self.t.add_resource(sns_resources.Topic(
+            "NotificationTopic", TopicName=f"{self.prefix}-notifications", Tags=self.tags()))
+        self.t.add_resource(sns_resources.TopicPolicy(
+            "NotificationTopicPolicy", Topics=[Ref(topic)],
+            PolicyDocument=policy(Statement(
+                Sid="CodeStarNotifications", Effect=Allow,
+                Principal=Principal("Service", ["codestar-notifications.amazonaws.com"]),
+                Action=[sns.Publish], Resource=[Ref(topic)]))))
+        return topic
+
+    @cached_property
+    def notifications(self) -> notifications.NotificationRule:
+        return self.t.add_resource(notifications.NotificationRule(
+            "FailureNotifications",
+            Name=f"{self.prefix}-failures",
+            DetailType="FULL",
+            EventTypeIds=["codepipeline-pipeline-pipeline-execution-failed",
+                          "codepipeline-pipeline-manual-approval-needed"],
+            Resource=Sub("arn:${AWS::Partition}:codepipeline:${AWS::Region}:${AWS::AccountId}:"
+                         "${Pipeline}"),
+            Targets=[notifications.Target(TargetType="SNS", TargetAddress=Ref(self.topic))],
+            Tags={"archway:platform": self.config.platform.name},
+        ))

@@ -1,0 +1,248 @@
+"""CloudFormationProvider: stacks on AWS through change sets, with events streamed.
+
+Per stack: skip when the digest tag says nothing changed; recover from a failed create
+(ROLLBACK_COMPLETE) only when no retained data would be orphaned; create a change set,
+show it, ask, execute, stream events until a final status, and report the first failing
+resource with its reason. Ctrl-C before execution deletes the pending change set.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from archway.shared.deploy.changes import STATEFUL, Change, ChangeSet, route_changes
+from archway.shared.deploy.connections import ConnectionManager
+from archway.shared.deploy.provider import Resolved, StackResult, StackState, Target
+from archway.shared.errors import ArchwayError
+
+DIGEST_TAG = "archway:digest"
+MAX_BODY = 51_200
+POLL = 3.0
+DONE = ("_COMPLETE", "_FAILED")
+NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+
+
+class ChangeSetFailed(ArchwayError):
+    exit_code = 1
+
+
+Confirm = Callable[[Target, ChangeSet], bool]
+Events = Callable[[Target, str], None]
+
+
+class CloudFormationProvider:
+    def __init__(self, connections: ConnectionManager, confirm: Confirm, events: Events,
+                 continue_rollback: bool = False, poll: float = POLL) -> None:
+        self.connections = connections
+        self.confirm = confirm
+        self.events = events
+        self.continue_rollback = continue_rollback
+        self.poll = poll
+
+    def _cfn(self, target: Target) -> Any:
+        return self.connections.client("cloudformation", target.account, target.region)
+
+    def describe(self, target: Target) -> StackState | None:
+        try:
+            stack = self._cfn(target).describe_stacks(StackName=target.name)["Stacks"][0]
+        except ClientError as exc:
+            if "does not exist" in str(exc):
+                return None
+            raise
+        tags = {t["Key"]: t["Value"] for t in stack.get("Tags", [])}
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        parameters = {p["ParameterKey"]: p.get("ParameterValue", "")
+                      for p in stack.get("Parameters", [])}
+        return StackState(stack["StackStatus"], outputs, tags.get(DIGEST_TAG), parameters)
+
+    def deployed_template(self, target: Target) -> dict[str, Any] | None:
+        try:
+            body = self._cfn(target).get_template(StackName=target.name)["TemplateBody"]
+        except ClientError:
+            return None
+        return body if isinstance(body, dict) else json.loads(body)
+
+    def preview(self, target: Target, params: Resolved) -> ChangeSet | None:
+        """The change set CloudFormation would execute; deleted again, nothing runs."""
+        state = self.describe(target)
+        kind = "CREATE" if state is None or state.status == "REVIEW_IN_PROGRESS" else "UPDATE"
+        name = f"archway-plan-{int(time.time())}"
+        try:
+            changes = self._create_change_set(target, params, kind, name)
+        finally:
+            self._delete_change_set(self._cfn(target), target, name)
+        if changes is not None:
+            changes.routes = route_changes(self.deployed_template(target), target.template)
+        return changes
+
+    # ------------------------------------------------------------------ deploy
+
+    def deploy(self, target: Target, params: Resolved) -> StackResult:
+        state = self.describe(target)
+        if state is not None:
+            blocked = self._recover(target, state)
+            if blocked is not None:
+                return blocked
+            state = self.describe(target)
+        if state is not None and state.digest == params.digest and \
+                state.status.endswith("_COMPLETE") and "ROLLBACK" not in state.status:
+            return StackResult(target.id, "skipped", "no changes", state.outputs)
+        kind = "CREATE" if state is None else "UPDATE"
+        name = f"archway-{int(time.time())}"
+        cfn = self._cfn(target)
+        try:
+            change_set = self._create_change_set(target, params, kind, name)
+            if change_set is None:
+                return StackResult(target.id, "skipped", "no changes",
+                                   state.outputs if state else {})
+            if not self.confirm(target, change_set):
+                cfn.delete_change_set(StackName=target.name, ChangeSetName=name)
+                return StackResult(target.id, "skipped", "not confirmed: change set deleted")
+        except KeyboardInterrupt:
+            self._delete_change_set(cfn, target, name)
+            raise
+        started = time.time()
+        cfn.execute_change_set(StackName=target.name, ChangeSetName=name)
+        status, failure = self._wait(target, started)
+        if target.termination_protection and status.endswith("_COMPLETE"):
+            cfn.update_termination_protection(StackName=target.name,
+                                               EnableTerminationProtection=True)
+        final = self.describe(target)
+        outputs = final.outputs if final else {}
+        if status in {"CREATE_COMPLETE", "UPDATE_COMPLETE"}:
+            return StackResult(target.id, "created" if kind == "CREATE" else "updated", "",
+                               outputs)
+        return StackResult(target.id, "failed", f"{status}: {failure or 'see stack events'}")
+
+    def _create_change_set(self, target: Target, params: Resolved, kind: str,
+                           name: str) -> ChangeSet | None:
+        cfn = self._cfn(target)
+        body = self._template_argument(target)
+        cfn.create_change_set(
+            StackName=target.name, ChangeSetName=name, ChangeSetType=kind,
+            Parameters=[{"ParameterKey": k, "ParameterValue": v}
+                        for k, v in sorted(params.values.items())],
+            Capabilities=["CAPABILITY_NAMED_IAM"],
+            Tags=[{"Key": DIGEST_TAG, "Value": params.digest},
+                  {"Key": "archway:stack", "Value": target.id}],
+            **body,
+        )
+        while True:
+            described = cfn.describe_change_set(StackName=target.name, ChangeSetName=name)
+            status = described["Status"]
+            if status == "CREATE_COMPLETE":
+                break
+            if status == "FAILED":
+                reason = described.get("StatusReason", "")
+                cfn.delete_change_set(StackName=target.name, ChangeSetName=name)
+                if any(text in reason for text in NO_CHANGES):
+                    return None
+                raise ChangeSetFailed(f"{target.name}: change set failed: {reason}")
+            time.sleep(self.poll)
+        return ChangeSet(target.name, [
+            Change(c["ResourceChange"]["Action"], c["ResourceChange"]["LogicalResourceId"],
+                   c["ResourceChange"]["ResourceType"],
+                   c["ResourceChange"].get("Replacement", "False"))
+            for c in described.get("Changes", []) if c.get("Type") == "Resource"])
+
+    def _template_argument(self, target: Target) -> dict[str, str]:
+        if len(target.template_body.encode()) <= MAX_BODY:
+            return {"TemplateBody": target.template_body}
+        from archway.shared.assets import assets_bucket
+
+        bucket = assets_bucket(self.connections.platform, target.account, target.region)
+        key = f"templates/{target.template_sha256}.json"
+        s3 = self.connections.client("s3", target.account, target.region)
+        s3.put_object(Bucket=bucket, Key=key, Body=target.template_body.encode())
+        return {"TemplateURL": f"https://{bucket}.s3.{target.region}.amazonaws.com/{key}"}
+
+    @staticmethod
+    def _delete_change_set(cfn: Any, target: Target, name: str) -> None:
+        try:
+            cfn.delete_change_set(StackName=target.name, ChangeSetName=name)
+        except ClientError:
+            pass
+
+    def _wait(self, target: Target, since: float) -> tuple[str, str | None]:
+        """Stream events until a final status; the first failing resource and its reason."""
+        cfn = self._cfn(target)
+        seen: set[str] = set()
+        failure: str | None = None
+        while True:
+            events = cfn.describe_stack_events(StackName=target.name)["StackEvents"]
+            for event in reversed(events):
+                if event["EventId"] in seen or event["Timestamp"].timestamp() < since - 1:
+                    continue
+                seen.add(event["EventId"])
+                status = event["ResourceStatus"]
+                reason = event.get("ResourceStatusReason", "")
+                self.events(target, f"{event['LogicalResourceId']} {status} {reason}".strip())
+                if failure is None and status.endswith("_FAILED") and \
+                        "cancelled" not in reason.lower():
+                    failure = f"{event['LogicalResourceId']} ({event['ResourceType']}): {reason}"
+            stack = cfn.describe_stacks(StackName=target.name)["Stacks"][0]
+            status = stack["StackStatus"]
+            if status.endswith(DONE) and not status.endswith("_IN_PROGRESS"):
+                return status, failure
+            time.sleep(self.poll)
+
+    # ----------------------------------------------------------------- recovery
+
+    def _recover(self, target: Target, state: StackState) -> StackResult | None:
+        """Put a stack left by an earlier failure into a deployable state, or explain."""
+        cfn = self._cfn(target)
+        if state.status == "ROLLBACK_COMPLETE":
+            kept = self._retained_data(target)
+            if kept:
+                return StackResult(target.id, "failed", (
+                    f"{target.name} is ROLLBACK_COMPLETE after a failed create and retained "
+                    f"data exists ({', '.join(kept)}): deleting and recreating the stack "
+                    "would orphan it. Import or remove it by hand, then deploy again."))
+            self.events(target, "ROLLBACK_COMPLETE after a failed create: nothing stateful "
+                                "kept, deleting the stack to recreate it")
+            cfn.delete_stack(StackName=target.name)
+            cfn.get_waiter("stack_delete_complete").wait(
+                StackName=target.name, WaiterConfig={"Delay": self.poll, "MaxAttempts": 600})
+            return None
+        if state.status == "UPDATE_ROLLBACK_FAILED":
+            if not self.continue_rollback:
+                return StackResult(target.id, "failed", (
+                    f"{target.name} is UPDATE_ROLLBACK_FAILED: a resource could not be rolled "
+                    "back. Fix its cause, then rerun with --continue-rollback."))
+            cfn.continue_update_rollback(StackName=target.name)
+            cfn.get_waiter("stack_rollback_complete").wait(
+                StackName=target.name, WaiterConfig={"Delay": self.poll, "MaxAttempts": 600})
+            return None
+        if state.status.endswith("_IN_PROGRESS"):
+            return StackResult(target.id, "failed", (
+                f"{target.name} is {state.status}: another deploy is running; wait for it"))
+        return None
+
+    def _retained_data(self, target: Target) -> list[str]:
+        """Stateful resources of the template whose physical resource still exists."""
+        kept = []
+        for logical, resource in target.template.get("Resources", {}).items():
+            if resource["Type"] not in STATEFUL or resource.get("DeletionPolicy") != "Retain":
+                continue
+            name = resource.get("Properties", {}).get(
+                "TableName" if resource["Type"] == "AWS::DynamoDB::Table" else "BucketName")
+            if isinstance(name, str) and self._exists(target, resource["Type"], name):
+                kept.append(f"{logical} {name}")
+        return kept
+
+    def _exists(self, target: Target, kind: str, name: str) -> bool:
+        try:
+            if kind == "AWS::DynamoDB::Table":
+                self.connections.client("dynamodb", target.account, target.region) \
+                    .describe_table(TableName=name)
+            else:
+                self.connections.client("s3", target.account, target.region) \
+                    .head_bucket(Bucket=name)
+            return True
+        except ClientError:
+            return False
