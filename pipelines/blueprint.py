@@ -15,11 +15,10 @@ from functools import cached_property
 from awacs import codebuild as cb_actions
 from awacs import codestar_connections, kms, logs, s3, sns, sts
 from awacs.aws import Allow, Bool, Condition, Deny, Principal, Statement
-from troposphere import GetAtt, Ref, Sub
+from troposphere import GetAtt, Ref, Sub, iam
 from troposphere import codebuild as cb
 from troposphere import codepipeline as cp
 from troposphere import codestarnotifications as notifications
-from troposphere import iam
 from troposphere import kms as kms_resources
 from troposphere import s3 as s3_resources
 from troposphere import sns as sns_resources

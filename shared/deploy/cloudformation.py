@@ -88,7 +88,8 @@ class CloudFormationProvider:
             blocked = self._recover(target, state)
             if blocked is not None:
                 return blocked
-            state = self.describe(target)
+            if state.status in {"ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED"}:
+                state = self.describe(target)  # recovered: deleted, or rolled back
         if state is not None and state.digest == params.digest and \
                 state.status.endswith("_COMPLETE") and "ROLLBACK" not in state.status:
             return StackResult(target.id, "skipped", "no changes", state.outputs)
