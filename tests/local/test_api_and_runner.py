@@ -1,0 +1,186 @@
+"""The local runner and API router with tiny real handlers, on moto's server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from archway.shared.assets import build_zip
+from archway.shared.deploy.connections import ConnectionManager
+from archway.shared.local.api_router import ApiRouter, Route, TokenBucket
+from archway.shared.local.http import Request
+from archway.shared.local.moto_server import MotoServer
+from archway.shared.local.runner import LambdaRunner, LocalFunction
+
+REGION = "eu-west-1"
+ACCOUNTS = ("100000000001", "100000000002")
+HANDLERS = {
+    # same module name in two "services": they must never see each other
+    "a/app.py": "NAME = 'service-a'\n"
+                "import boto3, os\n"
+                "def handler(event, context):\n"
+                "    who = boto3.client('sts').get_caller_identity()['Account']\n"
+                "    return {'statusCode': 200, 'body': __import__('json').dumps({\n"
+                "        'name': NAME, 'account': who, 'pid': os.getpid(),\n"
+                "        'table': os.environ.get('ITEMS_TABLE'), 'path': event['path'],\n"
+                "        'params': event['pathParameters'], 'q': event['queryStringParameters'],\n"
+                "        'remaining': context.get_remaining_time_in_millis() > 0})}\n",
+    "b/app.py": "NAME = 'service-b'\n"
+                "def handler(event, context):\n"
+                "    return {'statusCode': 201, 'headers': {'x-svc': NAME}, 'body': NAME}\n",
+    "bad/app.py": "import time\n"
+                  "def malformed(event, context):\n    return {'status': 'oops'}\n"
+                  "def crash(event, context):\n    raise ValueError('boom')\n"
+                  "def slow(event, context):\n    time.sleep(5)\n",
+}
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[MotoServer]:
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def runner(moto: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaRunner]:
+    src = tmp_path_factory.mktemp("src")
+    for rel, code in HANDLERS.items():
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_text(code)
+    connections = ConnectionManager("archway", REGION, endpoint_url=moto.endpoint)
+    runner = LambdaRunner(connections.client, connections.credentials, moto.endpoint,
+                          tmp_path_factory.mktemp("work"), workers_per_function=2)
+    for account in ACCOUNTS:
+        connections.client("s3", account, REGION).create_bucket(
+            Bucket=f"assets-{account}", CreateBucketConfiguration={"LocationConstraint": REGION})
+    for folder, account in (("a", ACCOUNTS[0]), ("b", ACCOUNTS[1]), ("bad", ACCOUNTS[0])):
+        connections.client("s3", account, REGION).put_object(
+            Bucket=f"assets-{account}", Key=f"{folder}.zip", Body=build_zip(src / folder))
+    yield runner
+    runner.close()
+
+
+def function(name: str, folder: str, account: str, handler: str = "app.handler",
+             timeout: int = 10, key: str | None = None) -> LocalFunction:
+    return LocalFunction(name, account, REGION, handler, 128, timeout, f"assets-{account}",
+                         key or f"{folder}.zip", {"ITEMS_TABLE": f"{name}-items"})
+
+
+def test_each_function_runs_in_its_own_account_and_process(runner: LambdaRunner) -> None:
+    runner.register(function("fn-a", "a", ACCOUNTS[0]))
+    runner.register(function("fn-b", "b", ACCOUNTS[1]))
+    a = runner.invoke("fn-a", {"path": "/x", "pathParameters": None,
+                               "queryStringParameters": None})
+    body = json.loads(a.payload["body"])
+    assert (body["name"], body["account"], body["table"]) == (
+        "service-a", ACCOUNTS[0], "fn-a-items")
+    assert body["remaining"] is True
+    b = runner.invoke("fn-b", {})
+    assert b.payload["body"] == "service-b"  # same module name, other service: no collision
+    # warm: the same worker answers again
+    again = json.loads(runner.invoke("fn-a", {"path": "/x", "pathParameters": None,
+                                              "queryStringParameters": None}).payload["body"])
+    assert again["pid"] == body["pid"]
+
+
+def test_new_code_key_replaces_the_workers(runner: LambdaRunner, moto: MotoServer) -> None:
+    event = {"path": "/", "pathParameters": None, "queryStringParameters": None}
+    runner.register(function("fn-reload", "a", ACCOUNTS[0]))
+    first = json.loads(runner.invoke("fn-reload", event).payload["body"])["pid"]
+    assert runner.register(function("fn-reload", "a", ACCOUNTS[0])) is False  # same code
+    connections = ConnectionManager("archway", REGION, endpoint_url=moto.endpoint)
+    s3 = connections.client("s3", ACCOUNTS[0], REGION)
+    body = s3.get_object(Bucket=f"assets-{ACCOUNTS[0]}", Key="a.zip")["Body"].read()
+    s3.put_object(Bucket=f"assets-{ACCOUNTS[0]}", Key="a-v2.zip", Body=body)
+    assert runner.register(function("fn-reload", "a", ACCOUNTS[0], key="a-v2.zip")) is True
+    second = json.loads(runner.invoke("fn-reload", event).payload["body"])["pid"]
+    assert second != first
+
+
+def test_timeout_kills_the_worker(runner: LambdaRunner) -> None:
+    runner.register(function("fn-slow", "bad", ACCOUNTS[0], "app.slow", timeout=1))
+    result = runner.invoke("fn-slow", {})
+    assert result.timed_out
+    assert result.error == {"errorType": "Sandbox.Timedout",
+                            "errorMessage": "Task timed out after 1.00 seconds"}
+
+
+def router(runner: LambdaRunner, routes: list[Route],
+           throttle: TokenBucket | None = None) -> ApiRouter:
+    return ApiRouter("abc1234567", "live", ACCOUNTS[0], REGION, routes, {"k" * 40}, throttle,
+                     runner, "svc")
+
+
+def call(api: ApiRouter, method: str, path: str, key: str | None = "k" * 40,
+         body: bytes = b"", query: str = "") -> tuple[int, dict, object]:
+    headers = [("x-api-key", key)] if key else []
+    response = asyncio.run(api.handle(Request(method, path, query, headers, body)))
+    try:
+        parsed: object = json.loads(response.body)
+    except ValueError:
+        parsed = response.body.decode()
+    return response.status, dict(response.headers), parsed
+
+
+def test_path_parameters_and_proxy_event(runner: LambdaRunner) -> None:
+    runner.register(function("fn-a", "a", ACCOUNTS[0]))
+    api = router(runner, [Route("GET", "/api/svc/items/{id}", "fn-a", True),
+                          Route("GET", "/api/svc/items/special", "fn-b", True)])
+    runner.register(function("fn-b", "b", ACCOUNTS[1]))
+    status, _, body = call(api, "GET", "/live/api/svc/items/42", query="q=a&q=b&x=1")
+    assert status == 200
+    assert body["path"] == "/api/svc/items/42"
+    assert body["params"] == {"id": "42"}
+    assert body["q"] == {"q": "b", "x": "1"}  # single-value view keeps the last
+    # a literal segment beats a path parameter, as in API Gateway
+    assert call(api, "GET", "/live/api/svc/items/special")[0] == 201
+
+
+def test_api_gateway_errors(runner: LambdaRunner) -> None:
+    for name, handler in (("fn-malformed", "app.malformed"), ("fn-crash", "app.crash")):
+        runner.register(function(name, "bad", ACCOUNTS[0], handler))
+    runner.register(function("fn-slow2", "bad", ACCOUNTS[0], "app.slow", timeout=1))
+    api = router(runner, [Route("GET", "/api/svc/malformed", "fn-malformed", True),
+                          Route("GET", "/api/svc/crash", "fn-crash", True),
+                          Route("GET", "/api/svc/slow", "fn-slow2", True),
+                          Route("POST", "/api/svc/upload", "fn-malformed", True)])
+    assert call(api, "GET", "/live/api/svc/malformed")[::2] == (
+        502, {"message": "Internal server error"})
+    assert call(api, "GET", "/live/api/svc/crash")[::2] == (
+        502, {"message": "Internal server error"})
+    assert call(api, "GET", "/live/api/svc/slow")[0] == 504
+    assert call(api, "GET", "/live/api/svc/nothing-here")[::2] == (
+        403, {"message": "Missing Authentication Token"})
+    assert call(api, "GET", "/live/api/svc/crash", key=None)[::2] == (
+        403, {"message": "Forbidden"})
+    assert call(api, "GET", "/live/api/svc/crash", key="wrong")[0] == 403
+    big = b"x" * (10 * 1024 * 1024 + 1)
+    assert call(api, "POST", "/live/api/svc/upload", body=big)[::2] == (
+        413, {"message": "Request Too Long"})
+
+
+def test_stage_throttling_gives_429(runner: LambdaRunner) -> None:
+    runner.register(function("fn-b", "b", ACCOUNTS[1]))
+    api = router(runner, [Route("GET", "/api/svc/b", "fn-b", True)], TokenBucket(0.01, 3))
+    statuses = [call(api, "GET", "/live/api/svc/b")[0] for _ in range(5)]
+    assert statuses == [201, 201, 201, 429, 429]
+
+
+def test_worker_processes_stop_on_close(moto: MotoServer, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "app.py").write_text(HANDLERS["b/app.py"])
+    connections = ConnectionManager("archway", REGION, endpoint_url=moto.endpoint)
+    s3 = connections.client("s3", ACCOUNTS[1], REGION)
+    s3.put_object(Bucket=f"assets-{ACCOUNTS[1]}", Key="close.zip", Body=build_zip(src))
+    runner = LambdaRunner(connections.client, connections.credentials, moto.endpoint, tmp_path)
+    runner.register(LocalFunction("fn-close", ACCOUNTS[1], REGION, "app.handler", 128, 5,
+                                  f"assets-{ACCOUNTS[1]}", "close.zip"))
+    runner.warm("fn-close")
+    (worker,) = runner._pools["fn-close"].idle  # noqa: SLF001 - the process under test
+    runner.close()
+    assert worker.process.poll() is not None

@@ -1,0 +1,135 @@
+"""CloudFront's rules as the local edge applies them."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from archway.shared.local.edge_router import (
+    CACHING_OPTIMIZED,
+    ApiOrigin,
+    Behavior,
+    EdgeRouter,
+    RateLimit,
+    S3Origin,
+    cache_ttl,
+    path_pattern,
+)
+from archway.shared.local.http import Request, Response
+
+ALL = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"})
+API_POLICY = {"MinTTL": 0, "DefaultTTL": 0, "MaxTTL": 3600,
+              "ParametersInCacheKeyAndForwardedToOrigin": {
+                  "QueryStringsConfig": {"QueryStringBehavior": "all"}}}
+
+
+@pytest.mark.parametrize(("pattern", "path", "matches"), [
+    ("/api/catalog/*", "/api/catalog/search", True),
+    ("/api/catalog/*", "/api/catalog/products/1/x", True),
+    ("/api/catalog/*", "/api/catalogue/x", False),
+    ("/api/catalog/*", "/API/catalog/x", False),       # case-sensitive
+    ("/api/catalog/*", "/api/catalog", False),
+    ("api/catalog/*", "/api/catalog/x", True),          # leading slash optional
+    ("/images/?.png", "/images/a.png", True),
+    ("/images/?.png", "/images/ab.png", False),
+])
+def test_path_patterns(pattern: str, path: str, matches: bool) -> None:
+    assert bool(path_pattern(pattern).match(path)) is matches
+
+
+class Recorder:
+    def __init__(self, response: Response) -> None:
+        self.response = response
+        self.requests: list[Request] = []
+
+    async def fetch(self, request: Request) -> Response:
+        self.requests.append(request)
+        return Response(self.response.status, list(self.response.headers), self.response.body)
+
+
+def edge(origins: dict, limit: RateLimit | None = None) -> EdgeRouter:
+    behaviors = [Behavior("/api/a/*", "api-a", ALL, API_POLICY, None, None),
+                 Behavior("/api/*", "api-any", ALL, API_POLICY, None, None),
+                 Behavior(None, "site", frozenset({"GET", "HEAD"}), CACHING_OPTIMIZED,
+                          {"SecurityHeadersConfig": {"FrameOptions": {"FrameOption": "DENY"}}},
+                          None)]
+    return EdgeRouter(behaviors, origins, "index.html", limit, "local")
+
+
+def get(router: EdgeRouter, path: str, query: str = "", ip: str = "127.0.0.1",
+        method: str = "GET") -> tuple[Response, str]:
+    return asyncio.run(router.handle(Request(method, path, query, [], b"", ip)))
+
+
+def test_first_matching_behavior_wins_then_default() -> None:
+    a, other, site = (Recorder(Response(200, [], b"x")) for _ in range(3))
+    router = edge({"api-a": a, "api-any": other, "site": site})
+    assert get(router, "/api/a/x")[1] == "api-a"
+    assert get(router, "/api/b/x")[1] == "api-any"
+    assert get(router, "/")[1] == "site"
+    assert site.requests[-1].path == "/index.html"  # default root object
+    assert get(router, "/x", method="POST")[0].status == 403  # method not allowed here
+
+
+def test_api_responses_cached_only_when_the_origin_says_so() -> None:
+    cached = Recorder(Response(200, [("cache-control", "public, max-age=30")], b"{}"))
+    router = edge({"api-a": cached, "api-any": cached, "site": cached})
+    states = [get(router, "/api/a/s", "q=x")[0].header("x-cache") for _ in range(2)]
+    assert states == ["Miss from cloudfront", "Hit from cloudfront"]
+    assert get(router, "/api/a/s", "q=y")[0].header("x-cache").startswith("Miss")
+    assert len(cached.requests) == 2
+    never = Recorder(Response(200, [("cache-control", "no-store")], b"{}"))
+    router = edge({"api-a": never, "api-any": never, "site": never})
+    get(router, "/api/a/s")
+    get(router, "/api/a/s")
+    assert len(never.requests) == 2
+
+
+@pytest.mark.parametrize(("control", "ttl"), [
+    (None, 86400), ("max-age=60", 60), ("no-cache", 1), ("s-maxage=5, max-age=60", 5),
+    ("max-age=999999999", 31536000)])
+def test_caching_optimized_ttls(control: str | None, ttl: int) -> None:
+    assert cache_ttl(CACHING_OPTIMIZED, control) == ttl
+
+
+def test_security_headers_and_errors_pass_through() -> None:
+    missing = Recorder(Response(404, [("content-type", "application/json")], b'{"m":1}'))
+    router = edge({"api-a": missing, "api-any": missing, "site": missing})
+    response, _ = get(router, "/api/a/nothing")
+    assert (response.status, response.body) == (404, b'{"m":1}')
+    site_response, _ = get(router, "/page")
+    assert site_response.header("x-frame-options") == "DENY"
+
+
+def test_api_origin_gets_origin_path_and_secret_not_the_viewer_host() -> None:
+    seen: list[Request] = []
+
+    async def api(request: Request) -> Response:
+        seen.append(request)
+        return Response(200)
+
+    origin = ApiOrigin(api, "abc.execute-api.eu-west-1.amazonaws.com", "/live",
+                       {"x-api-key": "secret-from-parameter"})
+    viewer = Request("GET", "/api/a/x", "q=1", [("host", "shop.example.com"),
+                                                ("x-api-key", "forged")], b"", "192.0.2.1")
+    asyncio.run(origin.fetch(viewer))
+    (request,) = seen
+    assert request.path == "/live/api/a/x"
+    assert request.header("host") == "abc.execute-api.eu-west-1.amazonaws.com"
+    assert request.header("x-api-key") == "secret-from-parameter"
+    assert request.query_string == "q=1"
+
+
+def test_missing_s3_key_is_access_denied() -> None:
+    origin = S3Origin(lambda key: None)
+    response = asyncio.run(origin.fetch(Request("GET", "/nope.js")))
+    assert response.status == 403 and b"AccessDenied" in response.body
+
+
+def test_rate_limit_counts_per_ip() -> None:
+    site = Recorder(Response(200, [], b"x"))
+    router = edge({"api-a": site, "api-any": site, "site": site}, RateLimit(3, 60))
+    assert [get(router, "/a.css", ip="10.0.0.1")[0].status for _ in range(4)] == [
+        200, 200, 200, 403]
+    assert get(router, "/a.css", ip="10.0.0.2")[0].status == 200
