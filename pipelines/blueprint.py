@@ -14,7 +14,7 @@ from functools import cached_property
 
 from awacs import codebuild as cb_actions
 from awacs import codestar_connections, kms, logs, s3, sns, sts
-from awacs.aws import Allow, Bool, Condition, Deny, Principal, Statement
+from awacs.aws import Allow, Principal, Statement
 from troposphere import GetAtt, Ref, Sub, iam
 from troposphere import codebuild as cb
 from troposphere import codepipeline as cp
@@ -25,6 +25,7 @@ from troposphere import sns as sns_resources
 
 from archway.shared.blueprint import StackDef, new_template, output, tags
 from archway.shared.blueprint.iam import assume_role_policy, policy
+from archway.shared.blueprint.storage import private_bucket
 from archway.shared.config import Config
 from archway.shared.config.models import Pipelines
 from archway.shared.deploy.connections import deploy_role_name
@@ -131,35 +132,12 @@ class PipelineBlueprint:
 
     @cached_property
     def bucket(self) -> s3_resources.Bucket:
-        bucket = self.t.add_resource(s3_resources.Bucket(
-            "ArtifactBucket",
-            DeletionPolicy="Retain", UpdateReplacePolicy="Retain",
-            BucketEncryption=s3_resources.BucketEncryption(ServerSideEncryptionConfiguration=[
-                s3_resources.ServerSideEncryptionRule(
-                    BucketKeyEnabled=True,
-                    ServerSideEncryptionByDefault=s3_resources.ServerSideEncryptionByDefault(
-                        SSEAlgorithm="aws:kms", KMSMasterKeyID=GetAtt(self.key, "Arn")))]),
-            PublicAccessBlockConfiguration=s3_resources.PublicAccessBlockConfiguration(
-                BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True,
-                RestrictPublicBuckets=True),
-            OwnershipControls=s3_resources.OwnershipControls(Rules=[
-                s3_resources.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
-            VersioningConfiguration=s3_resources.VersioningConfiguration(Status="Enabled"),
+        return private_bucket(
+            self.t, "ArtifactBucket", kms_key=GetAtt(self.key, "Arn"), Tags=self.tags(),
             LifecycleConfiguration=s3_resources.LifecycleConfiguration(Rules=[
                 s3_resources.LifecycleRule(Id="expire-old-artifacts", Status="Enabled",
                                            ExpirationInDays=90,
-                                           NoncurrentVersionExpirationInDays=30)]),
-            Tags=self.tags(),
-        ))
-        self.t.add_resource(s3_resources.BucketPolicy(
-            "ArtifactBucketPolicy", Bucket=Ref(bucket),
-            PolicyDocument=policy(Statement(
-                Sid="DenyInsecureTransport", Effect=Deny, Principal=Principal("*"),
-                Action=[s3.Action("*")],
-                Resource=[GetAtt(bucket, "Arn"), Sub("${ArtifactBucket.Arn}/*")],
-                Condition=Condition(Bool({"aws:SecureTransport": "false"})))),
-        ))
-        return bucket
+                                           NoncurrentVersionExpirationInDays=30)]))
 
     # -------------------------------------------------------------------- roles
 

@@ -16,12 +16,12 @@ from functools import cached_property
 from pathlib import Path
 
 from awacs import s3 as s3_actions
-from awacs.aws import Allow, Bool, Condition, Deny, Principal, Statement, StringEquals
+from awacs.aws import Allow, Condition, Principal, Statement, StringEquals
 from troposphere import GetAtt, Ref, Sub, route53, s3
 from troposphere import cloudfront as cf
 
 from archway.shared.blueprint import StackDef, new_template, output, secret, stack_output, tags
-from archway.shared.blueprint.iam import policy
+from archway.shared.blueprint.storage import private_bucket
 from archway.shared.model import Platform, ServiceModel
 
 FUNCTIONS_DIR = Path(__file__).parent / "functions"
@@ -58,7 +58,7 @@ class EdgeBlueprint:
         self.t = self.stack.template
 
     def build(self) -> StackDef:
-        _ = self.distribution, self.site_policy, self.dns_records
+        _ = self.distribution, self.dns_records
         output(self.t, "DistributionId", Ref(self.distribution), "CloudFront distribution id")
         output(self.t, "DistributionDomain", GetAtt(self.distribution, "DomainName"),
                "CloudFront domain name")
@@ -100,69 +100,34 @@ class EdgeBlueprint:
 
     # ----------------------------------------------------------------- buckets
 
-    def _private_bucket(self, title: str, name: str, **extra: object) -> s3.Bucket:
-        return self.t.add_resource(s3.Bucket(
-            title,
-            BucketName=name,
-            DeletionPolicy="Retain",
-            UpdateReplacePolicy="Retain",
-            PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
-                BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True,
-                RestrictPublicBuckets=True),
-            BucketEncryption=s3.BucketEncryption(ServerSideEncryptionConfiguration=[
-                s3.ServerSideEncryptionRule(
-                    ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(
-                        SSEAlgorithm="AES256"))]),
-            Tags=self.tags(),
-            **extra,
-        ))
-
     @cached_property
     def site_bucket(self) -> s3.Bucket:
-        return self._private_bucket(
-            "SiteBucket", f"{self.prefix}-site-{self.platform.account}-{self.platform.home_region}",
-            OwnershipControls=s3.OwnershipControls(
-                Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
-            VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
+        distribution_arn = Sub("arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:"
+                               "distribution/${Distribution}")
+        read = Statement(
+            Sid="ReadByThisDistributionOnly",
+            Effect=Allow,
+            Principal=Principal("Service", ["cloudfront.amazonaws.com"]),
+            Action=[s3_actions.GetObject],
+            Resource=[Sub("${SiteBucket.Arn}/*")],
+            Condition=Condition(StringEquals({"AWS:SourceArn": distribution_arn})),
         )
+        return private_bucket(
+            self.t, "SiteBucket", extra_statements=(read,), Tags=self.tags(),
+            BucketName=f"{self.prefix}-site-{self.platform.account}-{self.platform.home_region}")
 
     @cached_property
     def log_bucket(self) -> s3.Bucket:
         # CloudFront standard logs are delivered with an ACL: the log bucket needs them.
-        bucket = self._private_bucket(
-            "LogBucket", f"{self.prefix}-edge-logs-{self.platform.account}-"
-                         f"{self.platform.home_region}",
-            OwnershipControls=s3.OwnershipControls(
-                Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerPreferred")]),
+        return private_bucket(
+            self.t, "LogBucket", ownership="BucketOwnerPreferred", versioned=False,
+            Tags=self.tags(),
+            BucketName=f"{self.prefix}-edge-logs-{self.platform.account}-"
+                       f"{self.platform.home_region}",
             LifecycleConfiguration=s3.LifecycleConfiguration(Rules=[s3.LifecycleRule(
                 Id="expire-access-logs", Status="Enabled",
                 ExpirationInDays=self.settings.log_retention_days)]),
         )
-        self.t.add_resource(s3.BucketPolicy(
-            "LogBucketPolicy", Bucket=Ref(bucket),
-            PolicyDocument=policy(_tls_only(bucket)),
-        ))
-        return bucket
-
-    @cached_property
-    def site_policy(self) -> s3.BucketPolicy:
-        distribution_arn = Sub("arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:"
-                               "distribution/${Distribution}")
-        return self.t.add_resource(s3.BucketPolicy(
-            "SiteBucketPolicy",
-            Bucket=Ref(self.site_bucket),
-            PolicyDocument=policy(
-                _tls_only(self.site_bucket),
-                Statement(
-                    Sid="ReadByThisDistributionOnly",
-                    Effect=Allow,
-                    Principal=Principal("Service", ["cloudfront.amazonaws.com"]),
-                    Action=[s3_actions.GetObject],
-                    Resource=[Sub("${SiteBucket.Arn}/*")],
-                    Condition=Condition(StringEquals({"AWS:SourceArn": distribution_arn})),
-                ),
-            ),
-        ))
 
     # ---------------------------------------------------------------- policies
 
@@ -328,13 +293,3 @@ class EdgeBlueprint:
                                             HostedZoneId=CLOUDFRONT_ZONE),
         )) for kind in ("A", "AAAA")]
 
-
-def _tls_only(bucket: s3.Bucket) -> Statement:
-    return Statement(
-        Sid="DenyInsecureTransport",
-        Effect=Deny,
-        Principal=Principal("*"),
-        Action=[s3_actions.Action("*")],
-        Resource=[GetAtt(bucket, "Arn"), Sub(f"${{{bucket.title}.Arn}}/*")],
-        Condition=Condition(Bool({"aws:SecureTransport": "false"})),
-    )

@@ -33,7 +33,7 @@ from awacs import (
     wafv2,
 )
 from awacs import awslambda as lambda_actions
-from awacs.aws import Allow, Bool, Condition, Deny, Policy, Principal, Statement
+from awacs.aws import Allow, Policy, Principal, Statement
 from troposphere import Equals, GetAtt, If, Not, Parameter, Ref, Sub
 from troposphere import apigateway as apigw
 from troposphere import iam as iam_resources
@@ -41,6 +41,7 @@ from troposphere import s3 as s3_resources
 
 from archway.shared.blueprint import StackDef, new_template, output
 from archway.shared.blueprint.iam import assume_role_policy, policy
+from archway.shared.blueprint.storage import private_bucket
 from archway.shared.model import Platform
 from archway.shared.naming import GLOBAL_REGION
 
@@ -94,36 +95,16 @@ class BootstrapBlueprint:
 
     @cached_property
     def bucket(self) -> s3_resources.Bucket:
-        bucket = self.t.add_resource(s3_resources.Bucket(
-            "AssetsBucket",
+        # Live Lambda code is referenced by key: only superseded versions expire.
+        return private_bucket(
+            self.t, "AssetsBucket",
             BucketName=Sub(f"{self.name}-assets-${{AWS::AccountId}}-${{AWS::Region}}"),
-            DeletionPolicy="Retain", UpdateReplacePolicy="Retain",
-            BucketEncryption=s3_resources.BucketEncryption(ServerSideEncryptionConfiguration=[
-                s3_resources.ServerSideEncryptionRule(
-                    ServerSideEncryptionByDefault=s3_resources.ServerSideEncryptionByDefault(
-                        SSEAlgorithm="AES256"))]),
-            PublicAccessBlockConfiguration=s3_resources.PublicAccessBlockConfiguration(
-                BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True,
-                RestrictPublicBuckets=True),
-            OwnershipControls=s3_resources.OwnershipControls(Rules=[
-                s3_resources.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]),
-            VersioningConfiguration=s3_resources.VersioningConfiguration(Status="Enabled"),
-            # Live Lambda code is referenced by key: only superseded versions expire.
             LifecycleConfiguration=s3_resources.LifecycleConfiguration(Rules=[
                 s3_resources.LifecycleRule(
                     Id="expire-superseded", Status="Enabled",
                     NoncurrentVersionExpirationInDays=30,
                     AbortIncompleteMultipartUpload=s3_resources.AbortIncompleteMultipartUpload(
-                        DaysAfterInitiation=1))]),
-        ))
-        self.t.add_resource(s3_resources.BucketPolicy(
-            "AssetsBucketPolicy", Bucket=Ref(bucket),
-            PolicyDocument=policy(Statement(
-                Sid="DenyInsecureTransport", Effect=Deny, Principal=Principal("*"),
-                Action=[s3.Action("*")],
-                Resource=[GetAtt(bucket, "Arn"), Sub("${AssetsBucket.Arn}/*")],
-                Condition=Condition(Bool({"aws:SecureTransport": "false"}))))))
-        return bucket
+                        DaysAfterInitiation=1))]))
 
     def _arn(self, service: str, resource: str, region: bool = True) -> Sub:
         where = "${AWS::Region}" if region else ""

@@ -1,0 +1,130 @@
+"""Bootstrap template meaning, and publish-site against S3 and CloudFront on moto."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from archway.shared.commands import load_platform
+from archway.shared.deploy.bootstrap import bootstrap_stack, bootstrap_targets
+from archway.shared.deploy.site import publish_site
+from archway.shared.lint import lint_template
+from archway.shared.synth import render
+from helpers.cfn import as_list, rendered, statements
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    platform = load_platform(REPO, "prod")
+    return rendered(bootstrap_stack(platform, "310000000001", "eu-west-1"))
+
+
+def test_targets_cover_every_account_and_region_of_an_environment() -> None:
+    platform = load_platform(REPO, "prod")
+    assert bootstrap_targets(platform) == [
+        ("300000000000", "eu-west-1"), ("300000000000", "us-east-1"),
+        ("310000000001", "eu-west-1"), ("310000000002", "eu-west-1")]
+
+
+def test_only_the_tooling_account_and_a_configured_ci_role_may_deploy(template: dict) -> None:
+    (trust,) = template["Resources"]["DeployRole"]["Properties"]["AssumeRolePolicyDocument"][
+        "Statement"]
+    assert trust["Action"] == ["sts:AssumeRole"]
+    assert trust["Principal"]["AWS"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::${ToolingAccount}:root"},
+        {"Fn::If": ["HasCiPrincipal", {"Ref": "CiPrincipalArn"}, {"Ref": "AWS::NoValue"}]}]
+    assert template["Parameters"]["ToolingAccount"]["Default"] == "900000000000"
+
+
+def test_execution_role_is_not_an_administrator(template: dict) -> None:
+    role = template["Resources"]["ExecutionRole"]["Properties"]
+    assert "ManagedPolicyArns" not in role
+    named = {}
+    for statement in statements(template["Resources"]["ExecutionRole"]):
+        assert "*" not in as_list(statement["Action"])
+        named[statement["Sid"]] = statement
+    # where AWS names resources by our names, access is limited to the platform's prefix
+    for resource in named["NamedByThePlatform"]["Resource"]:
+        assert "archway-*" in resource["Fn::Sub"]
+    # services whose resources carry our names never get unscoped full access
+    unscoped = set(named["ServicesWithoutNameScoping"]["Action"])
+    assert not unscoped & {"dynamodb:*", "lambda:*", "s3:*", "sns:*", "logs:*", "iam:*"}
+
+
+def test_assets_bucket_is_private_tls_only_retained_and_account_agnostic(
+        template: dict) -> None:
+    bucket = template["Resources"]["AssetsBucket"]
+    assert (bucket["DeletionPolicy"], bucket["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert bucket["Properties"]["BucketName"] == {
+        "Fn::Sub": "archway-assets-${AWS::AccountId}-${AWS::Region}"}
+    (deny,) = template["Resources"]["AssetsBucketPolicy"]["Properties"]["PolicyDocument"][
+        "Statement"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    body = json.dumps(template["Resources"])
+    assert "310000000001" not in body  # the same JSON serves a whole OU as a StackSet
+
+
+def test_bootstrap_is_lint_clean() -> None:
+    platform = load_platform(REPO, "prod")
+    for account, region in bootstrap_targets(platform):
+        stack = bootstrap_stack(platform, account, region)
+        assert lint_template(render(stack), region) == []
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any, str]]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="site")
+        cloudfront = boto3.client("cloudfront", region_name="us-east-1")
+        distribution = cloudfront.create_distribution(DistributionConfig={
+            "CallerReference": "t", "Comment": "", "Enabled": True,
+            "Origins": {"Quantity": 1, "Items": [{"Id": "s", "DomainName": "site.s3.amazonaws.com",
+                                                  "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+            "DefaultCacheBehavior": {"TargetOriginId": "s", "ViewerProtocolPolicy": "allow-all",
+                                     "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"}})
+        yield s3, cloudfront, distribution["Distribution"]["Id"]
+
+
+def make_site(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def test_publish_uploads_then_only_changes(aws: tuple[Any, Any, str], tmp_path: Path) -> None:
+    s3, cloudfront, distribution = aws
+    site = make_site(tmp_path, {"index.html": "<html>", "app.js": "go()", "style.css": "a{}"})
+    # GIVEN a first publish: everything uploads with the right type and cache lifetime
+    first = publish_site(site, s3, "site", cloudfront, distribution, log=lambda _l: None)
+    assert sorted(first.uploaded) == ["app.js", "index.html", "style.css"]
+    index = s3.head_object(Bucket="site", Key="index.html")
+    assert (index["ContentType"], index["CacheControl"]) == ("text/html; charset=utf-8",
+                                                              "no-cache")
+    script = s3.head_object(Bucket="site", Key="app.js")
+    assert script["ContentType"] == "text/javascript; charset=utf-8"
+    assert script["CacheControl"] == "public, max-age=300"
+    # WHEN nothing changed: nothing uploads and nothing is invalidated
+    again = publish_site(site, s3, "site", cloudfront, distribution, log=lambda _l: None)
+    assert (again.uploaded, again.deleted, again.invalidation) == ([], [], None)
+    # WHEN one file changes and one is removed: exactly those paths are invalidated
+    (site / "app.js").write_text("go(2)")
+    (site / "style.css").unlink()
+    third = publish_site(site, s3, "site", cloudfront, distribution, log=lambda _l: None)
+    assert (third.uploaded, third.deleted) == (["app.js"], ["style.css"])
+    batch = cloudfront.get_invalidation(DistributionId=distribution, Id=third.invalidation)
+    assert batch["Invalidation"]["InvalidationBatch"]["Paths"]["Items"] == [
+        "/app.js", "/style.css"]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="site")["Contents"]]
+    assert sorted(keys) == ["app.js", "index.html"]
