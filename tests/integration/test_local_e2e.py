@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -100,3 +102,15 @@ def test_waf_rate_limit_blocks_one_client_only(local_platform: LocalPlatform) ->
     assert set(statuses[RATE_LIMIT:]) == {403}
     with local_platform.client() as quiet:
         assert quiet.get("/style.css").status_code == 200
+
+
+def test_deploy_service_goes_into_the_running_local_cloud(
+        local_platform: LocalPlatform) -> None:
+    # the command a team runs while `tox -e local` is up: a no-op redeploy, said so
+    proc = subprocess.run(
+        [sys.executable, "-m", "archway.shared.cli", "deploy", "service", "catalog",
+         "--root", str(local_platform.root)],
+        capture_output=True, text=True, timeout=120, cwd=local_platform.root)
+    assert proc.returncode == 0, proc.stderr
+    assert "svc-catalog      skipped   no changes" in proc.stdout
+    assert "1 of 1 stacks ok" in proc.stdout
