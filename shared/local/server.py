@@ -91,7 +91,6 @@ class LocalServer:
         config = uvicorn.Config(app, host=host, port=port, log_level="warning",
                                 lifespan="off", access_log=False)
         self.server = uvicorn.Server(config)
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self.thread = threading.Thread(target=self.server.run, name="archway-edge", daemon=True)
         self.url = f"http://{host}:{port}"
 
