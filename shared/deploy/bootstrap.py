@@ -60,8 +60,10 @@ def bootstrap_targets(platform: Platform) -> list[tuple[str, str]]:
 
 
 def bootstrap_stack(platform: Platform, account: str, region: str) -> StackDef:
-    return BootstrapBlueprint(platform.name, platform.tooling_account, account, region,
-                              platform.home_region).build()
+    stack = BootstrapBlueprint(platform.name, platform.tooling_account, account, region,
+                               platform.home_region).build()
+    stack.termination_protection = platform.environment.termination_protection
+    return stack
 
 
 class BootstrapBlueprint:
@@ -71,7 +73,7 @@ class BootstrapBlueprint:
         self.home_region = home_region
         self.stack = StackDef(
             id=f"bootstrap-{account}-{region}", name=f"{name}-bootstrap", account=account,
-            region=region, kind="bootstrap", termination_protection=True,
+            region=region, kind="bootstrap",
             template=new_template(f"Archway bootstrap ({name}): assets bucket and deploy roles"))
         self.t = self.stack.template
         self.tooling = self.t.add_parameter(Parameter(

@@ -60,7 +60,8 @@ def open_session(args: argparse.Namespace) -> Session:
 
     connections = ConnectionManager(platform.name, platform.home_region,
                                     profile=getattr(args, "profile", None),
-                                    region=getattr(args, "region", None))
+                                    region=getattr(args, "region", None),
+                                    endpoint_url=getattr(args, "endpoint_url", None))
     provider = CloudFormationProvider(
         connections, confirm=_confirm(getattr(args, "yes", False), ui),
         events=lambda target, line: ui.line(target.id, "event", line),
@@ -195,7 +196,9 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
     result = synth(platform, out, stacks=stacks)
     ui = Display()
     connections = ConnectionManager(platform.name, platform.home_region, profile=args.profile,
-                                    assume_role=False)
+                                    region=args.region, endpoint_url=args.endpoint_url,
+                                    assume_role=bool(args.admin_role),
+                                    role_name=args.admin_role or None)
     provider = CloudFormationProvider(connections, _confirm(args.yes, ui),
                                       lambda t, line: ui.line(t.id, "event", line))
     from archway.shared.deploy.engine import digest
@@ -239,6 +242,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         common(parser)
         parser.add_argument("--profile", help="AWS profile of the caller (default: env)")
         parser.add_argument("--region", help="home region override")
+        parser.add_argument("--endpoint-url", help=argparse.SUPPRESS)  # moto in tests
 
     parser = sub.add_parser("deploy", help="deploy service <svc> | edge | all | pipelines")
     parser.add_argument("what", choices=["service", "edge", "all", "pipelines"])
@@ -261,6 +265,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser("bootstrap", help="once per account and region: roles, bucket")
     aws_options(parser)
     parser.add_argument("--yes", action="store_true", help="do not ask before executing")
+    parser.add_argument("--admin-role", default="OrganizationAccountAccessRole",
+                        help="role to assume in each target account (default: "
+                             "OrganizationAccountAccessRole; '' to use your credentials as "
+                             "they are)")
     parser.set_defaults(handler=cmd_bootstrap)
 
     parser = sub.add_parser("publish-site", help="upload platform/site, invalidate changes")

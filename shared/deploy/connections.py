@@ -36,8 +36,9 @@ def deploy_role_name(platform: str, region: str) -> str:
 class ConnectionManager:
     def __init__(self, platform: str, home_region: str, *, profile: str | None = None,
                  region: str | None = None, endpoint_url: str | None = None,
-                 assume_role: bool = True) -> None:
+                 assume_role: bool = True, role_name: str | None = None) -> None:
         self.platform = platform
+        self.role_name = role_name or deploy_role_name(platform, region or home_region)
         self.home_region = region or home_region
         self.profile = profile
         self.endpoint_url = endpoint_url
@@ -63,8 +64,7 @@ class ConnectionManager:
 
     def role_arn(self, account: str) -> str:
         partition = self.base_session().get_partition_for_region(self.home_region)
-        return (f"arn:{partition}:iam::{account}:role/"
-                f"{deploy_role_name(self.platform, self.home_region)}")
+        return f"arn:{partition}:iam::{account}:role/{self.role_name}"
 
     def session(self, account: str, region: str) -> boto3.Session:
         key = (account, region)

@@ -203,3 +203,21 @@ def test_declined_change_set_is_deleted(stubs) -> None:  # noqa: ANN001
     cfn.add_response("delete_change_set", {})
     result = provider(connections, lambda t, c: False).deploy(target(), PARAMS)
     assert (result.outcome, result.reason) == ("skipped", "not confirmed: change set deleted")
+
+
+def test_prod_stacks_get_termination_protection(stubs) -> None:  # noqa: ANN001
+    connections, stub = stubs
+    cfn = stub["cloudformation"]
+    cfn.add_client_error("describe_stacks", "ValidationError",
+                         f"Stack with id {STACK} does not exist")
+    cfn.add_response("create_change_set", {"Id": "cs"})
+    cfn.add_response("describe_change_set", {"Status": "CREATE_COMPLETE", "Changes": []})
+    cfn.add_response("execute_change_set", {})
+    cfn.add_response("describe_stack_events", {"StackEvents": []})
+    cfn.add_response("describe_stacks", stack("CREATE_COMPLETE"))
+    cfn.add_response("update_termination_protection", {},
+                     {"StackName": STACK, "EnableTerminationProtection": True})
+    cfn.add_response("describe_stacks", stack("CREATE_COMPLETE"))
+    protected = Target("svc-catalog", STACK, "service", ACCOUNT, REGION,
+                       json.dumps(TEMPLATE), "sha", termination_protection=True)
+    assert provider(connections).deploy(protected, PARAMS).outcome == "created"
