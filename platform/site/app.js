@@ -95,6 +95,7 @@ function onKey(event) {
 // ---------------------------------------------------------------- product page
 
 function renderReviews(reviews) {
+  $("#no-reviews").hidden = reviews.length > 0;
   $("#reviews").replaceChildren(...reviews.map((review) => {
     const item = document.createElement("li");
     const stars = document.createElement("span");
