@@ -64,7 +64,8 @@ def local_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPl
         deadline = time.monotonic() + START_TIMEOUT
         while "Archway is running on" not in log.read_text():
             if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"archway local did not start:\n{log.read_text()[-4000:]}")
+                pytest.fail(f"archway local did not start (exit code {process.poll()}):\n"
+                            f"{log.read_text()[-4000:]}")
             time.sleep(0.2)
         state = json.loads((root / "build" / "local" / ".cloud" / "cloud.json").read_text())
         yield LocalPlatform(f"http://127.0.0.1:{port}", root, state["apis"], log)
