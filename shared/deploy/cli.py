@@ -99,8 +99,8 @@ def _confirm(yes: bool, ui: Display):  # type: ignore[no-untyped-def]
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    what = "pipelines" if args.what == "pipelines" else args.what
-    if what == "pipelines":
+    what = args.what
+    if what == "pipelines":  # every pipeline stack, in the tooling account
         args.env = TOOLING
         what = "all"
     session = open_session(args)

@@ -59,7 +59,6 @@ def load_targets(result: SynthResult) -> dict[str, Target]:
 def waves(targets: dict[str, Target], selected: list[str]) -> Plan:
     """Topological waves of the selected stacks; edges come from declared sources."""
     remaining = set(selected)
-    done: set[str] = set()
     result = []
     while remaining:
         wave = sorted(s for s in remaining
@@ -68,7 +67,6 @@ def waves(targets: dict[str, Target], selected: list[str]) -> Plan:
             raise DeployError(f"dependency cycle between {', '.join(sorted(remaining))}")
         result.append(wave)
         remaining -= set(wave)
-        done |= set(wave)
     return Plan(result)
 
 

@@ -10,6 +10,7 @@ custom error responses exist, so none are invented.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 import time
@@ -52,8 +53,6 @@ class S3Origin:
         self.get_object = get_object
 
     async def fetch(self, request: Request) -> Response:
-        import asyncio
-
         if request.method not in {"GET", "HEAD"}:
             return Response(403, [("content-type", "application/xml")], b"<Error><Code>"
                             b"AccessDenied</Code><Message>Access Denied</Message></Error>")
