@@ -30,7 +30,7 @@ from archway.shared.config import Config
 from archway.shared.config.models import Pipelines
 from archway.shared.deploy.connections import deploy_role_name
 from archway.shared.errors import ConfigError
-from archway.shared.naming import Names
+from archway.shared.naming import GLOBAL_REGION, Names
 
 BUILDSPECS = "pipelines/buildspecs"
 SHARED_PATHS = ("shared/**", "config/**", "pyproject.toml", "tox.ini")
@@ -42,6 +42,7 @@ class PipelineSpec:
     file_paths: tuple[str, ...]
     deploy_command: str  # run with ARCHWAY_ENV set, in the repository root
     accounts: dict[str, str]  # env -> account the deploy touches
+    regions: tuple[str, ...]  # regions of those accounts it deploys to (one role each)
 
 
 def pipeline_stacks(config: Config) -> list[StackDef]:
@@ -49,14 +50,16 @@ def pipeline_stacks(config: Config) -> list[StackDef]:
     if settings is None:
         return []
     tooling = _tooling_account(config, settings)
+    home = config.platform.home_region
     specs = [PipelineSpec(
         svc, (f"services/{svc}/**", *SHARED_PATHS), f"archway deploy service {svc} --yes",
-        {env: service.accounts[env] for env in settings.promotion})
+        {env: service.accounts[env] for env in settings.promotion}, (home,))
         for svc, service in sorted(config.services.items())]
     specs.append(PipelineSpec(
         "platform", ("platform/**", *SHARED_PATHS),
         "archway deploy edge --yes && archway publish-site",
-        {env: config.environments[env].platform_account for env in settings.promotion}))
+        {env: config.environments[env].platform_account for env in settings.promotion},
+        (home, GLOBAL_REGION)))  # edge-global lives in us-east-1
     return [PipelineBlueprint(config, settings, spec, tooling).build() for spec in specs]
 
 
@@ -98,13 +101,16 @@ class PipelineBlueprint:
     def tags(self) -> object:
         return tags(self.config.platform.name, "tooling", **{"archway:pipeline": self.spec.id})
 
-    def deploy_role_arn(self, account: str) -> Sub:
-        role = deploy_role_name(self.config.platform.name, self.region)
+    def deploy_role_arn(self, account: str, region: str) -> Sub:
+        role = deploy_role_name(self.config.platform.name, region)
         return Sub(f"arn:${{AWS::Partition}}:iam::{account}:role/{role}")
 
     @property
     def target_roles(self) -> list[Sub]:
-        return [self.deploy_role_arn(a) for a in sorted(set(self.spec.accounts.values()))]
+        """The bootstrap deploy role of every account and region this pipeline deploys to."""
+        return [self.deploy_role_arn(account, region)
+                for account in sorted(set(self.spec.accounts.values()))
+                for region in self.spec.regions]
 
     # -------------------------------------------------------------- encryption
 

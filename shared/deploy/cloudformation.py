@@ -124,6 +124,8 @@ class CloudFormationProvider:
                            name: str) -> ChangeSet | None:
         cfn = self._cfn(target)
         body = self._template_argument(target)
+        if target.kind != "bootstrap":  # after bootstrap, CloudFormation acts as its role
+            body["RoleARN"] = self.execution_role_arn(target)
         cfn.create_change_set(
             StackName=target.name, ChangeSetName=name, ChangeSetType=kind,
             Parameters=[{"ParameterKey": k, "ParameterValue": v}
@@ -150,6 +152,13 @@ class CloudFormationProvider:
                    c["ResourceChange"]["ResourceType"],
                    c["ResourceChange"].get("Replacement", "False"))
             for c in described.get("Changes", []) if c.get("Type") == "Resource"])
+
+    def execution_role_arn(self, target: Target) -> str:
+        from archway.shared.deploy.bootstrap import execution_role_name
+
+        partition = self.connections.base_session().get_partition_for_region(target.region)
+        name = execution_role_name(self.connections.platform, target.region)
+        return f"arn:{partition}:iam::{target.account}:role/{name}"
 
     def _template_argument(self, target: Target) -> dict[str, str]:
         if len(target.template_body.encode()) <= MAX_BODY:
@@ -245,5 +254,7 @@ class CloudFormationProvider:
                 self.connections.client("s3", target.account, target.region) \
                     .head_bucket(Bucket=name)
             return True
-        except ClientError:
-            return False
+        except ClientError as exc:
+            # Not allowed to look is not proof of absence: assume the data is there.
+            code = exc.response["Error"]["Code"]
+            return code in {"403", "AccessDenied", "AccessDeniedException"}

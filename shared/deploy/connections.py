@@ -1,8 +1,8 @@
 """One chokepoint for boto3: sessions per account, region and role; retries set once.
 
 ``client(service, account, region)`` returns a client acting in ``account``: the
-caller's session (profile or environment) assumes the account's deploy role
-(``<platform>-deploy-<home region>``, made by ``archway bootstrap``). On the local
+caller's session (profile or environment) assumes the deploy role that ``archway
+bootstrap`` made in that account and region (``<platform>-deploy-<region>``). On the local
 cloud the same calls go to moto on 127.0.0.1, where assuming a role in an account
 yields credentials that act in that account. Tests inject stubs with ``on_client``.
 """
@@ -38,7 +38,7 @@ class ConnectionManager:
                  region: str | None = None, endpoint_url: str | None = None,
                  assume_role: bool = True, role_name: str | None = None) -> None:
         self.platform = platform
-        self.role_name = role_name or deploy_role_name(platform, region or home_region)
+        self.role_name = role_name  # None: the deploy role bootstrap made in that region
         self.home_region = region or home_region
         self.profile = profile
         self.endpoint_url = endpoint_url
@@ -62,9 +62,15 @@ class ConnectionManager:
                                            region_name=self.home_region)
         return self._base
 
-    def role_arn(self, account: str) -> str:
-        partition = self.base_session().get_partition_for_region(self.home_region)
-        return f"arn:{partition}:iam::{account}:role/{self.role_name}"
+    def role_arn(self, account: str, region: str) -> str:
+        """The role assumed to act in ``account`` and ``region``.
+
+        Each bootstrapped region has its own deploy role (its policy names that region's
+        stacks), so us-east-1 stacks of the platform account use that region's role.
+        """
+        partition = self.base_session().get_partition_for_region(region)
+        name = self.role_name or deploy_role_name(self.platform, region)
+        return f"arn:{partition}:iam::{account}:role/{name}"
 
     def session(self, account: str, region: str) -> boto3.Session:
         key = (account, region)
@@ -78,7 +84,7 @@ class ConnectionManager:
         if not self.assume_role:
             return boto3.Session(botocore_session=base._session, region_name=region)  # noqa: SLF001
         sts = base.client("sts", endpoint_url=self.endpoint_url, config=RETRIES)
-        arn = self.role_arn(account)
+        arn = self.role_arn(account, region)
         try:
             credentials = sts.assume_role(RoleArn=arn, RoleSessionName="archway-deploy",
                                           DurationSeconds=3600)["Credentials"]

@@ -91,7 +91,9 @@ def test_change_set_without_changes_is_a_skip(stubs) -> None:  # noqa: ANN001
     cfn.add_response("create_change_set", {"Id": "cs"}, {
         "StackName": STACK, "ChangeSetName": ANY, "ChangeSetType": "UPDATE",
         "Parameters": [{"ParameterKey": "OriginSecret", "ParameterValue": "s" * 40}],
-        "Capabilities": ["CAPABILITY_NAMED_IAM"], "Tags": ANY, "TemplateBody": ANY})
+        "Capabilities": ["CAPABILITY_NAMED_IAM"], "Tags": ANY, "TemplateBody": ANY,
+        # CloudFormation acts as the bootstrap's execution role, not as the deployer
+        "RoleARN": f"arn:aws:iam::{ACCOUNT}:role/archway-cfn-exec-{REGION}"})
     cfn.add_response("describe_change_set", {
         "Status": "FAILED", "StatusReason": "The submitted information didn't contain "
         "changes. Submit different information to create a change set."})
@@ -163,7 +165,8 @@ def test_rollback_complete_without_data_is_deleted_and_recreated(stubs) -> None:
                          f"Stack with id {STACK} does not exist")  # then: a fresh create
     cfn.add_response("create_change_set", {"Id": "cs"}, {
         "StackName": STACK, "ChangeSetName": ANY, "ChangeSetType": "CREATE",
-        "Parameters": ANY, "Capabilities": ANY, "Tags": ANY, "TemplateBody": ANY})
+        "Parameters": ANY, "Capabilities": ANY, "Tags": ANY, "TemplateBody": ANY,
+        "RoleARN": ANY})
     cfn.add_response("describe_change_set", {"Status": "CREATE_COMPLETE", "Changes": []})
     cfn.add_response("execute_change_set", {})
     cfn.add_response("describe_stack_events", {"StackEvents": []})

@@ -199,3 +199,13 @@ def test_synth_writes_the_pipelines_for_tooling() -> None:
     assert manifest["env"] == "tooling"
     assert {s["account"] for s in manifest["stacks"]} == {"900000000000"}
     assert json.loads((result.out_dir / "pipeline-platform.json").read_text())["Resources"]
+
+
+def test_platform_pipeline_may_deploy_edge_global_in_us_east_1(config: Config,
+                                                               templates: dict) -> None:
+    role = templates["pipeline-platform"]["Resources"]["DeployBuildRole"]
+    (assume,) = [s for s in statements(role) if "sts:AssumeRole" in as_list(s["Action"])]
+    roles = sorted(r["Fn::Sub"].split("iam::", 1)[1] for r in assume["Resource"])
+    accounts = sorted(config.environments[e].platform_account for e in ("dev", "prod"))
+    assert roles == sorted(f"{a}:role/archway-deploy-{region}" for a in accounts
+                           for region in ("eu-west-1", "us-east-1"))
