@@ -108,7 +108,7 @@ def _write_if_changed(path: Path, text: str) -> None:
 
 def _remove_stale(out_dir: Path, keep: set[str]) -> None:
     for path in out_dir.glob("*.json"):
-        if path.name != MANIFEST and path.name not in keep:
+        if path.name != MANIFEST and path.name not in keep and not path.name.startswith("."):
             path.unlink()
 
 

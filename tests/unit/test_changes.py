@@ -38,3 +38,4 @@ def test_table_key_change_is_a_flagged_replacement() -> None:
         "Modify", "True", True)
     assert by_id["New"].risky and by_id["Old"].action == "Remove"
     assert change_set.routes == []
+
