@@ -35,7 +35,7 @@ from archway.shared.local.edge_router import (
     RateLimit,
     S3Origin,
 )
-from archway.shared.local.moto_server import HOST, MotoServer
+from archway.shared.local.moto_server import HOST, LocalCloudError, MotoServer
 from archway.shared.local.provider import LocalProvider, context
 from archway.shared.local.runner import LambdaRunner, LocalFunction
 from archway.shared.local.seed import seed
@@ -112,6 +112,15 @@ class LocalCloud:
     # ---------------------------------------------------------------- lifecycle
 
     def start(self) -> None:
+        try:
+            running_endpoint(self.platform.root)
+        except LocalCloudNotRunning:
+            pass
+        else:
+            state = json.loads(state_path(self.platform.root).read_text())
+            raise LocalCloudError(
+                f"archway local is already running for this repository (pid {state['pid']}, "
+                f"{state['url']}): stop it first, or deploy into it with archway deploy")
         self.moto.start()
         self._write_state()
         self.out(f"local AWS stand-in (moto) on {self.moto.endpoint}")
