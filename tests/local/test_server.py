@@ -35,7 +35,8 @@ def test_serves_logs_and_dispatches_by_host() -> None:
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
             assert http.get("/a/b", params={"q": "1"}).text == "GET /a/b?q=1"
-            direct = http.get("/live/x", headers={"host": "abc.execute-api.eu-west-1.amazonaws.com"})
+            api_host = {"host": "abc.execute-api.eu-west-1.amazonaws.com"}
+            direct = http.get("/live/x", headers=api_host)
             assert direct.status_code == 403
     finally:
         server.stop()
