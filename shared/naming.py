@@ -31,10 +31,6 @@ class Names:
     def edge_stack(self) -> str:
         return f"{self.prefix}-edge"
 
-    @property
-    def bootstrap_stack(self) -> str:
-        return f"{self.prefix}-bootstrap"
-
     def pipeline_stack(self, name: str) -> str:
         return f"{self.prefix}-pipeline-{name}"
 

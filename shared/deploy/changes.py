@@ -3,7 +3,6 @@ the edge's routing as routes."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,8 +73,3 @@ def route_changes(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
               if p in before and before[p] != after[p]]
     return lines
 
-
-def dumps(change_set: ChangeSet) -> str:
-    return json.dumps({"stack": change_set.stack,
-                       "changes": [str(c) for c in change_set.changes],
-                       "routes": change_set.routes}, indent=1)
