@@ -1,7 +1,8 @@
 """The local Lambda runner: real handler code from the deployed asset, in worker processes.
 
 Each function runs in its own processes (modules of different services never collide),
-with the environment, memory and timeout of its template and AWS calls pointed at the
+with the environment, memory (resident size watched; over it, the worker is killed as
+Lambda does) and timeout of its template and AWS calls pointed at the
 local cloud with its own account's credentials. Warm workers are reused (a small pool
 per function); a new code key (a redeploy after a handler changed) retires the old ones.
 """
@@ -53,6 +54,12 @@ class InvokeResult:
     timed_out: bool = False
 
 
+class MemoryExceeded(Exception):
+    def __init__(self, used: float) -> None:
+        super().__init__(f"{used:.0f} MB")
+        self.used = used
+
+
 class Worker:
     def __init__(self, function: LocalFunction, code_dir: Path, env: dict[str, str],
                  log: Path) -> None:
@@ -68,19 +75,43 @@ class Worker:
             detail = (ready or {}).get("errorMessage", "worker did not start")
             raise RuntimeError(f"{function.name}: {detail}")
 
-    def _receive(self, timeout: float) -> Any:
+    def _receive(self, timeout: float, memory_mb: int | None = None) -> Any:
+        """The worker's next message; None on timeout; raises MemoryExceeded."""
         assert self.process.stdout is not None
-        readable, _, _ = select.select([self.process.stdout], [], [], timeout)
-        if not readable:
-            return None
-        return read_message(self.process.stdout)
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            readable, _, _ = select.select([self.process.stdout], [], [], min(left, 0.05))
+            if readable:
+                return read_message(self.process.stdout)
+            if memory_mb is not None and self.rss_mb() > memory_mb:
+                raise MemoryExceeded(self.rss_mb())
+
+    def rss_mb(self) -> float:
+        """Resident memory of the worker, as Lambda's 'Max Memory Used' counts it."""
+        try:
+            with open(f"/proc/{self.process.pid}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return 0.0
 
     def invoke(self, event: Any, timeout: float) -> InvokeResult:
         assert self.process.stdin is not None
         start = time.perf_counter()
         write_message(self.process.stdin, {"event": event, "timeout": timeout,
                                            "requestId": str(uuid.uuid4())})
-        reply = self._receive(timeout)
+        try:
+            reply = self._receive(timeout, self.function.memory)
+        except MemoryExceeded as exc:
+            self.stop()
+            return InvokeResult(error={"errorType": "Runtime.OutOfMemory", "errorMessage": (
+                f"Runtime exited: used {exc.used:.0f} MB of {self.function.memory} MB")},
+                duration_ms=(time.perf_counter() - start) * 1000)
         duration = (time.perf_counter() - start) * 1000
         if reply is None:
             self.stop()

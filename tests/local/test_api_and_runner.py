@@ -35,7 +35,10 @@ HANDLERS = {
     "bad/app.py": "import time\n"
                   "def malformed(event, context):\n    return {'status': 'oops'}\n"
                   "def crash(event, context):\n    raise ValueError('boom')\n"
-                  "def slow(event, context):\n    time.sleep(5)\n",
+                  "def slow(event, context):\n    time.sleep(5)\n"
+                  "def hungry(event, context):\n"
+                  "    block = bytearray(300 * 1024 * 1024)\n    time.sleep(2)\n"
+                  "    return {'statusCode': 200, 'body': str(len(block))}\n",
 }
 
 
@@ -107,6 +110,15 @@ def test_timeout_kills_the_worker(runner: LambdaRunner) -> None:
     assert result.timed_out
     assert result.error == {"errorType": "Sandbox.Timedout",
                             "errorMessage": "Task timed out after 1.00 seconds"}
+
+
+def test_memory_limit_kills_the_worker(runner: LambdaRunner) -> None:
+    # GIVEN a 128 MB function that touches 300 MB
+    runner.register(function("fn-hungry", "bad", ACCOUNTS[0], "app.hungry", timeout=10))
+    result = runner.invoke("fn-hungry", {})
+    # THEN it is stopped like Lambda stops it, well before its timeout
+    assert result.error is not None and result.error["errorType"] == "Runtime.OutOfMemory"
+    assert result.duration_ms < 2000
 
 
 def router(runner: LambdaRunner, routes: list[Route],
