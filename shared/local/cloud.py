@@ -32,8 +32,8 @@ from archway.shared.local.edge_router import (
     ApiOrigin,
     Behavior,
     EdgeRouter,
-    RateLimit,
     S3Origin,
+    WebAcl,
 )
 from archway.shared.local.moto_server import HOST, LocalCloudError, MotoServer
 from archway.shared.local.provider import LocalProvider, context
@@ -249,7 +249,7 @@ class LocalCloud:
             for b in [*config.get("CacheBehaviors", []), config["DefaultCacheBehavior"]]
         ]
         return EdgeRouter(behaviors, origins, config.get("DefaultRootObject"),
-                          self._rate_limit(edge_global), f"{HOST}:{self.port}")
+                          WebAcl.from_template(edge_global.template), f"{HOST}:{self.port}")
 
     def _s3_origin(self, target: Target, domain: str) -> S3Origin:
         assert self.engine is not None
@@ -269,21 +269,13 @@ class LocalCloud:
 
         return S3Origin(get_object)
 
-    @staticmethod
-    def _rate_limit(edge_global: Target) -> RateLimit | None:
-        for resource in edge_global.template["Resources"].values():
-            if resource["Type"] != "AWS::WAFv2::WebACL":
-                continue
-            for rule in resource["Properties"]["Rules"]:
-                rate = rule["Statement"].get("RateBasedStatement")
-                if rate:
-                    return RateLimit(int(rate["Limit"]), float(rate["EvaluationWindowSec"]))
-        return None
-
     # -------------------------------------------------------------------- serve
 
     def describe_mounts(self, mounted: Mounted) -> list[str]:
-        lines = []
+        waf = self.platform.settings.edge.waf
+        lines = [f"  edge: WAF rate limit {waf.rate_limit.requests} requests per "
+                 f"{waf.rate_limit.window_seconds} s per IP, IP allow/deny lists; managed "
+                 "rule groups and geo rules apply on AWS only"]
         for service in self.platform.services:
             lines.append(f"  {service.name} (account {service.account}, stack "
                          f"{service.stack_name})")

@@ -108,6 +108,48 @@ class RateLimit:
             return len(seen) <= self.limit
 
 
+class WebAcl:
+    """The web ACL's rules that can be judged on loopback, in priority order: IP allow and
+    deny sets and the rate-based rule. Geo matches and AWS managed rule groups have no
+    local meaning and are skipped (said when the local cloud starts)."""
+
+    def __init__(self, allow: list[str], deny: list[str], rate: RateLimit | None) -> None:
+        import ipaddress
+
+        self.allow = [ipaddress.ip_network(c) for c in allow]
+        self.deny = [ipaddress.ip_network(c) for c in deny]
+        self.rate = rate
+
+    @classmethod
+    def from_template(cls, template: dict[str, Any]) -> WebAcl | None:
+        resources = template.get("Resources", {})
+        acl = next((r for r in resources.values() if r["Type"] == "AWS::WAFv2::WebACL"), None)
+        if acl is None:
+            return None
+        sets: dict[str, list[str]] = {"allow": [], "deny": []}
+        rate = None
+        for rule in sorted(acl["Properties"]["Rules"], key=lambda r: r["Priority"]):
+            statement = rule["Statement"]
+            if "IPSetReferenceStatement" in statement:
+                logical = statement["IPSetReferenceStatement"]["Arn"]["Fn::GetAtt"][0]
+                kind = "allow" if "Allow" in rule.get("Action", {}) else "deny"
+                sets[kind] += resources[logical]["Properties"]["Addresses"]
+            elif "RateBasedStatement" in statement:
+                limit = statement["RateBasedStatement"]
+                rate = RateLimit(int(limit["Limit"]), float(limit["EvaluationWindowSec"]))
+        return cls(sets["allow"], sets["deny"], rate)
+
+    def allows(self, ip: str) -> bool:
+        import ipaddress
+
+        address = ipaddress.ip_address(ip)
+        if any(address in net for net in self.allow):
+            return True  # an allow rule ends evaluation
+        if any(address in net for net in self.deny):
+            return False
+        return self.rate is None or self.rate.allow(ip)
+
+
 @dataclass
 class Behavior:
     pattern: str | None  # None: the default behavior
@@ -161,12 +203,12 @@ def cache_ttl(policy: dict[str, Any], cache_control: str | None) -> int:
 
 class EdgeRouter:
     def __init__(self, behaviors: list[Behavior], origins: dict[str, Origin],
-                 default_root: str | None, rate_limit: RateLimit | None,
+                 default_root: str | None, waf: WebAcl | RateLimit | None,
                  distribution_domain: str) -> None:
         self.behaviors = behaviors
         self.origins = origins
         self.default_root = default_root
-        self.rate_limit = rate_limit
+        self.waf = WebAcl([], [], waf) if isinstance(waf, RateLimit) else waf
         self.domain = distribution_domain
         self.cache = EdgeCache()
 
@@ -175,7 +217,7 @@ class EdgeRouter:
 
     async def handle(self, request: Request) -> tuple[Response, str]:
         """The viewer's response and the origin id that served it (for the request log)."""
-        if self.rate_limit is not None and not self.rate_limit.allow(request.source_ip):
+        if self.waf is not None and not self.waf.allows(request.source_ip):
             return Response(403, [("content-type", "text/html")], WAF_BLOCK_BODY), "waf"
         behavior = self.behavior(request.path)
         if request.method not in behavior.methods:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
+from archway.platform.edge_global import edge_global_stack
+from archway.shared.commands import load_platform
 from archway.shared.local.edge_router import (
     CACHING_OPTIMIZED,
     ApiOrigin,
@@ -13,10 +17,12 @@ from archway.shared.local.edge_router import (
     EdgeRouter,
     RateLimit,
     S3Origin,
+    WebAcl,
     cache_ttl,
     path_pattern,
 )
 from archway.shared.local.http import Request, Response
+from helpers.cfn import rendered
 
 ALL = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"})
 API_POLICY = {"MinTTL": 0, "DefaultTTL": 0, "MaxTTL": 3600,
@@ -133,3 +139,19 @@ def test_rate_limit_counts_per_ip() -> None:
     assert [get(router, "/a.css", ip="10.0.0.1")[0].status for _ in range(4)] == [
         200, 200, 200, 403]
     assert get(router, "/a.css", ip="10.0.0.2")[0].status == 200
+
+
+def test_web_acl_from_the_edge_global_template() -> None:
+
+
+    platform = load_platform(Path(__file__).resolve().parents[2], "dev")
+    waf = platform.settings.edge.waf.model_copy(update={
+        "ip_allow": ("10.1.0.0/16",), "ip_deny": ("10.0.0.0/8",),
+        "rate_limit": platform.settings.edge.waf.rate_limit.model_copy(update={"requests": 10})})
+    settings = platform.settings.model_copy(update={
+        "edge": platform.settings.edge.model_copy(update={"waf": waf})})
+    acl = WebAcl.from_template(rendered(edge_global_stack(replace(platform, settings=settings))))
+    assert acl is not None
+    assert not acl.allows("10.2.3.4")                          # denied range
+    assert all(acl.allows("10.1.2.3") for _ in range(20))     # allow list beats the rest
+    assert [acl.allows("192.0.2.1") for _ in range(11)][-2:] == [True, False]  # rate rule
