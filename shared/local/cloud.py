@@ -84,8 +84,9 @@ def ensure_asset_buckets(engine: Engine) -> None:
         try:
             s3.head_bucket(Bucket=asset["bucket"])
         except ClientError:
-            s3.create_bucket(Bucket=asset["bucket"], CreateBucketConfiguration={
-                "LocationConstraint": target.region})
+            where = ({} if target.region == "us-east-1" else
+                     {"CreateBucketConfiguration": {"LocationConstraint": target.region}})
+            s3.create_bucket(Bucket=asset["bucket"], **where)
 
 
 @dataclass
@@ -108,6 +109,7 @@ class LocalCloud:
         self.engine: Engine | None = None
         self.app: App | None = None
         self._sources: dict[str, float] = {}
+        self._started = False
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -122,6 +124,7 @@ class LocalCloud:
                 f"archway local is already running for this repository (pid {state['pid']}, "
                 f"{state['url']}): stop it first, or deploy into it with archway deploy")
         self.moto.start()
+        self._started = True
         self._write_state()
         self.out(f"local AWS stand-in (moto) on {self.moto.endpoint}")
 
@@ -131,7 +134,8 @@ class LocalCloud:
         if self.runner is not None:
             self.runner.close()
         self.moto.stop()
-        state_path(self.platform.root).unlink(missing_ok=True)
+        if self._started:  # never remove the state of another instance that refused us
+            state_path(self.platform.root).unlink(missing_ok=True)
 
     # ------------------------------------------------------------------- deploy
 

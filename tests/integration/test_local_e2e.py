@@ -114,3 +114,15 @@ def test_deploy_service_goes_into_the_running_local_cloud(
     assert proc.returncode == 0, proc.stderr
     assert "svc-catalog      skipped   no changes" in proc.stdout
     assert "1 of 1 stacks ok" in proc.stdout
+
+
+def test_a_second_archway_local_refuses_and_leaves_the_first_running(
+        local_platform: LocalPlatform) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "archway.shared.cli", "local", "--root", str(local_platform.root),
+         "--port", "1"], capture_output=True, text=True, timeout=60, cwd=local_platform.root)
+    assert proc.returncode == 1
+    assert "archway local is already running for this repository" in proc.stderr
+    with local_platform.client() as http:
+        assert http.get("/").status_code == 200
+    assert (local_platform.root / "build" / "local" / ".cloud" / "cloud.json").exists()
