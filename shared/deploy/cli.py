@@ -15,13 +15,16 @@ from pathlib import Path
 
 from archway.shared.commands import TOOLING, load_platform, synth_env
 from archway.shared.config import load_config
+from archway.shared.deploy.bootstrap import bootstrap_stack, bootstrap_targets
 from archway.shared.deploy.changes import ChangeSet
+from archway.shared.deploy.cloudformation import CloudFormationProvider
 from archway.shared.deploy.connections import ConnectionManager
 from archway.shared.deploy.display import Display
-from archway.shared.deploy.engine import Engine
-from archway.shared.deploy.provider import Provider, Target
+from archway.shared.deploy.engine import Engine, digest, load_targets
+from archway.shared.deploy.provider import Provider, Resolved, Target
 from archway.shared.errors import ArchwayError
 from archway.shared.model import Platform
+from archway.shared.synth import synth
 
 RED, RESET = "\033[31m", "\033[0m"
 
@@ -56,8 +59,6 @@ def open_session(args: argparse.Namespace) -> Session:
 
         engine = local_engine(platform, result, running_endpoint(args.root), ui)
         return Session(platform, engine, ui)
-    from archway.shared.deploy.cloudformation import CloudFormationProvider
-
     connections = ConnectionManager(platform.name, platform.home_region,
                                     profile=getattr(args, "profile", None),
                                     region=getattr(args, "region", None),
@@ -183,14 +184,9 @@ def edge_staleness(engine: Engine, states: dict[str, object]) -> list[str]:
 
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
-    from archway.shared.deploy.bootstrap import bootstrap_stack, bootstrap_targets
-    from archway.shared.deploy.cloudformation import CloudFormationProvider
-    from archway.shared.deploy.engine import load_targets
-    from archway.shared.synth import synth
-
-    platform = load_platform(args.root, args.env)
     if args.env == "local":
         raise ArchwayError("the local cloud bootstraps itself: run archway local")
+    platform = load_platform(args.root, args.env)
     stacks = [bootstrap_stack(platform, a, r) for a, r in bootstrap_targets(platform)]
     out = platform.root / "build" / platform.env / "bootstrap"
     result = synth(platform, out, stacks=stacks)
@@ -201,9 +197,6 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
                                     role_name=args.admin_role or None)
     provider = CloudFormationProvider(connections, _confirm(args.yes, ui),
                                       lambda t, line: ui.line(t.id, "event", line))
-    from archway.shared.deploy.engine import digest
-    from archway.shared.deploy.provider import Resolved
-
     failed = 0
     for target in load_targets(result).values():
         ui.line(target.id, "starting", f"{target.name} -> {target.account}/{target.region}")
