@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +11,11 @@ import httpx
 import pytest
 import yaml
 
+from archway.shared.local.launcher import running_local
 from archway.shared.local.moto_server import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 RATE_LIMIT = 150  # requests per IP per minute in the test platform's WAF rule
-START_TIMEOUT = 90
 
 
 @dataclass
@@ -54,25 +48,5 @@ def local_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPl
     _copy_repo(root)
     port = free_port()
     log = root / "archway-local.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "archway.shared.cli", "local", "--root", str(root),
-             "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, cwd=root,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while "Archway is running on" not in log.read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"archway local did not start (exit code {process.poll()}):\n"
-                            f"{log.read_text()[-4000:]}")
-            time.sleep(0.2)
-        state = json.loads((root / "build" / "local" / ".cloud" / "cloud.json").read_text())
+    with running_local(root, port, log) as state:
         yield LocalPlatform(f"http://127.0.0.1:{port}", root, state["apis"], log)
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
