@@ -15,7 +15,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from archway.shared.errors import ArchwayError
 
@@ -88,6 +88,9 @@ class ConnectionManager:
         try:
             credentials = sts.assume_role(RoleArn=arn, RoleSessionName="archway-deploy",
                                           DurationSeconds=3600)["Credentials"]
+        except NoCredentialsError:
+            raise CredentialsError("no AWS credentials found: log in (e.g. aws sso login), "
+                                   "set AWS_PROFILE or pass --profile") from None
         except (ClientError, BotoCoreError) as exc:
             caller = self._caller(sts)
             raise CredentialsError(f"cannot assume {arn} from {caller}: {exc} (was the account "

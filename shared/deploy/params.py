@@ -14,6 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from archway.shared.deploy.connections import ConnectionManager
+from archway.shared.errors import ArchwayError
 from archway.shared.model import Platform
 
 
@@ -30,7 +31,11 @@ class SecretStore:
     def get_or_create(self, name: str) -> str:
         with self._lock:
             if name not in self._cache:
-                self._cache[name] = self._read(name) or self._create(name)
+                try:
+                    self._cache[name] = self._read(name) or self._create(name)
+                except ArchwayError as exc:
+                    raise ArchwayError(f"origin secret of {name} (platform account "
+                                       f"{self.platform.account}): {exc}") from None
             return self._cache[name]
 
     def _read(self, name: str) -> str | None:
