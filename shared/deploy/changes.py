@@ -36,6 +36,7 @@ class ChangeSet:
     stack: str
     changes: list[Change] = field(default_factory=list)
     routes: list[str] = field(default_factory=list)
+    created: float | None = None  # CloudFormation's clock: events after it are this deploy's
 
 
 def diff_templates(stack: str, old: dict[str, Any] | None, new: dict[str, Any]) -> ChangeSet:

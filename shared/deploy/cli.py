@@ -17,10 +17,10 @@ from archway.shared.commands import TOOLING, load_platform, synth_env
 from archway.shared.config import load_config
 from archway.shared.deploy.bootstrap import bootstrap_stack, bootstrap_targets
 from archway.shared.deploy.changes import ChangeSet
-from archway.shared.deploy.cloudformation import CloudFormationProvider
+from archway.shared.deploy.cloudformation import CloudFormationProvider, Confirm
 from archway.shared.deploy.connections import ConnectionManager
 from archway.shared.deploy.display import Display
-from archway.shared.deploy.engine import Engine, digest, load_targets
+from archway.shared.deploy.engine import DeployError, Engine, digest, load_targets
 from archway.shared.deploy.provider import Provider, Resolved, Target
 from archway.shared.errors import ArchwayError
 from archway.shared.model import Platform
@@ -66,7 +66,7 @@ def open_session(args: argparse.Namespace) -> Session:
     provider = CloudFormationProvider(
         connections, confirm=_confirm(getattr(args, "yes", False), ui),
         events=lambda target, line: ui.line(target.id, "event", line),
-        continue_rollback=getattr(args, "continue_rollback", False))
+        continue_rollback=getattr(args, "continue_rollback", False), cancelled=ui.cancelled)
     engine = Engine(platform, result, connections, lambda _t: provider, ui,
                     concurrency=getattr(args, "concurrency", 4))
     return Session(platform, engine, ui)
@@ -82,18 +82,21 @@ def show_changes(ui: Display, change_set: ChangeSet) -> None:
         ui.line(change_set.stack, "route", route)
 
 
-def _confirm(yes: bool, ui: Display):  # type: ignore[no-untyped-def]
+def _confirm(yes: bool, ui: Display) -> Confirm:
+    """Show the change set; ask (on the main thread, one stack at a time) unless --yes."""
     def confirm(target: Target, change_set: ChangeSet) -> bool:
         show_changes(ui, change_set)
-        if yes:
-            return True
-        if not sys.stdin.isatty():
-            raise NotConfirmed(f"{target.name}: no terminal to confirm the change set on: "
-                               "review with `archway plan`, then pass --yes")
-        answer = input(f"deploy {target.name} to {target.account}/{target.region}? [y/N] ")
-        return answer.strip().lower() in {"y", "yes"}
+        return yes or ui.ask(f"deploy {target.name} to {target.account}/{target.region}? "
+                             "[y/N] ")
 
     return confirm
+
+
+def require_answerable(args: argparse.Namespace) -> None:
+    """Refuse up front when a change set would need a yes nobody can give."""
+    if args.env != "local" and not args.yes and not sys.stdin.isatty():
+        raise NotConfirmed("no terminal to confirm change sets on: review them with "
+                           f"`archway plan --env {args.env}`, then rerun with --yes")
 
 
 # ------------------------------------------------------------------------ commands
@@ -104,6 +107,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     if what == "pipelines":  # every pipeline stack, in the tooling account
         args.env = TOOLING
         what = "all"
+    require_answerable(args)
     session = open_session(args)
     selected = session.engine.select(what, args.service)
     results = session.engine.deploy(selected)
@@ -120,27 +124,35 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    """One preview across every account: per stack, what would change. Nothing runs."""
     session = open_session(args)
     engine = session.engine
-    for wave in engine.plan(list(engine.targets)).waves:
-        for stack_id in wave:
-            target = engine.targets[stack_id]
-            provider: Provider = engine.provider_for(target)
-            try:
-                params = engine.resolve(target)
-            except ArchwayError as exc:
-                session.ui.line(stack_id, "planned", f"inputs not ready yet: {exc}")
-                continue
-            change_set = provider.preview(target, params)  # type: ignore[attr-defined]
-            if change_set is None or not (change_set.changes or change_set.routes):
-                session.ui.line(stack_id, "skipped", "no changes")
-                continue
-            session.ui.line(stack_id, "planned", f"{target.name} in "
-                            f"{target.account}/{target.region}: {len(change_set.changes)} "
-                            "resource change(s)")
-            show_changes(session.ui, change_set)
+    failed = 0
+    for stack_id in engine.plan(list(engine.targets)).stacks:
+        try:
+            plan_stack(session, engine.targets[stack_id])
+        except ArchwayError as exc:
+            session.ui.line(stack_id, "failed", str(exc))
+            failed += 1
     print("plan only: nothing was executed")
-    return 0
+    return 1 if failed else 0
+
+
+def plan_stack(session: Session, target: Target) -> None:
+    engine, ui = session.engine, session.ui
+    provider: Provider = engine.provider_for(target)
+    try:
+        params = engine.resolve(target)
+    except DeployError as exc:
+        ui.line(target.id, "planned", f"inputs not ready yet: {exc}")
+        return
+    change_set = provider.preview(target, params)  # type: ignore[attr-defined]
+    if change_set is None or not (change_set.changes or change_set.routes):
+        ui.line(target.id, "skipped", "no changes")
+        return
+    ui.line(target.id, "planned", f"{target.name} in {target.account}/{target.region}: "
+            f"{len(change_set.changes)} resource change(s)")
+    show_changes(ui, change_set)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -186,6 +198,7 @@ def edge_staleness(engine: Engine, states: dict[str, object]) -> list[str]:
 def cmd_bootstrap(args: argparse.Namespace) -> int:
     if args.env == "local":
         raise ArchwayError("the local cloud bootstraps itself: run archway local")
+    require_answerable(args)
     platform = load_platform(args.root, args.env)
     stacks = [bootstrap_stack(platform, a, r) for a, r in bootstrap_targets(platform)]
     out = platform.root / "build" / platform.env / "bootstrap"

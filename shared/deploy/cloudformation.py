@@ -9,6 +9,7 @@ resource with its reason. Ctrl-C before execution deletes the pending change set
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -37,8 +38,10 @@ Events = Callable[[Target, str], None]
 
 class CloudFormationProvider:
     def __init__(self, connections: ConnectionManager, confirm: Confirm, events: Events,
-                 continue_rollback: bool = False, poll: float = POLL) -> None:
+                 continue_rollback: bool = False, poll: float = POLL,
+                 cancelled: threading.Event | None = None) -> None:
         self.connections = connections
+        self.cancelled = cancelled  # set on Ctrl-C: pending change sets are deleted
         self.confirm = confirm
         self.events = events
         self.continue_rollback = continue_rollback
@@ -69,13 +72,12 @@ class CloudFormationProvider:
 
     def preview(self, target: Target, params: Resolved) -> ChangeSet | None:
         """The change set CloudFormation would execute; deleted again, nothing runs."""
-        state = self.describe(target)
-        kind = "CREATE" if state is None or state.status == "REVIEW_IN_PROGRESS" else "UPDATE"
+        kind = self._kind(self.describe(target))
         name = f"archway-plan-{int(time.time())}"
         try:
             changes = self._create_change_set(target, params, kind, name)
         finally:
-            self._delete_change_set(self._cfn(target), target, name)
+            self._abandon(target, name, kind)
         if changes is not None:
             changes.routes = route_changes(self.deployed_template(target), target.template)
         return changes
@@ -84,7 +86,7 @@ class CloudFormationProvider:
 
     def deploy(self, target: Target, params: Resolved) -> StackResult:
         state = self.describe(target)
-        if state is not None:
+        if state is not None and state.status != "REVIEW_IN_PROGRESS":
             blocked = self._recover(target, state)
             if blocked is not None:
                 return blocked
@@ -93,23 +95,39 @@ class CloudFormationProvider:
         if state is not None and state.digest == params.digest and \
                 state.status.endswith("_COMPLETE") and "ROLLBACK" not in state.status:
             return StackResult(target.id, "skipped", "no changes", state.outputs)
-        kind = "CREATE" if state is None else "UPDATE"
+        kind = self._kind(state)
         name = f"archway-{int(time.time())}"
-        cfn = self._cfn(target)
         try:
             change_set = self._create_change_set(target, params, kind, name)
             if change_set is None:
                 return StackResult(target.id, "skipped", "no changes",
                                    state.outputs if state else {})
-            if not self.confirm(target, change_set):
-                cfn.delete_change_set(StackName=target.name, ChangeSetName=name)
-                return StackResult(target.id, "skipped", "not confirmed: change set deleted")
-        except KeyboardInterrupt:
-            self._delete_change_set(cfn, target, name)
+            if not self._confirmed(target, change_set):
+                self._abandon(target, name, kind)
+                why = "interrupted" if self._cancelled() else "not confirmed"
+                return StackResult(target.id, "skipped", f"{why}: change set deleted")
+        except BaseException:  # Ctrl-C, a refused prompt, a failed change set
+            self._abandon(target, name, kind)
             raise
-        started = time.time()
+        return self._execute(target, name, kind, change_set.created or time.time() - 1)
+
+    @staticmethod
+    def _kind(state: StackState | None) -> str:
+        """CREATE for a new stack (or the empty shell a create change set leaves)."""
+        return "CREATE" if state is None or state.status == "REVIEW_IN_PROGRESS" else "UPDATE"
+
+    def _cancelled(self) -> bool:
+        return self.cancelled is not None and self.cancelled.is_set()
+
+    def _confirmed(self, target: Target, change_set: ChangeSet) -> bool:
+        if self._cancelled():
+            return False
+        return self.confirm(target, change_set) and not self._cancelled()
+
+    def _execute(self, target: Target, name: str, kind: str, since: float) -> StackResult:
+        cfn = self._cfn(target)
         cfn.execute_change_set(StackName=target.name, ChangeSetName=name)
-        status, failure = self._wait(target, started)
+        status, failure = self._wait(target, since)
         if target.termination_protection and status.endswith("_COMPLETE"):
             cfn.update_termination_protection(StackName=target.name,
                                                EnableTerminationProtection=True)
@@ -142,16 +160,18 @@ class CloudFormationProvider:
                 break
             if status == "FAILED":
                 reason = described.get("StatusReason", "")
-                cfn.delete_change_set(StackName=target.name, ChangeSetName=name)
                 if any(text in reason for text in NO_CHANGES):
+                    cfn.delete_change_set(StackName=target.name, ChangeSetName=name)
                     return None
                 raise ChangeSetFailed(f"{target.name}: change set failed: {reason}")
             time.sleep(self.poll)
+        created = described.get("CreationTime")
         return ChangeSet(target.name, [
             Change(c["ResourceChange"]["Action"], c["ResourceChange"]["LogicalResourceId"],
                    c["ResourceChange"]["ResourceType"],
                    c["ResourceChange"].get("Replacement", "False"))
-            for c in described.get("Changes", []) if c.get("Type") == "Resource"])
+            for c in described.get("Changes", []) if c.get("Type") == "Resource"],
+            created=created.timestamp() if created else None)
 
     def execution_role_arn(self, target: Target) -> str:
         from archway.shared.deploy.bootstrap import execution_role_name
@@ -171,10 +191,19 @@ class CloudFormationProvider:
         s3.put_object(Bucket=bucket, Key=key, Body=target.template_body.encode())
         return {"TemplateURL": f"https://{bucket}.s3.{target.region}.amazonaws.com/{key}"}
 
-    @staticmethod
-    def _delete_change_set(cfn: Any, target: Target, name: str) -> None:
+    def _abandon(self, target: Target, name: str, kind: str) -> None:
+        """Leave nothing behind: the change set, and the empty shell of a new stack."""
+        cfn = self._cfn(target)
         try:
             cfn.delete_change_set(StackName=target.name, ChangeSetName=name)
+        except ClientError:
+            pass  # never made, or already deleted
+        if kind != "CREATE":
+            return
+        try:
+            state = self.describe(target)
+            if state is not None and state.status == "REVIEW_IN_PROGRESS":
+                cfn.delete_stack(StackName=target.name)
         except ClientError:
             pass
 
@@ -186,7 +215,7 @@ class CloudFormationProvider:
         while True:
             events = cfn.describe_stack_events(StackName=target.name)["StackEvents"]
             for event in reversed(events):
-                if event["EventId"] in seen or event["Timestamp"].timestamp() < since - 1:
+                if event["EventId"] in seen or event["Timestamp"].timestamp() < since:
                     continue
                 seen.add(event["EventId"])
                 status = event["ResourceStatus"]
@@ -199,6 +228,9 @@ class CloudFormationProvider:
             status = stack["StackStatus"]
             if status.endswith(DONE) and not status.endswith("_IN_PROGRESS"):
                 return status, failure
+            if self._cancelled():  # Ctrl-C: CloudFormation carries on without us
+                return status, failure or ("interrupted: CloudFormation carries on; see "
+                                           "archway status")
             time.sleep(self.poll)
 
     # ----------------------------------------------------------------- recovery
@@ -228,7 +260,7 @@ class CloudFormationProvider:
             cfn.get_waiter("stack_rollback_complete").wait(
                 StackName=target.name, WaiterConfig={"Delay": self.poll, "MaxAttempts": 600})
             return None
-        if state.status.endswith("_IN_PROGRESS"):
+        if state.status.endswith("_IN_PROGRESS") and state.status != "REVIEW_IN_PROGRESS":
             return StackResult(target.id, "failed", (
                 f"{target.name} is {state.status}: another deploy is running; wait for it"))
         return None

@@ -1,12 +1,27 @@
 """The deploy engine: a DAG of stacks from the manifest, deployed in parallel waves.
 
-    engine = Engine(platform, synth_result, connections, provider_for, ui)
-    results = engine.deploy(engine.select("service", "catalog"))
+API (shared by ``archway deploy`` on AWS and by the local cloud)::
+
+    engine = Engine(platform, synth_result, connections, provider_for, ui, concurrency=4)
+    engine.select("service", "catalog") -> ["svc-catalog"]   # or ("edge",), ("all",)
+    engine.plan(selected) -> Plan(waves=[["edge-global", "svc-catalog", ...], ["edge"]])
+    engine.deploy(selected) -> list[StackResult]   # outcome created|updated|skipped|failed
+    engine.resolve(target) -> Resolved             # parameter values, secrets, digest
+    engine.upload_assets(target)                   # code zips, only when missing
+    engine.status() -> [(Target, StackState | None), ...]
+
+``provider_for(target) -> Provider`` picks where a stack lands: CloudFormationProvider
+on AWS, LocalProvider on the local cloud. ``connections`` (ConnectionManager) gives
+clients acting in any account and region; ``ui`` (Display) prints one line per event,
+asks questions on the main thread and carries the Ctrl-C ``cancelled`` flag.
 
 For each stack: resolve its parameters (other stacks' outputs, read in their account
 and region; origin secrets from the platform account's encrypted store), upload its
-assets when missing, then hand it to its provider (CloudFormation on AWS, LocalProvider
-on the local cloud). The engine never builds templates; providers never resolve inputs.
+assets when missing, then hand it to its provider. Independent stacks of a wave run in
+parallel; a failed wave stops the ones after it. The no-op key is ``digest()``: sha256
+of the template and the parameters, secret values hashed; providers keep it on the
+stack and skip when it is unchanged. The engine never builds templates; providers never
+resolve inputs.
 """
 
 from __future__ import annotations
@@ -115,34 +130,50 @@ class Engine:
         return waves(self.targets, selected)
 
     def deploy(self, selected: list[str]) -> list[StackResult]:
+        """Deploy ``selected`` wave by wave; a failure stops the waves after it.
+
+        Ctrl-C: stacks not yet executing are not started or have their change sets
+        deleted (providers see ``ui.cancelled``); KeyboardInterrupt is re-raised.
+        """
         plan = self.plan(selected)
         results: list[StackResult] = []
-        for wave in plan.waves:
-            with ThreadPoolExecutor(max_workers=min(self.concurrency, len(wave))) as pool:
-                wave_results = list(pool.map(self._deploy_one, wave))
+        for index, wave in enumerate(plan.waves):
+            wave_results = self._run_wave(wave)
             results += wave_results
-            failed = [r for r in wave_results if not r.ok]
-            if failed:
-                skipped = [s for w in plan.waves[plan.waves.index(wave) + 1:] for s in w]
-                for stack in skipped:
+            if any(not r.ok for r in wave_results):
+                for stack in (s for later in plan.waves[index + 1:] for s in later):
                     self.ui.line(stack, "skipped", "a stack it depends on failed")
                 break
         return results
 
+    def _run_wave(self, wave: list[str]) -> list[StackResult]:
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(wave))) as pool:
+            futures = [pool.submit(self._deploy_one, stack) for stack in wave]
+            self.ui.wait(futures)
+        return [f.result() for f in futures]
+
     def _deploy_one(self, stack_id: str) -> StackResult:
         target = self.targets[stack_id]
+        if self.ui.cancelled.is_set():
+            result = StackResult(stack_id, "skipped", "interrupted: not started")
+            self.ui.result(result)
+            return result
         self.ui.line(stack_id, "starting", f"{target.name} -> {target.account}/{target.region}")
         try:
             params = self.resolve(target)
-            for asset_id in target.manifest["assets"]:
-                asset = self.synth.manifest["assets"][asset_id]
-                if upload_asset(self.connections, self.platform.root, asset, target):
-                    self.ui.line(stack_id, "uploaded", f"s3://{asset['bucket']}/{asset['key']}")
+            self.upload_assets(target)
             result = self.provider_for(target).deploy(target, params)
         except ArchwayError as exc:
             result = StackResult(stack_id, "failed", str(exc))
         self.ui.result(result)
         return result
+
+    def upload_assets(self, target: Target) -> None:
+        """The target's code zips, into its account's assets bucket when missing there."""
+        for asset_id in target.manifest["assets"]:
+            asset = self.synth.manifest["assets"][asset_id]
+            if upload_asset(self.connections, self.platform.root, asset, target):
+                self.ui.line(target.id, "uploaded", f"s3://{asset['bucket']}/{asset['key']}")
 
     def resolve(self, target: Target) -> Resolved:
         values: dict[str, str] = {}

@@ -46,7 +46,7 @@ def search() -> Response:
     raw = app.current_event.get_query_string_value("q", "") or ""
     query = normalize(raw)
     if not query:
-        raise BadRequestError("q must contain at least one letter or digit")
+        raise BadRequestError("q must not be empty: type the start of a product name")
     limit = parse_limit(app.current_event.get_query_string_value("limit"))
     results = find(query, limit)
     return Response(200, "application/json", {"query": raw, "results": results},

@@ -47,7 +47,8 @@ def post_review(product_id: str) -> Response:
     except ValueError:
         raise BadRequestError("body must be JSON") from None
     review = review_input(body)
-    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    # Microseconds: reviews posted one after the other sort newest first.
+    now = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
     item = {"product_id": product_id, "sk": f"REVIEW#{now}#{secrets.token_hex(4)}",
             "created_at": now, **review}
     table("REVIEWS_TABLE").put_item(Item=item)
