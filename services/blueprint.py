@@ -172,15 +172,11 @@ class ServiceBlueprint:
                 [(self.tables[t.name], bool(t.config.indexes)) for t in fn.reads]))
         if fn.writes:
             statements.append(grants.table_write([self.tables[t.name] for t in fn.writes]))
-        return self.t.add_resource(iam.Role(
-            logical_id(fn.name, "role"),
-            RoleName=fn.physical,
+        return grants.archway_role(
+            self.t, logical_id(fn.name, "role"), self.platform.name, "lambda.amazonaws.com",
+            statements, RoleName=fn.physical,
             Description=f"Runs {fn.physical}: its own logs, traces and declared tables only",
-            AssumeRolePolicyDocument=grants.assume_role_policy("lambda.amazonaws.com"),
-            Policies=[iam.Policy(PolicyName="least-privilege",
-                                 PolicyDocument=grants.policy(*statements))],
-            Tags=self.tags(),
-        ))
+            Tags=self.tags())
 
     def _function(self, fn: FunctionModel) -> awslambda.Function:
         cfg = fn.config

@@ -8,7 +8,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from archway.shared.config import load_config
+from archway.shared.blueprint import StackDef
+from archway.shared.config import Config, load_config
 from archway.shared.errors import ArchwayError, ConfigError
 from archway.shared.model import Platform, resolve
 from archway.shared.synth import SynthResult, synth
@@ -51,8 +52,25 @@ def synth_env(root: Path, env: str) -> SynthResult:
             raise ConfigError("config/platform.yaml", "pipelines", "is not set: no pipelines "
                               "to synthesize")
         return synth(ToolingScope(config.root, config.platform.name),
-                     stacks=pipeline_stacks(config))
+                     stacks=tooling_stacks(config, pipeline_stacks(config)))
     return synth(load_platform(root, env))
+
+
+def tooling_stacks(config: Config, pipelines: list[StackDef]) -> list[StackDef]:
+    """The pipelines, then the tooling account's bootstrap (it deploys them)."""
+    from archway.shared.blueprint.bootstrap import bootstrap_stacks
+    from archway.shared.synth import every_deployed_stack
+
+    if not pipelines:
+        return pipelines
+    settings = config.platform.pipelines
+    protect = settings is not None and any(
+        config.environments[env].termination_protection for env in settings.promotion)
+    tooling = pipelines[0].account
+    return pipelines + bootstrap_stacks(
+        config.platform.name, tooling, every_deployed_stack(config.root),
+        config.platform.operator_roles, protect, secrets_at=None,
+        targets=[(tooling, config.platform.home_region)])
 
 
 def cmd_synth(args: argparse.Namespace) -> int:

@@ -123,6 +123,12 @@ class PlatformConfig(Strict):
     edge: Edge = Field(default_factory=Edge)
     lambda_: Lambda = Field(default_factory=Lambda, alias="lambda")
     pipelines: Pipelines | None = Field(None, description="Omit to synthesize no pipelines.")
+    operator_roles: tuple[Annotated[str, StringConstraints(
+        pattern=r"^[A-Za-z0-9+=,.@_*/-]+$", max_length=512)], ...] = Field(
+        (), description="Role names (with path; * wildcards) in the tooling account whose "
+                        "sessions may assume the deploy and lookup roles besides the "
+                        "pipelines, e.g. aws-reserved/sso.amazonaws.com/*/"
+                        "AWSReservedSSO_ArchwayOperator_*.")
 
     @field_validator("log_retention_days")
     @classmethod

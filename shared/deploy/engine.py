@@ -60,9 +60,13 @@ class Plan:
         return [stack for wave in self.waves for stack in wave]
 
 
-def load_targets(result: SynthResult) -> dict[str, Target]:
+def load_targets(result: SynthResult, bootstrap: bool = False) -> dict[str, Target]:
+    """The manifest's stacks: the deployable ones, or (``bootstrap``) only the bootstrap
+    stacks, which an administrator deploys with ``archway bootstrap``."""
     targets = {}
     for entry in result.manifest["stacks"]:
+        if (entry["kind"] == "bootstrap") != bootstrap:
+            continue
         body = (result.out_dir / entry["template"]).read_text(encoding="utf-8")
         targets[entry["id"]] = Target(
             id=entry["id"], name=entry["name"], kind=entry["kind"], account=entry["account"],
