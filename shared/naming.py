@@ -100,3 +100,9 @@ def pipeline_deploy_role(platform: str, pipeline: str) -> str:
 
 def pipeline_deploy_role_pattern(platform: str) -> str:
     return f"{platform}-tooling-*-deploy"
+
+
+def deployed_digest_parameter(platform: str, stack: str) -> str:
+    """SSM parameter (the stack's account and region) holding what was last deployed:
+    the no-op key lives here, never on the stack (stack tags reach every resource)."""
+    return f"/{platform}/deployed/{stack}"
