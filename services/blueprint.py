@@ -284,15 +284,28 @@ class ServiceBlueprint:
         ))
         return method
 
+    API_SURFACE = ("AWS::ApiGateway::Resource", "AWS::ApiGateway::Method",
+                   "AWS::Lambda::Permission", "AWS::Lambda::Alias", "AWS::Lambda::Version")
+
     @cached_property
     def deployment(self) -> apigw.Deployment:
-        # A new logical id per route set: CloudFormation only deploys an API on creation.
-        shape = [(r.method, r.path, r.function) for r in self.service.routes]
-        digest = hashlib.sha256(json.dumps(shape).encode()).hexdigest()[:8]
+        """A new logical id whenever anything the stage serves changes.
+
+        CloudFormation deploys an API only when the Deployment resource is created, so
+        its id hashes the whole rendered API surface: resources, methods with their
+        integrations, invoke permissions, aliases (provisioned concurrency) and versions.
+        A route removal is deleted only after the new deployment exists (CloudFormation
+        deletes in its cleanup phase), so the deploy engine deploys the stage once more
+        after such an update (shared/deploy/cloudformation.py).
+        """
+        _ = self.methods, self.invoke_targets
+        surface = {title: resource.to_dict() for title, resource in sorted(
+            self.t.resources.items()) if resource.resource_type in self.API_SURFACE}
+        digest = hashlib.sha256(json.dumps(surface, sort_keys=True).encode()).hexdigest()[:8]
         return self.t.add_resource(apigw.Deployment(
             f"Deployment{digest}",
             RestApiId=Ref(self.api),
-            Description=f"routes {digest}",
+            Description=f"API surface {digest}",
             DependsOn=[m.title for m in self.methods],
         ))
 

@@ -25,6 +25,7 @@ from functools import cached_property
 from typing import Any
 
 from awacs import (
+    apigateway,
     cloudformation,
     cloudfront,
     cloudfront_keyvaluestore,
@@ -287,6 +288,11 @@ class BootstrapBlueprint:
             Statement(Sid="OriginSecrets", Effect=Allow,
                       Action=[ssm.GetParameter, ssm.PutParameter],
                       Resource=[self._arn("ssm", f"parameter/{self.name}/*")]),
+            # After an update that removed routes the engine deploys the stage again:
+            # https://docs.aws.amazon.com/apigateway/latest/developerguide/arn-format-reference.html
+            Statement(Sid="RedeployStages", Effect=Allow, Action=[apigateway.POST],
+                      Resource=[Sub("arn:${AWS::Partition}:apigateway:${AWS::Region}::"
+                                    "/restapis/*/deployments")]),
             Statement(Sid="CheckRetainedData", Effect=Allow,
                       Action=[dynamodb.DescribeTable],
                       Resource=[self._arn("dynamodb", f"table/{self.name}-*")]),

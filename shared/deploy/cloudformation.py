@@ -36,6 +36,14 @@ DONE = ("_COMPLETE", "_FAILED")
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 
 
+API_ROUTES = {"AWS::ApiGateway::Method", "AWS::ApiGateway::Resource"}
+
+
+def removes_routes(change_set: ChangeSet) -> bool:
+    """Whether the update deletes API methods or resources (served until redeployed)."""
+    return any(c.action == "Remove" and c.kind in API_ROUTES for c in change_set.changes)
+
+
 class ChangeSetFailed(ArchwayError):
     exit_code = 1
 
@@ -149,9 +157,27 @@ class CloudFormationProvider:
             self._abandon(target, name, kind)
             raise
         result = self._execute(target, name, kind, change_set.created or time.time() - 1)
+        if result.outcome == "updated" and removes_routes(change_set):
+            self._redeploy_stage(target, result.outputs)
         if result.outcome in {"created", "updated"}:
             self._remember(target, params.digest)
         return result
+
+    def _redeploy_stage(self, target: Target, outputs: dict[str, str]) -> None:
+        """Deploy the API's stage again once CloudFormation has deleted old routes.
+
+        CloudFormation creates the new AWS::ApiGateway::Deployment before its cleanup
+        phase deletes removed methods, so that deployment still serves them
+        (aws-cdk#14660). A deployment made now snapshots the API as it is.
+        https://docs.aws.amazon.com/apigateway/latest/api/API_CreateDeployment.html
+        """
+        api, stage = outputs.get("ApiId"), outputs.get("Stage")
+        if not api or not stage:
+            return
+        self.connections.client("apigateway", target.account, target.region).create_deployment(
+            restApiId=api, stageName=stage,
+            description="archway: after an update that removed routes")
+        self.events(target, f"stage {stage} redeployed: removed routes are gone")
 
     @staticmethod
     def _kind(state: StackState | None) -> str:

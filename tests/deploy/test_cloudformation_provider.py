@@ -46,7 +46,7 @@ def stubs(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ConnectionManager, 
     connections = ConnectionManager("archway", REGION, assume_role=False)
     stubs = Stubs()
     connections.on_client = stubs.attach
-    for service in ("cloudformation", "dynamodb", "ssm"):
+    for service in ("cloudformation", "dynamodb", "ssm", "apigateway"):
         connections.client(service, ACCOUNT, REGION)
     yield connections, stubs
     for stubber in stubs.stubbers.values():
@@ -248,3 +248,32 @@ def test_prod_stacks_get_termination_protection(stubs) -> None:  # noqa: ANN001
     protected = Target("svc-catalog", STACK, "service", ACCOUNT, REGION,
                        json.dumps(TEMPLATE), "sha", termination_protection=True)
     assert provider(connections).deploy(protected, PARAMS).outcome == "created"
+
+
+@pytest.mark.parametrize("removed", [True, False])
+def test_an_update_that_removes_routes_deploys_the_stage_again(stubs, removed: bool) -> None:  # noqa: ANN001
+    connections, stub = stubs
+    cfn = stub["cloudformation"]
+    # GIVEN an update whose change set removes a method (or only modifies one)
+    cfn.add_response("describe_stacks", stack("UPDATE_COMPLETE"))
+    deployed_digest(stub["ssm"])
+    cfn.add_response("create_change_set", {"Id": "cs"})
+    cfn.add_response("describe_change_set", {"Status": "CREATE_COMPLETE", "Changes": [
+        {"Type": "Resource", "ResourceChange": {
+            "Action": "Remove" if removed else "Modify",
+            "LogicalResourceId": "MethodGetApiCatalogSearch",
+            "ResourceType": "AWS::ApiGateway::Method"}}]})
+    cfn.add_response("execute_change_set", {})
+    cfn.add_response("describe_stack_events", {"StackEvents": []})
+    cfn.add_response("describe_stacks", stack("UPDATE_COMPLETE"))
+    cfn.add_response("describe_stacks", stack("UPDATE_COMPLETE",
+                                              {"ApiId": "a1b2c3", "Stage": "live"}))
+    # THEN after CloudFormation's cleanup deleted it, the stage is deployed again (only
+    # then): the deployment CloudFormation made still served the removed route
+    if removed:
+        stub["apigateway"].add_response("create_deployment", {"id": "d1"}, {
+            "restApiId": "a1b2c3", "stageName": "live", "description": ANY})
+    remembered(stub["ssm"])
+    events: list[str] = []
+    assert provider(connections, events=events).deploy(target(), PARAMS).outcome == "updated"
+    assert ("stage live redeployed: removed routes are gone" in events) is removed
