@@ -290,3 +290,42 @@ def test_changing_provisioned_concurrency_makes_a_new_deployment(
     two, _ = _deployment(dev, _with_function(service, "search", provisioned_concurrency=2))
     five, _ = _deployment(dev, _with_function(service, "search", provisioned_concurrency=5))
     assert two != five
+
+
+class _Missing:
+    """A metric with no datapoint in the period: any arithmetic on it has no value."""
+
+    def __add__(self, other: object) -> _Missing:
+        return self
+
+    __radd__ = __add__
+
+
+def _metric_math(expression: str, values: dict[str, float | None]) -> float | _Missing:
+    """CloudWatch metric math for + and FILL(m, 0), enough for the throttle alarm."""
+    import re
+
+    names = {k: (_Missing() if v is None else v) for k, v in values.items()}
+    python = re.sub(r"FILL\((\w+),\s*0\)", r"fill(\1)", expression)
+    assert re.fullmatch(r"[\w()+ ]+", python), expression
+    fill = (lambda v: 0 if isinstance(v, _Missing) else v)  # noqa: E731
+    return eval(python, {"__builtins__": {}, "fill": fill}, names)  # noqa: S307
+
+
+@pytest.mark.parametrize(("reads", "writes", "alarms"), [
+    (None, 3.0, True),  # only writes throttled: DynamoDB sends no ReadThrottleEvents
+    (2.0, None, True),
+    (None, None, False),  # nothing throttled, nothing emitted
+])
+def test_throttle_alarm_fires_when_only_one_kind_is_throttled(
+        platforms: dict[str, Platform], reads: float | None, writes: float | None,
+        alarms: bool) -> None:
+    template = template_of(platforms["prod"], "catalog")
+    (alarm,) = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
+                if a["Properties"]["AlarmName"].endswith("-throttles")]
+    (returned,) = [m for m in alarm["Metrics"] if m.get("ReturnData")]
+    value = _metric_math(returned["Expression"], {"reads": reads, "writes": writes})
+    breaching = not isinstance(value, _Missing) and value > alarm["Threshold"]
+    # missing data is notBreaching: an absent value never alarms
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert breaching is alarms
