@@ -47,7 +47,7 @@ from troposphere import apigateway as apigw
 from troposphere import iam as iam_resources
 from troposphere import s3 as s3_resources
 
-from archway.shared.blueprint import StackDef, new_template, output
+from archway.shared.blueprint import StackDef, add_metadata, new_template, output
 from archway.shared.blueprint.iam import assume_role_policy, boundary_name, policy
 from archway.shared.blueprint.permissions import Grants, compute
 from archway.shared.blueprint.storage import private_bucket
@@ -148,6 +148,8 @@ class BootstrapBlueprint:
         self.t.add_condition("HasCiPrincipal", Not(Equals(Ref(self.principal), "")))
 
     def build(self) -> StackDef:
+        # What the execution role was computed from, for reviewers and docs/permissions.md
+        add_metadata(self.t, "Archway::ResourceTypes", sorted(self.spec.resource_types))
         _ = self.bucket, self.deploy_role, self.lookup_role, self.apigateway_account
         output(self.t, "AssetsBucket", Ref(self.bucket), "Lambda code and large templates")
         output(self.t, "DeployRoleArn", GetAtt(self.deploy_role, "Arn"), "Role archway assumes")
@@ -329,6 +331,13 @@ class BootstrapBlueprint:
         return policy(
             Statement(Sid="NeverTheBootstrapRolesOrTheBoundary", Effect=Deny,
                       Action=[iam.Action("*")], Resource=protected),
+            # Lambda reads code from the assets bucket as the caller, so reads stay; no
+            # stack may rewrite another's code or open the bucket.
+            Statement(Sid="NeverTheAssetsBucket", Effect=Deny, Action=[
+                s3.Action("PutBucket*"), s3.Action("DeleteBucket*"),
+                s3.PutEncryptionConfiguration, s3.PutLifecycleConfiguration,
+                s3.PutObject, s3.PutObjectAcl, s3.DeleteObject, s3.DeleteObjectVersion],
+                Resource=[GetAtt(self.bucket, "Arn"), Sub("${AssetsBucket.Arn}/*")]),
             Statement(Sid="NeverRemoveABoundary", Effect=Deny,
                       Action=[iam.DeleteRolePermissionsBoundary,
                               iam.DeleteUserPermissionsBoundary], Resource=["*"]),

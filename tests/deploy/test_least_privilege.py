@@ -243,3 +243,16 @@ def test_every_role_of_every_template_carries_the_boundary() -> None:
             assert ctx.resolve(role["Properties"].get("PermissionsBoundary")) == \
                 f"arn:aws:iam::{stack.account}:policy/archway-boundary-{stack.region}", \
                 (stack.id, name)
+
+
+@pytest.mark.parametrize(("action", "resource", "decision"), [
+    ("s3:PutBucketPolicy", "arn:aws:s3:::archway-assets-310000000001-eu-west-1", "deny"),
+    ("s3:PutObject", "arn:aws:s3:::archway-assets-310000000001-eu-west-1/assets/x.zip", "deny"),
+    # Lambda reads the code as the caller: reading stays allowed
+    ("s3:GetObject", "arn:aws:s3:::archway-assets-310000000001-eu-west-1/assets/x.zip",
+     "allow"),
+])
+def test_no_stack_rewrites_code_or_opens_the_assets_bucket(
+        service_account: dict, action: str, resource: str, decision: str) -> None:
+    documents = execution_documents(service_account, _context(service_account))
+    assert decide(documents, action, resource) == decision
