@@ -14,7 +14,7 @@ from functools import cached_property
 
 from awacs import codebuild as cb_actions
 from awacs import codestar_connections, kms, logs, s3, sns, sts
-from awacs.aws import Allow, ArnLike, Condition, Principal, Statement
+from awacs.aws import Allow, ArnLike, Condition, Principal, Statement, StringEquals
 from troposphere import GetAtt, Ref, Sub, iam
 from troposphere import codebuild as cb
 from troposphere import codepipeline as cp
@@ -23,8 +23,9 @@ from troposphere import kms as kms_resources
 from troposphere import s3 as s3_resources
 from troposphere import sns as sns_resources
 
-from archway.shared.blueprint import StackDef, new_template, output, tags
+from archway.shared.blueprint import StackDef, deviation, new_template, output, tags
 from archway.shared.blueprint.iam import archway_role, policy
+from archway.shared.blueprint.keys import account_administers, services_publish
 from archway.shared.blueprint.storage import private_bucket
 from archway.shared.config import Config
 from archway.shared.config.models import Pipelines
@@ -146,11 +147,9 @@ class PipelineBlueprint:
             Description=f"{self.prefix}: pipeline artifacts",
             EnableKeyRotation=True,
             KeyPolicy=policy(
-                # A key policy's resource is always the key itself ("*" means this key).
-                Statement(Sid="AccountAdministers", Effect=Allow,
-                          Principal=Principal("AWS", [Sub("arn:${AWS::Partition}:iam::"
-                                                          "${AWS::AccountId}:root")]),
-                          Action=[kms.Action("*")], Resource=["*"]),
+                account_administers(),
+                # the notification topic is encrypted with this key (FSBP SNS.1)
+                services_publish(["codestar-notifications.amazonaws.com"]),
                 Statement(Sid="TargetDeployRolesDecrypt", Effect=Allow,
                           Principal=Principal("AWS", [
                               Sub(f"arn:${{AWS::Partition}}:iam::{account}:root")
@@ -163,9 +162,37 @@ class PipelineBlueprint:
         ))
 
     @cached_property
+    def access_logs(self) -> s3_resources.Bucket:
+        """Server access logs of the artifact bucket (FSBP S3.9).
+
+        S3 delivers them as the logging service principal, allowed by the bucket policy
+        for this account's artifact bucket only; the target must use SSE-S3:
+        https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html
+        """
+        deviation(self.t, "S3.9", ["ArtifactAccessLogs"], (
+            "the access-log bucket of the artifact bucket: logging it would log the logs"))
+        delivery = Statement(
+            Sid="S3ServerAccessLogDelivery", Effect=Allow,
+            Principal=Principal("Service", ["logging.s3.amazonaws.com"]),
+            Action=[s3.PutObject], Resource=[Sub("${ArtifactAccessLogs.Arn}/*")],
+            Condition=Condition([
+                StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")}),
+                # by name: the artifact bucket is made after this one (it logs here)
+                ArnLike({"aws:SourceArn": GetAtt("ArtifactBucket", "Arn")})]))
+        return private_bucket(
+            self.t, "ArtifactAccessLogs", extra_statements=(delivery,), Tags=self.tags(),
+            LifecycleConfiguration=s3_resources.LifecycleConfiguration(Rules=[
+                s3_resources.LifecycleRule(Id="expire-access-logs", Status="Enabled",
+                                           ExpirationInDays=365,
+                                           NoncurrentVersionExpirationInDays=30)]))
+
+    @cached_property
     def bucket(self) -> s3_resources.Bucket:
         return private_bucket(
             self.t, "ArtifactBucket", kms_key=GetAtt(self.key, "Arn"), Tags=self.tags(),
+            LoggingConfiguration=s3_resources.LoggingConfiguration(
+                DestinationBucketName=Ref(self.access_logs),
+                LogFilePrefix="artifacts/"),
             LifecycleConfiguration=s3_resources.LifecycleConfiguration(Rules=[
                 s3_resources.LifecycleRule(Id="expire-old-artifacts", Status="Enabled",
                                            ExpirationInDays=90,
@@ -364,7 +391,8 @@ class PipelineBlueprint:
     @cached_property
     def topic(self) -> sns_resources.Topic:
         topic = self.t.add_resource(sns_resources.Topic(
-            "NotificationTopic", TopicName=f"{self.prefix}-notifications", Tags=self.tags()))
+            "NotificationTopic", TopicName=f"{self.prefix}-notifications",
+            KmsMasterKeyId=Ref(self.key), Tags=self.tags()))
         self.t.add_resource(sns_resources.TopicPolicy(
             "NotificationTopicPolicy", Topics=[Ref(topic)],
             PolicyDocument=policy(Statement(

@@ -20,9 +20,18 @@ from troposphere import apigateway as apigw
 from troposphere import dynamodb as ddb
 
 from archway.shared.assets import assets_bucket, build_zip, sha256
-from archway.shared.blueprint import Asset, StackDef, new_template, output, secret, tags
+from archway.shared.blueprint import (
+    Asset,
+    StackDef,
+    deviation,
+    new_template,
+    output,
+    secret,
+    tags,
+)
 from archway.shared.blueprint import iam as grants
 from archway.shared.blueprint.alarms import Alarms
+from archway.shared.blueprint.keys import topic_key
 from archway.shared.model import FunctionModel, Platform, RouteModel, ServiceModel, TableModel
 from archway.shared.naming import logical_id
 
@@ -66,6 +75,7 @@ class ServiceBlueprint:
     def build(self) -> StackDef:
         _ = self.origin_secret, self.tables, self.functions, self.stage, self.usage_plan_key
         _ = self.alarms
+        self.declare_deviations()
         output(self.t, "ApiDomain", Sub("${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}"),
                "Domain of the REST API (the edge's origin)")
         output(self.t, "ApiId", Ref(self.api), "REST API id")
@@ -74,6 +84,19 @@ class ServiceBlueprint:
         return self.stack
 
     # ------------------------------------------------------------------ common
+
+    def declare_deviations(self) -> None:
+        """Security Hub FSBP controls this stack deliberately does not meet, and why:
+        https://docs.aws.amazon.com/securityhub/latest/userguide/fsbp-standard.html"""
+        deviation(self.t, "APIGateway.4", ["Stage"], (
+            "the stage answers only requests carrying the edge's origin secret (API key); "
+            "the WAF web ACL filters every request at CloudFront, in front of it"))
+        if not self.service.deletion_protection and self.service.tables:
+            deviation(self.t, "DynamoDB.6", sorted(
+                logical_id(t, "table") for t in self.service.tables), (
+                f"deletion_protection is off in config/environments/{self.platform.env}.yaml: "
+                "this environment's tables may be deleted (Retain still keeps them when "
+                "the stack goes)"))
 
     def tags(self, **extra: str) -> object:
         return tags(self.platform.name, self.platform.env, **{
@@ -372,8 +395,11 @@ class ServiceBlueprint:
 
     @cached_property
     def topic(self) -> sns.Topic:
+        # Encrypted at rest (FSBP SNS.1) with a key CloudWatch may use to publish.
+        key = topic_key(self.t, "AlarmTopicKey", f"{self.service.api_name}: alarm topic",
+                        ["cloudwatch.amazonaws.com"], Tags=self.tags())
         props: dict[str, object] = dict(TopicName=f"{self.service.api_name}-alarms",
-                                        Tags=self.tags())
+                                        KmsMasterKeyId=Ref(key), Tags=self.tags())
         if self.service.alarm_email:
             props["Subscription"] = [sns.Subscription(Protocol="email",
                                                       Endpoint=self.service.alarm_email)]

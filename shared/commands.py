@@ -84,7 +84,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
-    from archway.shared.lint import lint_synth
+    from archway.shared.lint import declared_deviations, lint_synth
 
     total = 0
     for env in environments(args.root, args.env):
@@ -92,6 +92,8 @@ def cmd_lint(args: argparse.Namespace) -> int:
         findings = lint_synth(result)
         for finding in findings:
             print(f"{env}/{finding}")
+        for line in declared_deviations(result):
+            print(f"{env}/{line}")
         total += len(findings)
         count = len(result.manifest["stacks"])
         print(f"{env}: {count} templates, {len(findings)} findings", file=sys.stderr)

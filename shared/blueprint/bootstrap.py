@@ -47,7 +47,7 @@ from troposphere import apigateway as apigw
 from troposphere import iam as iam_resources
 from troposphere import s3 as s3_resources
 
-from archway.shared.blueprint import StackDef, add_metadata, new_template, output
+from archway.shared.blueprint import StackDef, add_metadata, deviation, new_template, output
 from archway.shared.blueprint.iam import assume_role_policy, boundary_name, policy
 from archway.shared.blueprint.permissions import Grants, compute
 from archway.shared.blueprint.storage import private_bucket
@@ -171,6 +171,9 @@ class BootstrapBlueprint:
 
     @cached_property
     def bucket(self) -> s3_resources.Bucket:
+        deviation(self.t, "S3.9", ["AssetsBucket"], (
+            "holds content-addressed code zips and templates that only the deploy role "
+            "writes and CloudFormation and Lambda read; CloudTrail records those calls"))
         # Live Lambda code is referenced by key: only superseded versions expire.
         return private_bucket(
             self.t, "AssetsBucket",

@@ -145,7 +145,14 @@ def test_kms_key_lets_in_exactly_the_target_deploy_roles(config: Config,
     template = templates["pipeline-catalog"]
     policy = template["Resources"]["ArtifactKey"]["Properties"]["KeyPolicy"]
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
-    assert set(by_sid) == {"AccountAdministers", "TargetDeployRolesDecrypt"}
+    assert set(by_sid) == {"AccountAdministers", "TargetDeployRolesDecrypt",
+                           "ServicesPublishToTopics"}
+    # CodeStar notifications may encrypt for this account's topic, and do nothing else
+    publish = by_sid["ServicesPublishToTopics"]
+    assert publish["Principal"] == {"Service": ["codestar-notifications.amazonaws.com"]}
+    assert publish["Action"] == ["kms:GenerateDataKey*", "kms:Decrypt"]
+    assert publish["Condition"] == {"StringEquals": {
+        "aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
     targets = by_sid["TargetDeployRolesDecrypt"]
     assert targets["Action"] == ["kms:Decrypt", "kms:DescribeKey"]
     # accounts as principals (a role that does not exist yet would make KMS refuse the
