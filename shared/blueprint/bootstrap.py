@@ -375,6 +375,9 @@ class BootstrapBlueprint:
             Sid="PlatformStackOutputs", Effect=Allow, Action=[cloudformation.DescribeStacks],
             Resource=[self._arn("cloudformation", f"stack/{self.name}-*")])]
         if self.spec.secrets:
+            # SecureStrings use the AWS managed key aws/ssm, which lets every principal
+            # of the account decrypt: no kms statement is needed here.
+            # https://docs.aws.amazon.com/systems-manager/latest/userguide/ps-restrict-decryption.html
             statements.append(Statement(
                 Sid="ReadOriginSecrets", Effect=Allow, Action=[ssm.GetParameter],
                 Resource=[self._arn("ssm", f"parameter/{self.name}/*/origin-secret/*")]))

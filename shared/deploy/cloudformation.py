@@ -24,7 +24,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from archway.shared.deploy.changes import STATEFUL, Change, ChangeSet, route_changes
-from archway.shared.deploy.connections import ConnectionManager
+from archway.shared.deploy.connections import ConnectionManager, Role
 from archway.shared.deploy.provider import Resolved, StackResult, StackState, Target
 from archway.shared.errors import ArchwayError
 from archway.shared.naming import deployed_digest_parameter
@@ -73,10 +73,16 @@ class CloudFormationProvider:
             return None
         return StackState(state.status, state.outputs, self._digest(target), state.parameters)
 
-    def _stack(self, target: Target) -> StackState | None:
+    def read(self, target: Target) -> StackState | None:
+        """The stack's state (no digest) through its account's read-only lookup role:
+        what a deploy of another stack reads (outputs), never the deploy role."""
+        return self._stack(target, role="lookup")
+
+    def _stack(self, target: Target, role: Role = "deploy") -> StackState | None:
         """CloudFormation's view only (no digest)."""
+        cfn = self.connections.client("cloudformation", target.account, target.region, role)
         try:
-            stack = self._cfn(target).describe_stacks(StackName=target.name)["Stacks"][0]
+            stack = cfn.describe_stacks(StackName=target.name)["Stacks"][0]
         except ClientError as exc:
             if "does not exist" in str(exc):
                 return None

@@ -198,7 +198,11 @@ class Engine:
         producer = self.targets.get(stack_id)
         if producer is None:
             raise DeployError(f"{consumer.id} needs {stack_id}, which this environment lacks")
-        state = self.provider_for(producer).describe(producer)
+        provider = self.provider_for(producer)
+        # Another stack's outputs are read, not deployed: through the producer account's
+        # read-only lookup role where the provider has one (CloudFormation).
+        read = getattr(provider, "read", provider.describe)
+        state = read(producer)
         hint = (f"deploy it first: archway deploy service {stack_id.removeprefix('svc-')}"
                 if stack_id.startswith("svc-") else "deploy it first: archway deploy edge")
         if state is None:
