@@ -15,7 +15,7 @@ from pathlib import Path
 
 from awacs.aws import Allow, Condition, Principal, Statement, StringEquals
 from awacs.sns import Publish
-from troposphere import AWSObject, GetAtt, Ref, Sub, awslambda, iam, logs, sns
+from troposphere import AWSObject, GetAtt, Ref, Sub, awslambda, iam, kms, logs, sns
 from troposphere import apigateway as apigw
 from troposphere import dynamodb as ddb
 
@@ -31,7 +31,7 @@ from archway.shared.blueprint import (
 )
 from archway.shared.blueprint import iam as grants
 from archway.shared.blueprint.alarms import Alarms
-from archway.shared.blueprint.keys import topic_key
+from archway.shared.blueprint.keys import service_key, topic_key
 from archway.shared.model import FunctionModel, Platform, RouteModel, ServiceModel, TableModel
 from archway.shared.naming import logical_id
 
@@ -120,6 +120,19 @@ class ServiceBlueprint:
             key=f"assets/{self.service.name}/{digest}.zip",
         )
 
+    # -------------------------------------------------------------- encryption
+
+    @cached_property
+    def data_key(self) -> kms.Key | None:
+        """The stack's customer-managed key (platform.yaml encryption), or None."""
+        if not self.platform.settings.encryption.customer_managed_keys:
+            return None
+        return service_key(self.t, "DataKey", f"{self.service.api_name}: tables, logs, alarms",
+                           ["cloudwatch.amazonaws.com"], Tags=self.tags())
+
+    def _log_encryption(self) -> dict[str, object]:
+        return {"KmsKeyId": GetAtt(self.data_key, "Arn")} if self.data_key else {}
+
     # ------------------------------------------------------------------ tables
 
     @cached_property
@@ -139,7 +152,9 @@ class ServiceBlueprint:
             AttributeDefinitions=[ddb.AttributeDefinition(AttributeName=n, AttributeType=t)
                                   for n, t in sorted(attributes.items())],
             KeySchema=_key_schema(cfg.partition_key, cfg.sort_key),
-            SSESpecification=ddb.SSESpecification(SSEEnabled=True),
+            SSESpecification=ddb.SSESpecification(
+                SSEEnabled=True, SSEType="KMS", KMSMasterKeyId=Ref(self.data_key))
+            if self.data_key else ddb.SSESpecification(SSEEnabled=True),
             PointInTimeRecoverySpecification=ddb.PointInTimeRecoverySpecification(
                 PointInTimeRecoveryEnabled=True),
             DeletionProtectionEnabled=self.service.deletion_protection,
@@ -186,6 +201,7 @@ class ServiceBlueprint:
             LogGroupName=fn.log_group,
             RetentionInDays=self.service.log_retention_days,
             Tags=self.tags(),
+            **self._log_encryption(),
         ))
 
     def _role(self, fn: FunctionModel, log_group: logs.LogGroup) -> iam.Role:
@@ -339,6 +355,7 @@ class ServiceBlueprint:
             LogGroupName=f"/aws/apigateway/{self.service.api_name}",
             RetentionInDays=self.service.log_retention_days,
             Tags=self.tags(),
+            **self._log_encryption(),
         ))
 
     @cached_property
@@ -396,8 +413,9 @@ class ServiceBlueprint:
     @cached_property
     def topic(self) -> sns.Topic:
         # Encrypted at rest (FSBP SNS.1) with a key CloudWatch may use to publish.
-        key = topic_key(self.t, "AlarmTopicKey", f"{self.service.api_name}: alarm topic",
-                        ["cloudwatch.amazonaws.com"], Tags=self.tags())
+        key = self.data_key or topic_key(
+            self.t, "AlarmTopicKey", f"{self.service.api_name}: alarm topic",
+            ["cloudwatch.amazonaws.com"], Tags=self.tags())
         props: dict[str, object] = dict(TopicName=f"{self.service.api_name}-alarms",
                                         KmsMasterKeyId=Ref(key), Tags=self.tags())
         if self.service.alarm_email:

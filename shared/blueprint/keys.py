@@ -9,7 +9,7 @@ grant: https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compati
 from __future__ import annotations
 
 from awacs import kms
-from awacs.aws import Allow, Condition, Principal, Statement, StringEquals
+from awacs.aws import Allow, ArnLike, Condition, Principal, Statement, StringEquals
 from troposphere import Ref, Sub, Template
 from troposphere import kms as kms_resources
 
@@ -40,3 +40,27 @@ def topic_key(template: Template, title: str, description: str, services: list[s
     return template.add_resource(kms_resources.Key(
         title, Description=description, EnableKeyRotation=True,
         KeyPolicy=policy(account_administers(), services_publish(services)), **props))
+
+
+def logs_use(log_groups: str = "*") -> Statement:
+    """Let CloudWatch Logs of this region encrypt this account's log groups with the key:
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html"""
+    return Statement(
+        Sid="LogsEncryptLogGroups", Effect=Allow,
+        Principal=Principal("Service", [Sub("logs.${AWS::Region}.amazonaws.com")]),
+        Action=[kms.Action("Encrypt*"), kms.Action("Decrypt*"), kms.Action("ReEncrypt*"),
+                kms.Action("GenerateDataKey*"), kms.Action("Describe*")],
+        Resource=["*"],
+        Condition=Condition(ArnLike({"kms:EncryptionContext:aws:logs:arn": Sub(
+            "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+            + log_groups)})))
+
+
+def service_key(template: Template, title: str, description: str, services: list[str],
+                **props: object) -> kms_resources.Key:
+    """One key for a stack's data at rest: its tables (DynamoDB acts through grants it
+    makes as the table's creator), its log groups and the topics ``services`` publish to."""
+    return template.add_resource(kms_resources.Key(
+        title, Description=description, EnableKeyRotation=True,
+        KeyPolicy=policy(account_administers(), services_publish(services), logs_use()),
+        **props))

@@ -104,3 +104,41 @@ def test_lint_lists_every_declared_deviation(platforms: dict[str, Platform],
     assert not any("DynamoDB.6" in line for line in prod)
     assert sum("deviation APIGateway.4 (Stage)" in line for line in prod) == 2
     assert sum("deviation S3.9 (AssetsBucket)" in line for line in prod) == 4
+
+
+def test_customer_managed_keys_encrypt_tables_logs_and_topics(
+        platforms: dict[str, Platform]) -> None:
+    from dataclasses import replace
+
+    from archway.services.blueprint import service_stack
+    from archway.shared.config.models import Encryption
+    from archway.shared.lint import lint_template
+    from archway.shared.synth import render
+
+    # GIVEN platform.yaml asking for customer-managed keys
+    base = platforms["prod"]
+    platform = replace(base, settings=base.settings.model_copy(
+        update={"encryption": Encryption(customer_managed_keys=True)}))
+    stack = service_stack(platform, platform.service("catalog"))
+    template = rendered(stack)
+    key = {"Ref": "DataKey"}
+    # THEN the tables, every log group and the alarm topic use the stack's key
+    for table in resources(template, "AWS::DynamoDB::Table").values():
+        assert table["Properties"]["SSESpecification"] == {
+            "SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": key}
+    groups = resources(template, "AWS::Logs::LogGroup").values()
+    assert groups and all(g["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
+                          for g in groups)
+    (topic,) = resources(template, "AWS::SNS::Topic").values()
+    assert topic["Properties"]["KmsMasterKeyId"] == key
+    # and the key lets CloudWatch Logs use it for this account's log groups only
+    statements = {s["Sid"]: s for s in
+                  template["Resources"]["DataKey"]["Properties"]["KeyPolicy"]["Statement"]}
+    logs = statements["LogsEncryptLogGroups"]
+    assert logs["Principal"] == {"Service": [{"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}]}
+    assert logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"}
+    assert lint_template(render(stack), stack.region) == []
+    # by default, AWS-owned keys for tables and logs (the topic has its own key)
+    default = rendered(service_stack(base, base.service("catalog")))
+    assert "DataKey" not in default["Resources"]
