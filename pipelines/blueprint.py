@@ -33,7 +33,7 @@ from archway.shared.errors import ConfigError
 from archway.shared.naming import (
     GLOBAL_REGION,
     Names,
-    deploy_role,
+    deploy_role_name,
     lookup_role,
     pipeline_deploy_role,
 )
@@ -115,7 +115,7 @@ class PipelineBlueprint:
         return tags(self.config.platform.name, "tooling", **{"archway:pipeline": self.spec.id})
 
     def deploy_role_arn(self, account: str, region: str) -> Sub:
-        role = deploy_role(self.config.platform.name, region)
+        role = deploy_role_name(self.config.platform.name, region)
         return Sub(f"arn:${{AWS::Partition}}:iam::{account}:role/{role}")
 
     @property

@@ -37,10 +37,13 @@ def app_stacks(platform: Platform) -> list[StackDef]:
     from archway.platform.edge import edge_stack
     from archway.platform.edge_global import edge_global_stack
     from archway.services.blueprint import service_stack
+    from archway.shared.blueprint.iam import enforce_boundary
 
     stacks = [service_stack(platform, service) for service in platform.services]
     stacks.append(edge_global_stack(platform))
     stacks.append(edge_stack(platform))
+    for stack in stacks:  # every role the execution role creates carries the boundary
+        enforce_boundary(stack.template, platform.name)
     return stacks
 
 

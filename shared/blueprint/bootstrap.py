@@ -55,7 +55,7 @@ from archway.shared.model import Platform
 from archway.shared.naming import (
     GLOBAL_REGION,
     bootstrap_role_patterns,
-    deploy_role,
+    deploy_role_name,
     execution_role,
     lookup_role,
     pipeline_deploy_role_pattern,
@@ -293,6 +293,11 @@ class BootstrapBlueprint:
             Statement(Sid="OriginSecrets", Effect=Allow,
                       Action=[ssm.GetParameter, ssm.PutParameter],
                       Resource=[self._arn("ssm", f"parameter/{self.name}/*")]),
+            # A service's deploy registers its route through the edge's registrar role
+            # in the platform account (role chaining); that role trusts deploy roles.
+            Statement(Sid="RegisterRoutes", Effect=Allow, Action=[sts.AssumeRole],
+                      Resource=[Sub(f"arn:${{AWS::Partition}}:iam::*:role/{self.name}-*-"
+                                    "route-registrar")]),
             # After an update that removed routes the engine deploys the stage again:
             # https://docs.aws.amazon.com/apigateway/latest/developerguide/arn-format-reference.html
             Statement(Sid="RedeployStages", Effect=Allow, Action=[apigateway.POST],
@@ -303,7 +308,7 @@ class BootstrapBlueprint:
                       Resource=[self._arn("dynamodb", f"table/{self.name}-*")]),
         ]
         return self.t.add_resource(iam_resources.Role(
-            "DeployRole", RoleName=Sub(f"{deploy_role(self.name, '${AWS::Region}')}"),
+            "DeployRole", RoleName=Sub(deploy_role_name(self.name, '${AWS::Region}')),
             Description="archway deploy: drives the platform's stacks through change sets",
             AssumeRolePolicyDocument=self._trust(),
             Policies=[iam_resources.Policy(PolicyName="deploy",

@@ -101,3 +101,19 @@ def archway_role(template: Template, title: str, platform: str, service: str,
                                        PolicyDocument=policy(*statements))],
         **props,
     ))
+
+
+def enforce_boundary(template: Template, platform: str) -> list[str]:
+    """Attach :func:`boundary_arn` to every role of ``template`` that lacks a boundary.
+
+    The execution role cannot create a role without it, so a blueprint that forgot it
+    would fail on AWS; synth calls this for every stack the execution role deploys
+    (bootstrap's own roles excepted). Returns the roles it had to fix.
+    """
+    fixed = []
+    for title, resource in template.resources.items():
+        if resource.resource_type == "AWS::IAM::Role" and \
+                "PermissionsBoundary" not in resource.properties:
+            resource.PermissionsBoundary = boundary_arn(platform)
+            fixed.append(title)
+    return fixed
