@@ -70,6 +70,9 @@ boundary allows no IAM.
   only by the deploy role.
 - `<platform>-tooling-<pipeline>-deploy`, tooling account: CodeBuild, for the deploy
   builds of that pipeline; behind the boundary.
+- `<platform>-<env>-route-registrar`, platform account: the deploy roles of the service
+  accounts (role chaining; the deploy role may assume only registrars); writes only the
+  edge's route store; behind the boundary.
 - Function roles `<platform>-<env>-<svc>-<fn>`, service accounts: Lambda; behind the
   boundary. Pipeline and build roles, tooling account: CodePipeline and CodeBuild;
   behind the boundary.

@@ -256,3 +256,16 @@ def test_no_stack_rewrites_code_or_opens_the_assets_bucket(
         service_account: dict, action: str, resource: str, decision: str) -> None:
     documents = execution_documents(service_account, _context(service_account))
     assert decide(documents, action, resource) == decision
+
+
+@pytest.mark.parametrize(("role", "allowed_"), [
+    ("arn:aws:iam::300000000000:role/archway-prod-route-registrar", True),
+    ("arn:aws:iam::300000000000:role/OrganizationAccountAccessRole", False),
+    ("arn:aws:iam::300000000000:role/archway-deploy-eu-west-1", False),
+])
+def test_the_deploy_role_assumes_only_route_registrars(service_account: dict, role: str,
+                                                        allowed_: bool) -> None:
+    ctx = _context(service_account)
+    documents = [ctx.resolve(p["PolicyDocument"]) for p in
+                 service_account["Resources"]["DeployRole"]["Properties"]["Policies"]]
+    assert (decide(documents, "sts:AssumeRole", role) == "allow") is allowed_
