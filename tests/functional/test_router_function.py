@@ -7,9 +7,7 @@ would run); the store holds values exactly as the deploy engine writes them (Rou
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
-import secrets
 from typing import Any
 
 import pytest
@@ -17,11 +15,11 @@ import pytest
 from archway.platform.edge import edge_stack
 from archway.shared.local.cf_function import CloudFrontFunction, FunctionError
 from archway.shared.model import Platform
-from archway.shared.routes import API_ID_CHARS, RouteEntry
+from archway.shared.routes import RouteEntry
 from helpers.cfn import rendered
+from helpers.scale import route_entry as entry
 from helpers.scale import service_name
 
-REGION = "eu-west-1"
 # CloudFront Functions quota: maximum size of a function is 10 KB:
 # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html#limits-functions
 MAX_FUNCTION_BYTES = 10 * 1024
@@ -31,16 +29,6 @@ MAX_FUNCTION_BYTES = 10 * 1024
 def router_code(platforms: dict[str, Platform]) -> str:
     template = rendered(edge_stack(platforms["dev"]))
     return str(template["Resources"]["ApiRouterFunction"]["Properties"]["FunctionCode"])
-
-
-def api_id(service: str) -> str:
-    """A fake REST API id: 10 lowercase letters and digits, as API Gateway's are."""
-    return hashlib.sha256(service.encode()).hexdigest()[:API_ID_CHARS]
-
-
-def entry(service: str, stage: str = "live") -> RouteEntry:
-    domain = f"{api_id(service)}.execute-api.{REGION}.amazonaws.com"
-    return RouteEntry(service, domain, stage, secrets.token_urlsafe(32)).checked()
 
 
 def router(code: str, entries: list[RouteEntry]) -> CloudFrontFunction:

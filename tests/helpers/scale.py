@@ -10,8 +10,12 @@ environment, as many teams share a few workload accounts.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import shutil
 from pathlib import Path
+
+from archway.shared.routes import API_ID_CHARS, RouteEntry
 
 REPO = Path(__file__).resolve().parents[2]
 ACCOUNTS_PER_ENV = 10
@@ -82,3 +86,14 @@ def scale_repo(root: Path, count: int) -> list[str]:
     for index, name in enumerate(names):
         write_service(root, name, index, envs)
     return names
+
+
+def api_id(service: str) -> str:
+    """A fake REST API id: 10 lowercase letters and digits, as API Gateway's are."""
+    return hashlib.sha256(service.encode()).hexdigest()[:API_ID_CHARS]
+
+
+def route_entry(service: str, stage: str = "live", region: str = "eu-west-1") -> RouteEntry:
+    """The entry a deploy would register: own API domain, stage and a fresh origin secret."""
+    domain = f"{api_id(service)}.execute-api.{region}.amazonaws.com"
+    return RouteEntry(service, domain, stage, secrets.token_urlsafe(32)).checked()
