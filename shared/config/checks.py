@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from archway.shared.config.names import check_names, environment_names
 from archway.shared.errors import ConfigError
-from archway.shared.naming import Names, route_path
+from archway.shared.naming import route_path
 
 if TYPE_CHECKING:
     from archway.shared.config.loader import Config
@@ -15,7 +16,9 @@ MAX_SERVICES_PER_DISTRIBUTION = 24  # CloudFront's default quota is 25 cache beh
 
 
 def cross_check(config: Config) -> list[ConfigError]:
-    errors: list[ConfigError] = []
+    errors = environment_names(config)
+    if errors:
+        return errors  # every other check would repeat the environment's mistake
     for name, service in config.services.items():
         file = config.service_files[name]
         errors += _folder_name(file, service)
@@ -25,8 +28,8 @@ def cross_check(config: Config) -> list[ConfigError]:
             if env not in service.accounts:
                 errors.append(ConfigError(file, f"accounts.{env}", f"missing account for "
                               f"environment {env!r} (config/environments/{env}.yaml)"))
-        longest_env = max(config.environments, key=lambda env: (len(env), env))
-        errors += _lengths(file, Names(config.platform.name, longest_env), service)
+    if not errors:  # names are checked once the keys they come from are known to be sound
+        errors += check_names(config)
     if len(config.services) > MAX_SERVICES_PER_DISTRIBUTION:
         errors.append(ConfigError("config/platform.yaml", "edge.routing", (
             f"{len(config.services)} services exceed the {MAX_SERVICES_PER_DISTRIBUTION} cache "
@@ -86,14 +89,3 @@ def _routes(file: str, service: ServiceConfig) -> list[ConfigError]:
 def _shape(path: str) -> str:
     """/a/{id}/b and /a/{key}/b are the same API Gateway resource shape."""
     return "/".join("{}" if part.startswith("{") else part for part in path.split("/"))
-
-
-def _lengths(file: str, names: Names, service: ServiceConfig) -> list[ConfigError]:
-    errors = []
-    for fname in service.functions:
-        physical = names.function(service.name, fname)
-        if len(physical) > 64:
-            errors.append(ConfigError(file, f"functions.{fname}", (
-                f"name too long: Lambda function and IAM role {physical!r} would be "
-                f"{len(physical)} characters (max 64)")))
-    return errors

@@ -29,6 +29,15 @@ PLATFORM_FILE = "config/platform.yaml"
 ENVIRONMENTS_DIR = "config/environments"
 SERVICES_GLOB = "services/*/service.yaml"
 M = TypeVar("M", bound=BaseModel)
+# What the common patterns mean, in words.
+PATTERNS = {
+    r"^[a-z][a-z0-9-]*[a-z0-9]$": "lowercase letters, digits and hyphens, starting with a "
+                                  "letter",
+    r"^[a-z][a-z0-9]*$": "lowercase letters and digits, starting with a letter",
+    r"^\d{12}$": "a 12-digit AWS account id, in quotes",
+    r"^[A-Z]{2}$": "a two-letter ISO 3166 country code in capitals",
+    r"^[A-Za-z_][A-Za-z0-9_]*$": "letters, digits and underscores, not starting with a digit",
+}
 
 
 @dataclass(frozen=True)
@@ -129,6 +138,8 @@ def _relevant(errors: list[Any]) -> list[Any]:
 def _loc(loc: tuple[int | str, ...]) -> str:
     parts: list[str] = []
     for item in loc:
+        if item == "[key]":  # pydantic's marker for "the key itself is bad"
+            continue
         if isinstance(item, int):
             parts.append(f"[{item}]")
         else:
@@ -153,11 +164,14 @@ def _message(model: type[BaseModel], error: Any, document: Document) -> str:
     elif kind == "literal_error":
         text = "must be " + error["msg"].removeprefix("Input should be ")
     elif kind == "string_pattern_mismatch":
-        text = f"must match {error['ctx']['pattern']}"
+        pattern = error["ctx"]["pattern"]
+        text = f"must be {PATTERNS[pattern]}" if pattern in PATTERNS else f"must match {pattern}"
     elif kind == "value_error":
         text = str(error["ctx"]["error"])
     else:
         text = error["msg"][0].lower() + error["msg"][1:]
+    if error["loc"][-1:] == ("[key]",):
+        text = "name " + text
     return f"{text} (got {shown(value)})"
 
 
@@ -214,9 +228,12 @@ def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseMo
     current: Any = model
     for item in loc:
         if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            current = _inner_model(current)
-            if isinstance(item, int) or current is None:
+            if getattr(current, "__origin__", None) in (dict, tuple, list):
+                current = _inner_model(current)  # this item is the dict key / list index
                 continue
+            current = _inner_model(current)  # Optional[Model]: the item is a field
+            if current is None:
+                return None
         fields = {f.alias or n: f for n, f in current.model_fields.items()}
         info = fields.get(str(item))
         if info is None:
