@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from archway.shared.config.names import check_names, environment_names
+from archway.shared.config.semantics import check_service
 from archway.shared.errors import ConfigError
 from archway.shared.naming import route_path
 
@@ -24,6 +25,7 @@ def cross_check(config: Config) -> list[ConfigError]:
         errors += _folder_name(file, service)
         errors += _functions(file, service)
         errors += _routes(file, service)
+        errors += check_service(file, service, config.service_dir(name))
         for env in config.environments:
             if env not in service.accounts:
                 errors.append(ConfigError(file, f"accounts.{env}", f"missing account for "

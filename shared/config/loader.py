@@ -37,6 +37,12 @@ PATTERNS = {
     r"^\d{12}$": "a 12-digit AWS account id, in quotes",
     r"^[A-Z]{2}$": "a two-letter ISO 3166 country code in capitals",
     r"^[A-Za-z_][A-Za-z0-9_]*$": "letters, digits and underscores, not starting with a digit",
+    r"^[a-z]{2}(-gov)?-[a-z]+-\d$": "a region name such as eu-west-1",
+    r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$": "a lowercase domain name such as "
+                                                    "shop.example.com",
+    r"^[^@\s]+@[^@\s]+\.[^@\s]+$": "an email address",
+    r"^Z[A-Z0-9]{4,31}$": "a Route 53 hosted zone id (Z followed by capitals and digits)",
+    r"^[A-Za-z_][\w/.]*\.[A-Za-z_]\w*$": "module.function, e.g. search.handler",
 }
 
 
@@ -168,6 +174,8 @@ def _message(model: type[BaseModel], error: Any, document: Document) -> str:
         text = f"must be {PATTERNS[pattern]}" if pattern in PATTERNS else f"must match {pattern}"
     elif kind == "value_error":
         text = str(error["ctx"]["error"])
+        if isinstance(value, dict | list | tuple):
+            return text  # the check names the bad entry itself
     else:
         text = error["msg"][0].lower() + error["msg"][1:]
     if error["loc"][-1:] == ("[key]",):
@@ -177,8 +185,14 @@ def _message(model: type[BaseModel], error: Any, document: Document) -> str:
 
 def shown(value: Any, limit: int = 80) -> str:
     """A bad value as it appears in a message: repr, one line, at most ``limit`` chars."""
-    text = repr(value) if not isinstance(value, dict | list | tuple) else _kind(value)
-    return text if len(text) <= limit else text[:limit - 5] + "...'" + f" ({len(text)} chars)"
+    if isinstance(value, dict | list | tuple):
+        return _kind(value)
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    if isinstance(value, str):
+        return f"{value[:limit - 10]!r}... ({len(value)} chars)"
+    return text[:limit - 3] + "..."
 
 
 def _kind(value: Any) -> str:

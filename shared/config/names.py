@@ -181,15 +181,16 @@ def _logical_ids(file: str, service: ServiceConfig) -> list[ConfigError]:
     errors: list[ConfigError] = []
     owners: dict[str, str] = {}
     ids = service_logical_ids(service)
+    blamed: set[str] = set()
     for lid, key in ids:
         first = owners.setdefault(lid, key)
-        if first == key:
+        if first == key or key in blamed:
             continue
+        blamed.add(key)  # one line per key: its route's method and permission clash too
         errors.append(ConfigError(file, key, (
             f"{_value(service, key)} becomes CloudFormation logical id {lid!r}, which "
             f"{_owner(service, first, lid)} already has (ids keep only letters and digits); "
             "rename one of them")))
-        owners[lid] = key  # report each clash once
     # Every id is a resource except the OriginSecret parameter; add the deployment and
     # one version per provisioned function.
     provisioned = sum(1 for f in service.functions.values() if f.provisioned_concurrency)
@@ -202,14 +203,14 @@ def _logical_ids(file: str, service: ServiceConfig) -> list[ConfigError]:
 
 
 def _value(service: ServiceConfig, key: str) -> str:
+    """The bad value itself: a route's path, or the table/function name."""
     if key.startswith("routes["):
-        index = int(key[len("routes["):key.index("]")])
-        return f"{key} {service.routes[index].path!r}"
-    return key
+        return repr(service.routes[int(key[len("routes["):key.index("]")])].path)
+    return repr(key.split(".", 1)[1])
 
 
 def _owner(service: ServiceConfig, key: str, lid: str) -> str:
-    return FIXED_IDS[lid] if not key else _value(service, key)
+    return FIXED_IDS[lid] if not key else f"{key} {_value(service, key)}"
 
 
 def _short(text: str, limit: int = 40) -> str:

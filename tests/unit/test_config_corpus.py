@@ -9,9 +9,12 @@ import time
 from pathlib import Path
 
 import pytest
-from unit.config_corpus.cases import CASES
+from unit.config_corpus.cases import CASES, SEARCH_FN
+from unit.config_corpus.edits import CATALOG, PLATFORM, function, replace, route
 
 from archway.shared.cli import main
+from archway.shared.config import load_config
+from archway.shared.model import resolve
 
 
 def synth(root: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
@@ -72,3 +75,79 @@ def test_as_a_user_runs_it(name: str, repo_copy: Path) -> None:
     assert proc.stdout == ""
     assert not (repo_copy / "build").exists()
     assert time.perf_counter() - started < 10
+
+
+GOOD_VARIATIONS = {
+    "dotted path segment": route("/feeds/all.json"),
+    "function without a route may run 15 minutes": function(
+        "nightly-reindex", "handler: search.handler\n    timeout: 900"),
+    "anchors and merge keys": replace(
+        CATALOG, "  search:\n    handler: search.handler\n    memory: 256\n    timeout: 5\n",
+        "  search: &small\n    handler: search.handler\n    memory: 256\n    timeout: 5\n"),
+    "quoted country code NO": replace(PLATFORM, "geo_block: []", 'geo_block: ["NO"]'),
+    "handler in a package": function("pkg-handler", "handler: catalog_keys.normalize"),
+    "static segment beside a parameter": route("/products/featured", "products"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GOOD_VARIATIONS))
+def test_legitimate_variations_still_pass(
+    name: str, repo_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN the real config changed in a way AWS accepts
+    GOOD_VARIATIONS[name](repo_copy)
+    # WHEN synthesizing every environment
+    code, lines = synth(repo_copy, capsys)
+    # THEN it passes
+    assert code == 0, lines
+
+
+def function_environment_bytes(root: Path, env: str) -> int:
+    platform = resolve(load_config(root), env)
+    function = platform.service("catalog").functions["search"]
+    return sum(len(k) + len(v) for k, v in function.environment.items())
+
+
+def test_an_error_in_a_later_environment_writes_nothing(
+    repo_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a finished build, then a variable sized so that dev fits Lambda's 4 KB but
+    # local (longer table names) does not: only the second environment is bad
+    assert synth(repo_copy, capsys)[0] == 0
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns)
+              for p in sorted((repo_copy / "build").rglob("*")) if p.is_file()}
+    replace(CATALOG, SEARCH_FN, SEARCH_FN + '    environment: {BANNER: ""}\n')(repo_copy)
+    dev, local = (function_environment_bytes(repo_copy, env) for env in ("dev", "local"))
+    assert local > dev
+    size = 4096 - local + 1
+    replace(CATALOG, 'BANNER: ""', f'BANNER: "{"x" * size}"')(repo_copy)
+    # WHEN synthesizing every environment
+    code, lines = synth(repo_copy, capsys)
+    # THEN exit 2 naming local, and build/ is exactly as it was: dev was not rewritten
+    assert code == 2
+    assert lines == [
+        f"error: {CATALOG}: functions.search.environment: variables total 4097 bytes in local "
+        f"({6 + size} of them yours, the rest table names and settings Archway adds); Lambda "
+        "allows 4096"]
+    after = {p: (p.read_bytes(), p.stat().st_mtime_ns)
+             for p in sorted((repo_copy / "build").rglob("*")) if p.is_file()}
+    assert after == before
+
+
+def test_an_internal_error_is_one_line_and_exit_3(
+    repo_copy: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a bug somewhere below the CLI (simulated in the model)
+    import archway.shared.commands as commands
+
+    def broken(root: Path, env: str) -> None:
+        raise KeyError("products")
+
+    monkeypatch.setattr(commands, "load_platform", broken)
+    # WHEN synthesizing
+    code, lines = synth(repo_copy, capsys)
+    # THEN one line says it is a bug, no traceback, exit 3, nothing written
+    assert code == 3
+    assert lines == ["error: internal error (KeyError: 'products'): this is a bug in Archway, "
+                     "please report it (rerun with --debug for the traceback)"]
+    assert not (repo_copy / "build").exists()

@@ -104,7 +104,7 @@ YAML_CASES = {
                             "did you mean 'throttling'"),
     "very long value": Case((replace(CATALOG, "runtime: python3.12",
                                      "runtime: python3.12" + "-x" * 500),),
-                            "services/catalog/service.yaml: runtime: ", "(1012 chars)"),
+                            "services/catalog/service.yaml: runtime: ", "(1010 chars)"),
 }
 
 NAME_CASES = {
@@ -165,3 +165,171 @@ NAME_CASES = {
 }
 
 CASES = {**YAML_CASES, **NAME_CASES}
+
+SEARCH_FN = "    handler: search.handler\n    memory: 256\n    timeout: 5\n"
+
+
+def search_fn(extra: str) -> tuple:
+    """Add lines to the catalog's search function."""
+    return (replace(CATALOG, SEARCH_FN, SEARCH_FN + extra),)
+
+
+SEMANTIC_CASES = {
+    "sibling path parameters": Case(
+        (route("/products/{slug}/related", "products"),),
+        "services/catalog/service.yaml: routes[2].path: ", "{slug}",
+        ("beside {id} of routes[1]", "use {id}")),
+    "parameter twice in a path": Case((route("/compare/{id}/with/{id}"),),
+                                      "services/catalog/service.yaml: routes[2].path: ",
+                                      "{id} appears twice"),
+    "query string in a path": Case((route("/search?q={q}"),),
+                                   "services/catalog/service.yaml: routes[2].path: ",
+                                   "'/search?q={q}'"),
+    "greedy parameter": Case((route("/files/{proxy+}"),),
+                             "services/catalog/service.yaml: routes[2].path: ",
+                             "'/files/{proxy+}'"),
+    "trailing slash": Case((route("/deals/"),), "services/catalog/service.yaml: routes[2].path: ",
+                           "'/deals/'"),
+    "parameter inside a segment": Case((route("/products/sku-{sku}"),),
+                                       "services/catalog/service.yaml: routes[2].path: ",
+                                       "'/products/sku-{sku}'"),
+    "route of another service": Case((route("/api/reviews/latest"),),
+                                     "services/catalog/service.yaml: routes[2].path: ",
+                                     "'/api/reviews/latest'", ("/api/catalog/",)),
+    "route to an unknown function": Case((route("/deals", "deals"),),
+                                         "services/catalog/service.yaml: routes[2].function: ",
+                                         "'deals'"),
+    "no routes": Case((replace(CATALOG, "routes:\n  - {method: GET, path: /search, function: "
+                               "search, cache_ttl: 30}\n  - {method: GET, path: \"/products/{id}\","
+                               " function: products}\n", "routes: []\n"),),
+                      "services/catalog/service.yaml: routes: ", "at least one route"),
+    "index key retypes the table key": Case(
+        (replace(CATALOG, "partition_key: {name: search_pk, type: S}",
+                 "partition_key: {name: pk, type: N}"),),
+        "services/catalog/service.yaml: tables.products.indexes.search.partition_key.type: ",
+        "'pk'", ("'N' here but 'S' at tables.products.partition_key",)),
+    "sort key equals partition key": Case(
+        (replace(CATALOG, "sort_key: {name: sk, type: S}\n    indexes",
+                 "sort_key: {name: pk, type: S}\n    indexes"),),
+        "services/catalog/service.yaml: tables.products.sort_key.name: ", "'pk'"),
+    "key type spelled out": Case(
+        (replace(CATALOG, "partition_key: {name: pk, type: S}",
+                 "partition_key: {name: pk, type: string}"),),
+        "services/catalog/service.yaml: tables.products.partition_key.type: ", "'string'"),
+    "handler module missing": Case(
+        (replace(CATALOG, "handler: search.handler", "handler: serch.handler"),),
+        "services/catalog/service.yaml: functions.search.handler: ", "'serch.handler'",
+        ("no module serch.py in services/catalog/src/",)),
+    "handler function missing": Case(
+        (replace(CATALOG, "handler: search.handler", "handler: search.handle"),),
+        "services/catalog/service.yaml: functions.search.handler: ", "'search.handle'",
+        ("defines no 'handle'",)),
+    "handler outside src": Case(
+        (replace(CATALOG, "handler: search.handler", "handler: lib/../../../reviews/src/"
+                 "reviews.handler"),),
+        "services/catalog/service.yaml: functions.search.handler: ", "'lib/../../",
+        ("inside src/",)),
+    "handler module does not parse": Case(
+        (write("services/catalog/src/broken.py", "def handler(event, context:\n    pass\n"),
+         replace(CATALOG, "handler: search.handler", "handler: broken.handler")),
+        "services/catalog/service.yaml: functions.search.handler: ", "'broken.handler'",
+        ("does not parse (line 1)",)),
+    "handler written as a path": Case(
+        (replace(CATALOG, "handler: search.handler", "handler: src/search.py"),),
+        "services/catalog/service.yaml: functions.search.handler: ", "'src/search.py'",
+        ("module.function",)),
+    "region that does not exist": Case(
+        (replace(PLATFORM, "home_region: eu-west-1", "home_region: eu-west-9"),),
+        "config/platform.yaml: home_region: ", "'eu-west-9'",
+        ("did you mean 'eu-west-1' or 'eu-west-2' or 'eu-west-3'?",)),
+    "region in capitals": Case(
+        (replace(PLATFORM, "home_region: eu-west-1", "home_region: EU-West-1"),),
+        "config/platform.yaml: home_region: ", "'EU-West-1'"),
+    "unknown WAF rule group": Case(
+        (replace(PLATFORM, "- AWSManagedRulesSQLiRuleSet", "- AWSManagedRulesSQLRuleSet"),),
+        "config/platform.yaml: edge.waf.managed_rule_groups: ", "'AWSManagedRulesSQLRuleSet'",
+        ("did you mean 'AWSManagedRulesSQLiRuleSet'?",)),
+    "WAF group that needs configuration": Case(
+        (replace(PLATFORM, "- AWSManagedRulesSQLiRuleSet", "- AWSManagedRulesBotControlRuleSet"),),
+        "config/platform.yaml: edge.waf.managed_rule_groups: ",
+        "'AWSManagedRulesBotControlRuleSet'", ("configuration",)),
+    "WAF group listed twice": Case(
+        (replace(PLATFORM, "- AWSManagedRulesSQLiRuleSet", "- AWSManagedRulesCommonRuleSet"),),
+        "config/platform.yaml: edge.waf.managed_rule_groups: ",
+        "'AWSManagedRulesCommonRuleSet' is listed twice"),
+    "IPv4 and IPv6 in one IP set": Case(
+        (replace(PLATFORM, "ip_allow: []", 'ip_allow: ["203.0.113.0/24", "2001:db8::/32"]'),),
+        "config/platform.yaml: edge.waf.ip_allow: ", "'2001:db8::/32'", ("one address family",)),
+    "CIDR with host bits": Case(
+        (replace(PLATFORM, "ip_deny: []", 'ip_deny: ["10.0.0.1/8"]'),),
+        "config/platform.yaml: edge.waf.ip_deny: ", "'10.0.0.1/8' is not a CIDR block"),
+    "reserved _HANDLER variable": Case(search_fn("    environment: {_HANDLER: other.handler}\n"),
+                                       "services/catalog/service.yaml: functions.search."
+                                       "environment: ", "'_HANDLER' is reserved"),
+    "reserved AWS_REGION variable": Case(search_fn("    environment: {AWS_REGION: eu-west-1}\n"),
+                                         "services/catalog/service.yaml: functions.search."
+                                         "environment: ", "'AWS_REGION' is reserved"),
+    "reserved LAMBDA_TASK_ROOT variable": Case(
+        search_fn("    environment: {LAMBDA_TASK_ROOT: /opt}\n"),
+        "services/catalog/service.yaml: functions.search.environment: ",
+        "'LAMBDA_TASK_ROOT' is reserved"),
+    "variable Archway sets": Case(search_fn("    environment: {PRODUCTS_TABLE: other}\n"),
+                                  "services/catalog/service.yaml: functions.search.environment: ",
+                                  "'PRODUCTS_TABLE' is reserved", ("Archway",)),
+    "variable name with a dash": Case(search_fn("    environment: {LOG-LEVEL: debug}\n"),
+                                      "services/catalog/service.yaml: functions.search."
+                                      "environment.LOG-LEVEL: ", "'LOG-LEVEL'"),
+    "variable read as a number": Case(search_fn("    environment: {PAGE_SIZE: 020}\n"),
+                                      "services/catalog/service.yaml: functions.search."
+                                      "environment.PAGE_SIZE: ", "020", ("quote the value",)),
+    "environment over 4 KB": Case(search_fn(f"    environment: {{BANNER: \"{'x' * 4100}\"}}\n"),
+                                  "services/catalog/service.yaml: functions.search.environment: ",
+                                  "bytes in", ("Lambda allows 4096",)),
+    "routed function timeout above 29 s": Case(
+        (replace(CATALOG, "    timeout: 5\n    reads: [products]\n  products",
+                 "    timeout: 60\n    reads: [products]\n  products"),),
+        "services/catalog/service.yaml: functions.search.timeout: ", "(got 60)", ("29 s",)),
+    "timeout above Lambda's 900 s": Case(
+        (replace(CATALOG, "    timeout: 5\n    reads: [products]\n  products",
+                 "    timeout: 3600\n    reads: [products]\n  products"),),
+        "services/catalog/service.yaml: functions.search.timeout: ", "(got 3600)", ("900",)),
+    "memory as text": Case((replace(CATALOG, "memory: 256", "memory: 1GB"),),
+                           "services/catalog/service.yaml: functions.search.memory: ", "'1GB'"),
+    "owner with a hash": Case((replace(CATALOG, "owner: team-catalog", "owner: team#catalog"),),
+                              "services/catalog/service.yaml: owner: ", "'#'", ("tag value",)),
+    "owner too long for a tag": Case((replace(CATALOG, "owner: team-catalog",
+                                              "owner: " + "team " * 60),),
+                                     "services/catalog/service.yaml: owner: ", "(299 chars)"),
+    "owner missing": Case((replace(CATALOG, "owner: team-catalog\n", ""),),
+                          "services/catalog/service.yaml: owner: ", "is required"),
+    "content security policy too long": Case(
+        (replace(PLATFORM, "    frame_options: DENY",
+                 "    content_security_policy: \"default-src 'self' "
+                 f"{'https://cdn.example.com ' * 80}\"\n"
+                 "    frame_options: DENY"),),
+        "config/platform.yaml: edge.security_headers.content_security_policy: ",
+        "chars)", ("1783",)),
+    "retention not offered by CloudWatch": Case(
+        (replace(DEV, "log_retention_days: 14", "log_retention_days: 45"),),
+        "config/environments/dev.yaml: log_retention_days: ", "(got 45)"),
+    "stage name with underscore": Case((append(DEV, "stage_name: Live_1\n"),),
+                                       "config/environments/dev.yaml: stage_name: ", "'Live_1'"),
+    "alarm email without domain": Case((append(DEV, "alarm_email: oncall@\n"),),
+                                       "config/environments/dev.yaml: alarm_email: ",
+                                       "'oncall@'"),
+    "domain in capitals": Case(
+        (replace("config/environments/prod.yaml", "name: shop.example.com",
+                 "name: Shop.Example.com"),),
+        "config/environments/prod.yaml: domain.name: ", "'Shop.Example.com'"),
+    "burst of zero": Case((replace(CATALOG, "throttling: {rate: 200, burst: 400}",
+                                   "throttling: {rate: 200, burst: 0}"),),
+                          "services/catalog/service.yaml: throttling.burst: ", "(got 0)"),
+    "account id too short": Case((replace(CATALOG, 'dev: "210000000001"', 'dev: "21000001"'),),
+                                 "services/catalog/service.yaml: accounts.dev: ", "'21000001'",
+                                 ("12-digit",)),
+    "promotion to an unknown environment": Case(
+        (replace(PLATFORM, "promotion: [dev, prod]", "promotion: [dev, staging, prod]"),),
+        "config/platform.yaml: pipelines.promotion", "'staging'"),
+}
+
+CASES.update(SEMANTIC_CASES)
