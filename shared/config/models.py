@@ -109,6 +109,15 @@ class Waf(Strict):
                              f"but {versions[6]!r} is IPv6; keep one family")
         return value
 
+    @field_validator("geo_block")
+    @classmethod
+    def _countries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [code for code in value if code not in waf_country_codes()] if value else []
+        if unknown:
+            raise ValueError(f"{unknown[0]!r} is not a country code AWS WAF matches "
+                             "(ISO 3166-1 alpha-2, e.g. RU)")
+        return value
+
     @field_validator("managed_rule_groups")
     @classmethod
     def _groups(cls, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -201,6 +210,19 @@ class PlatformConfig(Strict):
 
 
 @cache
+def waf_country_codes() -> frozenset[str]:
+    """The country codes a WAF geo match accepts, from cfn-lint's copy of the CloudFormation
+    registry schema of AWS::WAFv2::WebACL (offline; loaded only when geo_block is set).
+    https://docs.aws.amazon.com/waf/latest/APIReference/API_GeoMatchStatement.html
+    """
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", "AWS::WAFv2::WebACL")
+    codes = schema.schema["definitions"]["GeoMatchStatement"]["properties"]["CountryCodes"]
+    return frozenset(codes["items"]["enum"])
+
+
+@cache
 def aws_regions() -> tuple[str, ...]:
     """Regions of the commercial partition, from botocore's bundled endpoint data (offline).
 
@@ -223,6 +245,19 @@ class Domain(Strict):
         description="Public domain served by CloudFront.")
     hosted_zone_id: Annotated[str, StringConstraints(pattern=r"^Z[A-Z0-9]{4,31}$")] = Field(
         description="Route 53 hosted zone holding the domain (platform account).")
+
+    @field_validator("name")
+    @classmethod
+    def _dns_lengths(cls, value: str) -> str:
+        # DNS: labels of at most 63 characters, 253 in all (Route 53, ACM, CloudFront).
+        # https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/DomainNameFormat.html
+        long = next((label for label in value.split(".") if len(label) > 63), None)
+        if long:
+            raise ValueError(f"the label {long[:20]!r}... is {len(long)} characters (DNS allows "
+                             "63 per label)")
+        if len(value) > 253:
+            raise ValueError(f"is {len(value)} characters (DNS allows 253)")
+        return value
 
 
 class EnvironmentConfig(Strict):

@@ -332,4 +332,17 @@ SEMANTIC_CASES = {
         "config/platform.yaml: pipelines.promotion", "'staging'"),
 }
 
+# Mistakes only `archway lint` (cfn-lint) used to catch, after writing build/.
+LINT_ONLY_CASES = {
+    "country code that does not exist": Case(
+        (replace(PLATFORM, "geo_block: []", "geo_block: [RU, XX]"),),
+        "config/platform.yaml: edge.waf.geo_block: ", "'XX' is not a country code"),
+    "domain label over 63 characters": Case(
+        (replace("config/environments/prod.yaml", "name: shop.example.com",
+                 f"name: {'black-friday-' * 6}deals.example.com"),),
+        "config/environments/prod.yaml: domain.name: ", "'black-friday-black-",
+        ("83 characters",)),
+}
+
 CASES.update(SEMANTIC_CASES)
+CASES.update(LINT_ONLY_CASES)
