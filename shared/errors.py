@@ -32,13 +32,16 @@ class ConfigError(ArchwayError):
 class ConfigErrors(ConfigError):
     """Several configuration errors found in one pass.
 
-    Still one line: the first error in full, then how many more there are (each is
-    shown in full once the one before it is fixed). ``errors`` holds all of them.
+    Still one line: the first error in full, then where the others are (each is shown in
+    full once the one before it is fixed). ``errors`` holds all of them.
     """
 
     def __init__(self, errors: list[ConfigError]) -> None:
         self.errors = errors
         first = errors[0]
         super().__init__(first.file, first.path, first.message)
-        more = len(errors) - 1
-        Exception.__init__(self, f"{first} (and {more} more error{'s' * (more != 1)})")
+        rest = [f"{e.file}: {e.path}" if e.file != first.file else e.path or e.file
+                for e in errors[1:]]
+        named = ", ".join(rest[:3]) + (", ..." if len(rest) > 3 else "")
+        more = len(rest)
+        Exception.__init__(self, f"{first} (and {more} more error{'s' * (more != 1)}: {named})")

@@ -29,6 +29,22 @@ PLATFORM_FILE = "config/platform.yaml"
 ENVIRONMENTS_DIR = "config/environments"
 SERVICES_GLOB = "services/*/service.yaml"
 M = TypeVar("M", bound=BaseModel)
+# What pydantic's type errors mean, in the words of a YAML file.
+TYPES = {
+    "dict_type": "must be a mapping (key: value lines)",
+    "model_type": "must be a mapping (key: value lines)",
+    "model_attributes_type": "must be a mapping (key: value lines)",
+    "list_type": "must be a list",
+    "tuple_type": "must be a list",
+    "string_type": "must be a string",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+}
 # What the common patterns mean, in words.
 PATTERNS = {
     r"^[a-z][a-z0-9-]*[a-z0-9]$": "lowercase letters, digits and hyphens, starting with a "
@@ -143,10 +159,10 @@ def _relevant(errors: list[Any]) -> list[Any]:
 
 def _loc(loc: tuple[int | str, ...]) -> str:
     parts: list[str] = []
-    for item in loc:
+    for index, item in enumerate(loc):
         if item == "[key]":  # pydantic's marker for "the key itself is bad"
             continue
-        if isinstance(item, int):
+        if isinstance(item, int) and loc[index + 1:index + 2] != ("[key]",):
             parts.append(f"[{item}]")
         else:
             parts.append(("." if parts else "") + str(item))
@@ -177,7 +193,7 @@ def _message(model: type[BaseModel], error: Any, document: Document) -> str:
         if isinstance(value, dict | list | tuple):
             return text  # the check names the bad entry itself
     else:
-        text = error["msg"][0].lower() + error["msg"][1:]
+        text = TYPES.get(kind) or error["msg"][0].lower() + error["msg"][1:]
     if error["loc"][-1:] == ("[key]",):
         text = "name " + text
     return f"{text} (got {shown(value)})"
@@ -212,12 +228,12 @@ def _unknown_key(model: type[BaseModel], loc: tuple[int | str, ...]) -> str:
 
 
 def _yaml_coercion(loc: tuple[int | str, ...], value: Any, scalar: Scalar | None) -> str | None:
-    """YAML 1.1 reads unquoted ``NO``/``yes`` as booleans and ``0123`` as octal: say so."""
-    if scalar is None or scalar.quoted or isinstance(value, str) or value is None and \
-            scalar.text in {"", "~"}:
+    """YAML 1.1 reads unquoted ``NO``/``yes`` as booleans, ``0123`` as octal, ``2024-01-01``
+    as a date and an empty value as null: say so, and say what to write instead."""
+    if scalar is None or scalar.quoted or isinstance(value, str):
         return None
-    if not isinstance(value, bool | int | float) and value is not None:
-        return None
+    if value is None:
+        return "is empty: write a value"
     keys = " ".join(str(part) for part in loc)
     if "account" in keys:
         advice = "quote account ids"
@@ -225,12 +241,19 @@ def _yaml_coercion(loc: tuple[int | str, ...], value: Any, scalar: Scalar | None
         advice = "quote country codes"
     else:
         advice = "quote the value"
-    read = "false" if value is False else "true" if value is True else f"the number {value!r}"
-    if isinstance(value, int) and re.fullmatch(r"[-+]?0[0-7_]+", scalar.text):
-        read = f"the octal number {value}"
     literal = _short(scalar.text)
-    return (f"must be a string: YAML 1.1 reads the unquoted {literal} as {read}; "
-            f"{advice} (write \"{literal}\")")
+    return (f"must be a string: YAML 1.1 reads the unquoted {literal} as {_read_as(value, scalar)}"
+            f"; {advice} (write \"{literal}\")")
+
+
+def _read_as(value: Any, scalar: Scalar) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int) and re.fullmatch(r"[-+]?0[0-7_]+", scalar.text):
+        return f"the octal number {value}"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    return f"a {scalar.tag.rsplit(':', 1)[-1]}"  # timestamp, and anything else YAML types
 
 
 def _short(text: str, limit: int = 60) -> str:
