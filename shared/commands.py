@@ -116,7 +116,9 @@ def _show(path: Path) -> str:
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from archway.shared.cli import common
+    from archway.shared.scaffold import register as register_scaffold
 
+    register_scaffold(sub)
     parser = sub.add_parser("synth", help="write build/<env>/*.json and manifest.json")
     common(parser)
     parser.set_defaults(handler=cmd_synth)

@@ -44,9 +44,23 @@ class Names:
     def function(self, service: str, function: str) -> str:
         return f"{self.prefix}-{service}-{function}"
 
+    @property
+    def route_store(self) -> str:
+        """The edge's CloudFront KeyValueStore of API routes."""
+        return f"{self.prefix}-routes"
+
+    @property
+    def route_registrar_role(self) -> str:
+        return f"{self.prefix}-route-registrar"
+
     def secret_parameter(self, service: str) -> str:
         """SSM SecureString (platform account) holding a service's origin secret."""
         return f"/{self.platform}/{self.env}/origin-secret/{service}"
+
+
+def deploy_role_name(platform: str, region: str) -> str:
+    """The role ``archway bootstrap`` creates for deploys in every account and region."""
+    return f"{platform}-deploy-{region}"
 
 
 def route_path(service: str, path: str) -> str | None:
@@ -109,6 +123,9 @@ LAMBDA_AND_ROLE = NameRule(
     # https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html
     "Lambda function and IAM role", r"[A-Za-z0-9_-]+", 64,
     url="https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html")
+IAM_ROLE = NameRule(
+    "IAM role", r"[\w+=,.@-]+", 64,
+    url="https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html")
 DYNAMODB_TABLE = NameRule(
     "DynamoDB table", r"[A-Za-z0-9_.-]+", 255, min_length=3,
     url="https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/"
@@ -126,6 +143,9 @@ SNS_TOPIC = NameRule(
 CLOUDFRONT_FUNCTION = NameRule(
     "CloudFront function", r"[A-Za-z0-9_-]+", 64,
     url="https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CreateFunction.html")
+KEY_VALUE_STORE = NameRule(
+    "CloudFront KeyValueStore", r"[A-Za-z0-9_-]+", 64,
+    url="https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CreateKeyValueStore.html")
 WAF_NAME = NameRule(
     "WAF web ACL / IP set", r"[\w-]+", 128,
     url="https://docs.aws.amazon.com/waf/latest/APIReference/API_CreateWebACL.html")

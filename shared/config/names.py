@@ -89,6 +89,8 @@ def _edge_names(config: Config, env: str) -> list[Generated]:
         Generated(file, "", f"{names.prefix}-edge-logs-{account}-{region}", naming.S3_BUCKET),
         Generated(file, "", f"{names.prefix}-security-headers", naming.CLOUDFRONT_FUNCTION),
         Generated(file, "", f"{names.prefix}-spa-fallback", naming.CLOUDFRONT_FUNCTION),
+        Generated(file, "", names.route_store, naming.KEY_VALUE_STORE),
+        Generated(file, "", names.route_registrar_role, naming.IAM_ROLE),
         # platform/edge_global.py: the web ACL and its IP sets.
         Generated(file, "", f"{names.prefix}-ip-allow", naming.WAF_NAME),
         Generated(file, "", names.edge_global_stack, naming.STACK),

@@ -147,6 +147,10 @@ def plan_stack(session: Session, target: Target) -> None:
         ui.line(target.id, "planned", f"inputs not ready yet: {exc}")
         return
     change_set = provider.preview(target, params)  # type: ignore[attr-defined]
+    routes = engine.route_preview(target)
+    if routes:
+        change_set = change_set or ChangeSet(target.name)
+        change_set.routes += routes
     if change_set is None or not (change_set.changes or change_set.routes):
         ui.line(target.id, "skipped", "no changes")
         return
@@ -170,8 +174,20 @@ def cmd_status(args: argparse.Namespace) -> int:
     for reason in stale:
         session.ui.line("edge", "stale", reason)
     if "edge" in states and not stale and states["edge"] is not None:
-        session.ui.line("edge", "current", "every service's API domain and secret match")
+        session.ui.line("edge", "current", "deployed from this template and these inputs")
+    show_routes(session)
     return 0
+
+
+def show_routes(session: Session) -> None:
+    """The live route table (the edge's KeyValueStore) against config."""
+    edge = session.engine.targets.get("edge")
+    registry = session.engine.registry(edge) if edge is not None else None
+    if registry is None:
+        session.ui.line("routes", "missing", "no route store: the edge is not deployed")
+        return
+    for row in registry.table():
+        session.ui.line("routes", row.state, f"/api/{row.service}/* {row.detail}")
 
 
 def edge_staleness(engine: Engine, states: dict[str, object]) -> list[str]:
