@@ -6,6 +6,7 @@ The same models generate the JSON Schema editors use (`archway schema`).
 from __future__ import annotations
 
 import re
+import unicodedata
 from difflib import get_close_matches
 from functools import cache
 from typing import Annotated, Literal
@@ -54,7 +55,8 @@ LAMBDA_RESERVED_VARIABLES = (
 )
 # Set by Archway on every function (shared/model): tables, environment, service name.
 ARCHWAY_VARIABLES = ("POWERTOOLS_SERVICE_NAME", "ARCHWAY_ENV", "ARCHWAY_CACHE_TTLS")
-# A tag value: Unicode letters, digits, spaces and _ . : / = + - @, at most 256 characters.
+# A tag value: ^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$, at most 256 characters; "aws:" is reserved.
+# https://docs.aws.amazon.com/servicequotas/2019-06-24/apireference/API_Tag.html
 # https://docs.aws.amazon.com/tag-editor/latest/userguide/best-practices-and-strats.html
 TAG_VALUE_SYMBOLS = " _.:/=+-@"
 TAG_VALUE_MAX = 256
@@ -136,8 +138,9 @@ class Waf(Strict):
 
 
 class SecurityHeaders(Strict):
-    # CloudFront accepts a Content-Security-Policy of at most 1783 characters.
-    # https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_ResponseHeadersPolicyContentSecurityPolicy.html
+    # CloudFront quota "maximum length of a value in the Content-Security-Policy header":
+    # 1783 characters (response headers policies).
+    # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html
     content_security_policy: str = Field(max_length=1783, default=
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
         "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
@@ -346,8 +349,11 @@ class Route(Strict):
     @classmethod
     def _path(cls, value: str) -> str:
         if not _PATH.match(value):
-            # Path parts: letters, digits, '.', '_', '-'; or one {parameter} per part.
+            # A conservative subset of API Gateway path parts: letters, digits, '.', '_', '-'
+            # (dots as in /search.json are kept, as API Gateway keeps them), or one whole
+            # {parameter} per part (no {proxy+}: Archway routes are explicit).
             # https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-method-settings-method-request.html
+            # https://docs.aws.amazon.com/apigateway/latest/api/API_CreateResource.html
             raise ValueError("must look like /segment/{param} (letters, digits, . _ - in a "
                              "segment; one whole {param} per segment)")
         return value
@@ -373,10 +379,13 @@ class ServiceConfig(Strict):
     @field_validator("owner")
     @classmethod
     def _tag_value(cls, value: str) -> str:
-        bad = sorted({c for c in value if not (c.isalnum() or c in TAG_VALUE_SYMBOLS)})
+        bad = sorted({c for c in value if not (c.isalnum() or c in TAG_VALUE_SYMBOLS
+                                               or unicodedata.category(c).startswith("Z"))})
         if bad:
             raise ValueError(f"becomes a tag value, which cannot hold {''.join(bad)!r} (letters, "
                              f"digits, spaces and {TAG_VALUE_SYMBOLS.strip()} only)")
+        if value.lower().startswith("aws:"):
+            raise ValueError("becomes a tag value, and the prefix 'aws:' is reserved for AWS")
         if len(value) > TAG_VALUE_MAX:
             raise ValueError(f"becomes a tag value: at most {TAG_VALUE_MAX} characters")
         return value
