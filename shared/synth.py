@@ -40,13 +40,10 @@ def app_stacks(platform: Platform) -> list[StackDef]:
     from archway.platform.edge import edge_stack
     from archway.platform.edge_global import edge_global_stack
     from archway.services.blueprint import service_stack
-    from archway.shared.blueprint.iam import enforce_boundary
 
     stacks = [service_stack(platform, service) for service in platform.services]
     stacks.append(edge_global_stack(platform))
     stacks.append(edge_stack(platform))
-    for stack in stacks:  # every role the execution role creates carries the boundary
-        enforce_boundary(stack.template, platform.name)
     return stacks
 
 
@@ -78,7 +75,17 @@ def every_deployed_stack(root: Path) -> list[StackDef]:
 
 
 def render(stack: StackDef) -> str:
-    """The template body exactly as written to disk and sent to CloudFormation."""
+    """The template body exactly as written to disk and sent to CloudFormation.
+
+    Every role a stack the execution role deploys creates carries the bootstrap's
+    permissions boundary (it could not be created otherwise): attached here, the one
+    chokepoint, to any role a blueprint made without it. The platform name is the stack
+    name's first part (platform names have no hyphen: config/platform.yaml ``name``).
+    """
+    if stack.kind != "bootstrap":
+        from archway.shared.blueprint.iam import enforce_boundary
+
+        enforce_boundary(stack.template, stack.name.split("-", 1)[0])
     return json.dumps(stack.template.to_dict(), indent=1, sort_keys=True) + "\n"
 
 
