@@ -9,7 +9,9 @@ stack failed, 2 bad input.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,12 +23,10 @@ from archway.shared.deploy.cloudformation import CloudFormationProvider, Confirm
 from archway.shared.deploy.connections import ConnectionManager
 from archway.shared.deploy.display import Display
 from archway.shared.deploy.engine import DeployError, Engine, digest, load_targets
-from archway.shared.deploy.provider import Provider, Resolved, Target
+from archway.shared.deploy.provider import Provider, Resolved, StackState, Target
 from archway.shared.errors import ArchwayError
 from archway.shared.model import Platform
 from archway.shared.synth import synth
-
-RED, RESET = "\033[31m", "\033[0m"
 
 
 class NotConfirmed(ArchwayError):
@@ -51,9 +51,11 @@ def _platform(root: Path, env: str) -> Platform:
 
 
 def open_session(args: argparse.Namespace) -> Session:
-    ui = Display()
+    """Synth, then an engine on the local cloud or on AWS (after a preflight)."""
+    ui = Display(sys.stderr if getattr(args, "json", False) else None)
     platform = _platform(args.root, args.env)
     result = synth_env(args.root, args.env)
+    ui.width = max((len(s["id"]) for s in result.manifest["stacks"]), default=16)
     if args.env == "local":
         from archway.shared.local.cloud import local_engine, running_endpoint
 
@@ -72,20 +74,15 @@ def open_session(args: argparse.Namespace) -> Session:
     return Session(platform, engine, ui)
 
 
-def show_changes(ui: Display, change_set: ChangeSet) -> None:
-    for change in change_set.changes:
-        text = str(change)
-        if change.risky:
-            text = f"{RED}{text}  <- data or IAM{RESET}" if ui.colour else f"{text}  <- data or IAM"
-        ui.line(change_set.stack, "change", text)
-    for route in change_set.routes:
-        ui.line(change_set.stack, "route", route)
+def show_changes(ui: Display, change_set: ChangeSet, stack_id: str | None = None) -> None:
+    rows = change_set.rows(stack_id or change_set.stack)
+    ui.rows([r for r, _ in rows], [risky for _, risky in rows])
 
 
 def _confirm(yes: bool, ui: Display) -> Confirm:
     """Show the change set; ask (on the main thread, one stack at a time) unless --yes."""
     def confirm(target: Target, change_set: ChangeSet) -> bool:
-        show_changes(ui, change_set)
+        show_changes(ui, change_set, target.id)
         return yes or ui.ask(f"deploy {target.name} to {target.account}/{target.region}? "
                              "[y/N] ")
 
@@ -124,54 +121,114 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    """One preview across every account: per stack, what would change. Nothing runs."""
+    """One preview across every account, down to the property. Nothing is executed.
+
+    Exit codes: 0 ok; with --detailed-exitcode 0 no changes, 2 changes; 1 an error.
+    """
     session = open_session(args)
     engine = session.engine
-    failed = 0
-    for stack_id in engine.plan(list(engine.targets)).stacks:
-        try:
-            plan_stack(session, engine.targets[stack_id])
-        except ArchwayError as exc:
-            session.ui.line(stack_id, "failed", str(exc))
-            failed += 1
-    print("plan only: nothing was executed")
-    return 1 if failed else 0
+    order = engine.plan(list(engine.targets)).stacks
+    with ThreadPoolExecutor(max_workers=min(engine.concurrency, len(order) or 1)) as pool:
+        plans = list(pool.map(lambda stack_id: plan_stack(session, engine.targets[stack_id]),
+                              order))
+    failed = [p for p in plans if p.state == "failed"]
+    changed = [p for p in plans if p.state in {"changes", "inputs not ready"}]
+    if args.json:
+        print(json.dumps({"env": args.env, "changes": bool(changed), "errors": len(failed),
+                          "stacks": [p.to_dict() for p in plans]}, indent=2))
+    else:
+        show_plan(session.ui, plans)
+        print(f"plan only, nothing was executed: {len(changed)} of {len(plans)} stack(s) "
+              f"would change" + (f", {len(failed)} could not be planned" if failed else ""))
+    if failed:
+        return 1
+    return 2 if changed and args.detailed_exitcode else 0
 
 
-def plan_stack(session: Session, target: Target) -> None:
-    engine, ui = session.engine, session.ui
+@dataclass
+class StackPlan:
+    target: Target
+    state: str  # changes | no changes | inputs not ready | failed
+    change_set: ChangeSet | None = None
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        t = self.target
+        return {"id": t.id, "stack": t.name, "account": t.account, "region": t.region,
+                "state": self.state, "reason": self.reason,
+                **(self.change_set.to_dict() if self.change_set else
+                   {"changes": [], "routes": []})}
+
+
+def plan_stack(session: Session, target: Target) -> StackPlan:
+    engine = session.engine
     provider: Provider = engine.provider_for(target)
     try:
         params = engine.resolve(target)
     except DeployError as exc:
-        ui.line(target.id, "planned", f"inputs not ready yet: {exc}")
-        return
-    change_set = provider.preview(target, params)  # type: ignore[attr-defined]
+        return StackPlan(target, "inputs not ready", reason=str(exc))
+    try:
+        change_set = provider.preview(target, params)  # type: ignore[attr-defined]
+    except ArchwayError as exc:
+        return StackPlan(target, "failed", reason=str(exc))
     if change_set is None or not (change_set.changes or change_set.routes):
-        ui.line(target.id, "skipped", "no changes")
-        return
-    ui.line(target.id, "planned", f"{target.name} in {target.account}/{target.region}: "
-            f"{len(change_set.changes)} resource change(s)")
-    show_changes(ui, change_set)
+        return StackPlan(target, "no changes")
+    return StackPlan(target, "changes", change_set)
+
+
+def show_plan(ui: Display, plans: list[StackPlan]) -> None:
+    for plan in plans:
+        t = plan.target
+        where = f"{t.name} ({t.account}/{t.region})"
+        if plan.state == "changes" and plan.change_set is not None:
+            ui.line(t.id, "planned", f"{where}: {len(plan.change_set.changes)} resource(s)")
+        elif plan.state == "no changes":
+            ui.line(t.id, "skipped", f"{where}: no changes")
+        elif plan.state == "inputs not ready":
+            ui.line(t.id, "planned", f"{where}: inputs not ready yet: {plan.reason}")
+        else:
+            ui.line(t.id, "failed", f"{where}: {plan.reason}")
+    rows = [row for p in plans if p.change_set for row in p.change_set.rows(p.target.id)]
+    if rows:
+        print(file=ui.out)
+        ui.rows([r for r, _ in rows], [risky for _, risky in rows])
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    """Every stack's state. Exit 1 when a stack is missing, failed or drifted, or the edge
+    is stale."""
     session = open_session(args)
     engine = session.engine
     states = dict((t.id, s) for t, s in engine.status())
-    for stack_id, state in states.items():
-        target = engine.targets[stack_id]
-        status = state.status if state else "NOT_DEPLOYED"
-        healthy = status.endswith("_COMPLETE") and "ROLLBACK" not in status
-        label = "missing" if state is None else "ok" if healthy else "failed"
-        session.ui.line(stack_id, label, f"{status:<20} {target.name} "
-                        f"({target.account}/{target.region})")
+    rows = [stack_health(engine.targets[stack_id], state) for stack_id, state in states.items()]
     stale = edge_staleness(engine, states)
+    edge = None if "edge" not in states or states["edge"] is None else \
+        {"stale": bool(stale), "reasons": stale}
+    healthy = all(r["health"] == "ok" for r in rows) and not stale
+    if args.json:
+        print(json.dumps({"env": args.env, "ok": healthy, "stacks": rows, "edge": edge},
+                         indent=2))
+        return 0 if healthy else 1
+    for row in rows:
+        session.ui.line(str(row["id"]), str(row["health"]),
+                        f"{row['status']:<20} {row['stack']} ({row['account']}/{row['region']})"
+                        + (f" drift: {row['drift']}" if row["drift"] == "DRIFTED" else ""))
     for reason in stale:
         session.ui.line("edge", "stale", reason)
-    if "edge" in states and not stale and states["edge"] is not None:
+    if edge is not None and not stale:
         session.ui.line("edge", "current", "every service's API domain and secret match")
-    return 0
+    return 0 if healthy else 1
+
+
+def stack_health(target: Target, state: StackState | None) -> dict[str, str]:
+    """ok | missing | busy | failed | drifted, with the stack's status and last drift result."""
+    status = state.status if state else "NOT_DEPLOYED"
+    drift = state.drift if state else "NOT_CHECKED"
+    complete = status.endswith("_COMPLETE") and "ROLLBACK" not in status
+    health = ("missing" if state is None else "busy" if status.endswith("_IN_PROGRESS") else
+              "failed" if not complete else "drifted" if drift == "DRIFTED" else "ok")
+    return {"id": target.id, "stack": target.name, "account": target.account,
+            "region": target.region, "status": status, "drift": drift, "health": health}
 
 
 def edge_staleness(engine: Engine, states: dict[str, object]) -> list[str]:
@@ -260,12 +317,28 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         help="continue an UPDATE_ROLLBACK_FAILED stack's rollback first")
     parser.set_defaults(handler=cmd_deploy)
 
-    parser = sub.add_parser("plan", help="preview changes across all accounts (no execution)")
+    parser = sub.add_parser(
+        "plan", help="preview changes across all accounts, per property (no execution)",
+        description="One preview across every account: each stack's change set down to the "
+        "property (~ svc-catalog SearchFunction MemorySize: 256 -> 512); replacements, data "
+        "and IAM changes flagged. Nothing is executed.",
+        epilog="exit codes: 0 ok (with --detailed-exitcode: no changes), 2 changes "
+        "(--detailed-exitcode), 1 a stack could not be planned")
     aws_options(parser)
+    parser.add_argument("--json", action="store_true", help="machine-readable plan on stdout")
+    parser.add_argument("--detailed-exitcode", action="store_true",
+                        help="exit 2 when anything would change, 0 when nothing would")
+    parser.add_argument("--concurrency", type=int, default=4, help="stacks previewed at once")
     parser.set_defaults(handler=cmd_plan)
 
-    parser = sub.add_parser("status", help="every stack's state; whether the edge is stale")
+    parser = sub.add_parser(
+        "status", help="every stack's state; whether the edge is stale",
+        description="Every stack's status and last drift result, and whether the edge still "
+        "matches every service's API domain and secret.",
+        epilog="exit codes: 0 all deployed, healthy and current; 1 a stack is missing, "
+        "failed or drifted, or the edge is stale")
     aws_options(parser)
+    parser.add_argument("--json", action="store_true", help="machine-readable status on stdout")
     parser.set_defaults(handler=cmd_status)
 
     parser = sub.add_parser("bootstrap", help="once per account and region: roles, bucket")

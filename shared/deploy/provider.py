@@ -52,6 +52,7 @@ class StackState:
     outputs: dict[str, str]
     digest: str | None  # what the engine last deployed (kept on the stack)
     parameters: dict[str, str] = field(default_factory=dict)  # NoEcho values masked
+    drift: str = "NOT_CHECKED"  # last drift detection: DRIFTED | IN_SYNC | UNKNOWN | NOT_CHECKED
 
 
 @dataclass(frozen=True)

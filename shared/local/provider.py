@@ -62,7 +62,7 @@ class LocalProvider:
             raise
         record = json.loads(value)
         return StackState(record["status"], record["outputs"], record["digest"],
-                          record.get("parameters", {}))
+                          record.get("parameters", {}), record.get("drift", "NOT_CHECKED"))
 
     def deployed_template(self, target: Target) -> dict[str, Any] | None:
         """The template of the last deploy (kept beside the local cloud's state)."""
@@ -75,7 +75,9 @@ class LocalProvider:
         current = self.describe(target)
         if current is not None and current.digest == params.digest:
             return None
-        return diff_templates(target.name, self.deployed_template(target), target.template)
+        deployed = current.parameters if current is not None else {}
+        return diff_templates(target.name, self.deployed_template(target), target.template,
+                              (deployed, params.printable()))
 
     def deploy(self, target: Target, params: Resolved) -> StackResult:
         current = self.describe(target)
