@@ -14,6 +14,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from archway.shared.commands import TOOLING, load_platform, synth_env
 from archway.shared.config import load_config
@@ -101,6 +102,7 @@ def require_answerable(args: argparse.Namespace) -> None:
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     what = args.what
+    args.service = getattr(args, "service", None)
     if what == "pipelines":  # every pipeline stack, in the tooling account
         args.env = TOOLING
         what = "all"
@@ -252,6 +254,71 @@ def edge_staleness(engine: Engine, states: dict[str, object]) -> list[str]:
     return [*reasons, "redeploy with: archway deploy edge"]
 
 
+def cmd_destroy(args: argparse.Namespace) -> int:
+    """Delete stacks dependents first; list what is retained on purpose. Exit 1 on failure."""
+    from archway.shared.deploy.destroy import destroy, destroy_order, physical_names, retained
+
+    if protected(_platform(args.root, args.env)) and not args.i_mean_prod:
+        raise NotConfirmed(f"{args.env} is a protected environment (termination or deletion "
+                           "protection): add --i-mean-prod to destroy it; nothing was deleted")
+    session = open_session(args)
+    engine, ui = session.engine, session.ui
+    order = destroy_order(engine.targets, engine.select(args.what, getattr(args, "service",
+                                                                         None)))
+    states = {s: engine.provider_for(engine.targets[s]).describe(engine.targets[s])
+              for s in order}
+    deployed = [s for s in order if states[s] is not None]
+    kept = [r for s in order for r in retained(
+        engine.targets[s], physical_names(engine, engine.targets[s]) if states[s] else None)]
+    for stack_id in order:
+        target = engine.targets[stack_id]
+        ui.line(stack_id, "planned" if states[stack_id] else "skipped",
+                f"{'delete' if states[stack_id] else 'not deployed:'} {target.name} "
+                f"({target.account}/{target.region})")
+    if not deployed:
+        print("nothing to destroy")
+        return 0
+    show_retained(ui, kept, "kept on purpose (DeletionPolicy Retain)")
+    confirm_destroy(args, len(deployed), ui)
+    results = destroy(engine, deployed)
+    show_retained(ui, kept, "retained: delete by hand once no longer needed")
+    if args.what == "service" and not hasattr(engine, "deregister") and \
+            engine.targets.get("edge") and \
+            engine.provider_for(engine.targets["edge"]).describe(engine.targets["edge"]):
+        ui.line("edge", "stale", f"still routes /api/{args.service}/* to the deleted API: "
+                "remove the service from config and run archway deploy edge")
+    failed = [r for r in results if not r.ok]
+    print(f"{sum(r.outcome == 'deleted' for r in results)} of {len(deployed)} stacks deleted"
+          + (f", {len(failed)} failed" if failed else ""))
+    return 1 if failed or len(results) < len(deployed) else 0
+
+
+def show_retained(ui: Display, kept: list[Any], title: str) -> None:
+    if kept:
+        print(f"{title}:", file=ui.out)
+        ui.rows([["  " + r.kind, r.name, f"account {r.account}", r.region, f"({r.stack})"]
+                 for r in kept])
+
+
+def protected(platform: Platform) -> bool:
+    environment = platform.environment
+    return platform.env == "prod" or environment.termination_protection or \
+        environment.deletion_protection
+
+
+def confirm_destroy(args: argparse.Namespace, count: int, ui: Display) -> None:
+    """A yes: --yes, or the environment's name typed at a terminal."""
+    if args.yes:
+        return
+    if not sys.stdin.isatty():
+        raise NotConfirmed("no terminal to confirm on: rerun with --yes once you have read "
+                           "the list above")
+    answer = ui.prompt(f"delete {count} stack(s) of {args.env}? type the environment name "
+                       "to confirm: ")
+    if answer.strip() != args.env:
+        raise NotConfirmed("not confirmed: nothing was deleted")
+
+
 def cmd_bootstrap(args: argparse.Namespace) -> int:
     if args.env == "local":
         raise ArchwayError("the local cloud bootstraps itself: run archway local")
@@ -297,6 +364,18 @@ def cmd_publish_site(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------- register
 
+DEPLOY_TARGETS = {
+    "service": "deploy one service's stack into its team's account",
+    "edge": "deploy edge-global (us-east-1: WAF, certificate), then edge (distribution)",
+    "all": "deploy every stack of the environment, in dependency order",
+    "pipelines": "deploy the CodePipeline stacks into the tooling account",
+}
+DESTROY_TARGETS = {
+    "service": "delete one service's stack (its retained tables stay)",
+    "edge": "delete edge, then edge-global (retained buckets stay)",
+    "all": "delete every stack of the environment, dependents first",
+}
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from archway.shared.cli import common
@@ -307,15 +386,39 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         parser.add_argument("--region", help="home region override")
         parser.add_argument("--endpoint-url", help=argparse.SUPPRESS)  # moto in tests
 
-    parser = sub.add_parser("deploy", help="deploy service <svc> | edge | all | pipelines")
-    parser.add_argument("what", choices=["service", "edge", "all", "pipelines"])
-    parser.add_argument("service", nargs="?", help="the service, with `deploy service`")
-    aws_options(parser)
-    parser.add_argument("--yes", action="store_true", help="do not ask before executing")
-    parser.add_argument("--concurrency", type=int, default=4, help="stacks in parallel")
-    parser.add_argument("--continue-rollback", action="store_true",
-                        help="continue an UPDATE_ROLLBACK_FAILED stack's rollback first")
-    parser.set_defaults(handler=cmd_deploy)
+    deploy = sub.add_parser(
+        "deploy", help="deploy service <svc> | edge | all | pipelines",
+        description="Deploy stacks with change sets: each is shown and confirmed (--yes "
+        "skips the question), unchanged stacks are skipped without a change set.")
+    targets = deploy.add_subparsers(dest="what", required=True, metavar="TARGET")
+    for what, text in DEPLOY_TARGETS.items():
+        parser = targets.add_parser(what, help=text, description=text)
+        if what == "service":
+            parser.add_argument("service", help="the service (a folder under services/)")
+        aws_options(parser)
+        parser.add_argument("--yes", action="store_true", help="do not ask before executing")
+        parser.add_argument("--concurrency", type=int, default=4, help="stacks in parallel")
+        parser.add_argument("--continue-rollback", action="store_true",
+                            help="continue an UPDATE_ROLLBACK_FAILED stack's rollback first")
+        parser.set_defaults(handler=cmd_deploy)
+
+    destroy = sub.add_parser(
+        "destroy", help="delete service <svc> | edge | all, dependents first",
+        description="Delete stacks in reverse dependency order after one confirmation; "
+        "tables, buckets and log groups with DeletionPolicy Retain stay and are listed.")
+    targets = destroy.add_subparsers(dest="what", required=True, metavar="TARGET")
+    for what, text in DESTROY_TARGETS.items():
+        parser = targets.add_parser(what, help=text, description=text, epilog=(
+            "exit codes: 0 deleted (or nothing deployed), 1 a stack failed to delete, "
+            "2 not confirmed"))
+        if what == "service":
+            parser.add_argument("service", help="the service (a folder under services/)")
+        aws_options(parser)
+        parser.add_argument("--yes", action="store_true",
+                            help="do not ask (still needs --i-mean-prod for prod)")
+        parser.add_argument("--i-mean-prod", action="store_true",
+                            help="required to destroy a protected environment (prod)")
+        parser.set_defaults(handler=cmd_destroy)
 
     parser = sub.add_parser(
         "plan", help="preview changes across all accounts, per property (no execution)",

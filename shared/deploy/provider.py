@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-Outcome = Literal["created", "updated", "skipped", "failed", "planned"]
+Outcome = Literal["created", "updated", "skipped", "failed", "planned", "deleted"]
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,53 @@ class LocalProvider:
         self._save(target, status, params, outputs)
         return StackResult(target.id, "created" if current is None else "updated", "", outputs)
 
+    # ------------------------------------------------------------------ delete
+
+    def physical_ids(self, target: Target) -> dict[str, str]:
+        """Logical -> physical id as deployed (names evaluated with the stack's parameters)."""
+        state = self.describe(target)
+        ctx = context(target, state.parameters if state else {})
+        return {logical: str(ctx.ref(logical))
+                for logical in target.template.get("Resources", {})}
+
+    def delete(self, target: Target) -> StackResult:
+        """Delete what the stack made, except what its template retains (DeletionPolicy)."""
+        if self.describe(target) is None:
+            return StackResult(target.id, "skipped", "not deployed")
+        names = self.physical_ids(target)
+        for logical, resource in target.template.get("Resources", {}).items():
+            if resource.get("DeletionPolicy") in {"Retain", "RetainExceptOnCreate"}:
+                continue
+            if resource["Type"] == "AWS::DynamoDB::Table":
+                self._drop_table(target, names[logical])
+            elif resource["Type"] == "AWS::S3::Bucket":
+                self._drop_bucket(target, names[logical])
+        ssm = self.client("ssm", target.account, target.region)
+        ssm.delete_parameter(Name=record_name(target.name))
+        if self.templates is not None:
+            (self.templates / f"{target.name}.json").unlink(missing_ok=True)
+        return StackResult(target.id, "deleted")
+
+    def _drop_table(self, target: Target, name: str) -> None:
+        dynamodb = self.client("dynamodb", target.account, target.region)
+        try:
+            dynamodb.delete_table(TableName=name)
+        except dynamodb.exceptions.ResourceNotFoundException:
+            pass
+
+    def _drop_bucket(self, target: Target, name: str) -> None:
+        s3 = self.client("s3", target.account, target.region)
+        try:
+            for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
+                doomed = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                          for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+                if doomed:
+                    s3.delete_objects(Bucket=name, Delete={"Objects": doomed})
+            s3.delete_bucket(Bucket=name)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "NoSuchBucket":
+                raise
+
     def _save(self, target: Target, status: str, params: Resolved,
               outputs: dict[str, str]) -> None:
         record = {"status": status, "digest": params.digest, "outputs": outputs,

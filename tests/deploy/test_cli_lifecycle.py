@@ -55,7 +55,8 @@ def root(moto: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 def run(root: Path, *argv: str) -> Run:
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
-        code = main([*argv, "--env", "local", "--root", str(root)])
+        env = [] if "--env" in argv else ["--env", "local"]
+        code = main([*argv, *env, "--root", str(root)])
     return Run(code, out.getvalue(), err.getvalue())
 
 
@@ -108,3 +109,65 @@ def test_status_is_zero_only_when_everything_is_healthy(root: Path) -> None:
     report = json.loads(healthy.out)
     assert report["ok"] is True and report["edge"] == {"stale": False, "reasons": []}
     assert {s["health"] for s in report["stacks"]} == {"ok"}
+
+
+# ------------------------------------------------------------------ destroy
+# (last in this module: they take the deployed platform down)
+
+
+def test_destroy_order_puts_dependents_first(root: Path) -> None:
+    from archway.shared.deploy.destroy import destroy_order
+    from archway.shared.deploy.engine import load_targets
+
+    # GIVEN the edge, which reads every service's outputs and edge-global's ARNs
+    targets = load_targets(synth(load_platform(root, "local")))
+    # WHEN the whole environment is destroyed
+    order = destroy_order(targets, list(targets))
+    # THEN the edge goes before everything it reads
+    assert order[0] == "edge" and set(order[1:]) == {"svc-catalog", "svc-reviews", "edge-global"}
+
+
+def test_prod_needs_an_explicit_flag_and_a_terminal_or_yes(root: Path) -> None:
+    # GIVEN prod (termination protection), and no terminal under pytest
+    prod = run(root, "destroy", "all", "--yes", "--env", "prod")
+    unasked = run(root, "destroy", "service", "catalog")
+    # THEN neither deletes anything, and each says what is missing
+    assert prod.code == 2 and "add --i-mean-prod" in prod.err
+    assert unasked.code == 2 and "rerun with --yes" in unasked.err
+    assert json.loads(run(root, "status", "--json").out)["ok"] is True
+
+
+def test_destroy_service_keeps_its_table_and_lists_it(root: Path, moto: MotoServer) -> None:
+    platform = load_platform(root, "local")
+    catalog = platform.service("catalog")
+    # WHEN the catalog is destroyed
+    result = run(root, "destroy", "service", "catalog", "--yes")
+    # THEN its stack is gone, its table (Retain) stays and is listed with its account
+    assert result.code == 0, result.out + result.err
+    assert re.search(r"table +archway-local-catalog-products +account 100000000001 +eu-west-1",
+                     result.out), result.out
+    engine = local_engine(platform, synth(platform), moto.endpoint, Display(io.StringIO()))
+    dynamodb = engine.connections.client("dynamodb", catalog.account, catalog.region)
+    assert dynamodb.list_tables()["TableNames"] == ["archway-local-catalog-products"]
+    status = json.loads(run(root, "status", "--json").out)
+    assert {s["id"]: s["health"] for s in status["stacks"]}["svc-catalog"] == "missing"
+    assert run(root, "status").code == 1
+
+
+def test_destroy_all_goes_edge_first_and_keeps_the_buckets(root: Path, moto: MotoServer) -> None:
+    # WHEN everything left is destroyed
+    result = run(root, "destroy", "all", "--yes")
+    # THEN the edge is deleted before edge-global, and its retained buckets are listed
+    assert result.code == 0, result.out + result.err
+    deleted = re.findall(r"\] (\S+) +deleted", result.out)
+    assert deleted == ["edge", "svc-reviews", "edge-global"] or (
+        deleted[0] == "edge" and set(deleted) == {"edge", "svc-reviews", "edge-global"})
+    assert "bucket" in result.out and "archway-local-site-" in result.out
+    platform = load_platform(root, "local")
+    engine = local_engine(platform, synth(platform), moto.endpoint, Display(io.StringIO()))
+    assert all(state is None for _, state in engine.status())
+    s3 = engine.connections.client("s3", platform.account, platform.home_region)
+    assert any(b["Name"].startswith("archway-local-site-") for b in s3.list_buckets()["Buckets"])
+    # and a second destroy finds nothing to do
+    again = run(root, "destroy", "all", "--yes")
+    assert (again.code, again.out.strip().splitlines()[-1]) == (0, "nothing to destroy")
