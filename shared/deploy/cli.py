@@ -319,6 +319,29 @@ def confirm_destroy(args: argparse.Namespace, count: int, ui: Display) -> None:
         raise NotConfirmed("not confirmed: nothing was deleted")
 
 
+def cmd_drift(args: argparse.Namespace) -> int:
+    """Drift detection on every deployed stack, all accounts in parallel. Exit 1 when any
+    stack drifted or could not be checked."""
+    from archway.shared.deploy.drift import detect_all, rows
+
+    session = open_session(args)
+    engine = session.engine
+    selected = engine.plan(list(engine.targets)).stacks
+    results = detect_all(engine, selected)
+    bad = [r for r in results if r.bad]
+    if args.json:
+        print(json.dumps({"env": args.env, "drifted": bool(bad),
+                          "stacks": [r.to_dict() for r in results]}, indent=2))
+    else:
+        table = rows(results)
+        session.ui.rows(table, [False] + [r[3].strip() in {"DRIFTED", "FAILED", "MODIFIED",
+                                                          "DELETED"} for r in table[1:]])
+        print(f"{sum(r.status == 'DRIFTED' for r in results)} of {len(results)} stack(s) "
+              "drifted" + (", run archway deploy to put them back (or fold the change "
+                           "into config)" if bad else ""))
+    return 1 if bad else 0
+
+
 def cmd_bootstrap(args: argparse.Namespace) -> int:
     if args.env == "local":
         raise ArchwayError("the local cloud bootstraps itself: run archway local")
@@ -443,6 +466,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     aws_options(parser)
     parser.add_argument("--json", action="store_true", help="machine-readable status on stdout")
     parser.set_defaults(handler=cmd_status)
+
+    parser = sub.add_parser(
+        "drift", help="drift detection on every stack, all accounts in parallel",
+        description="Has anything been changed by hand? CloudFormation drift detection "
+        "(DetectStackDrift) on every deployed stack, in parallel across accounts, in one "
+        "table with the drifted resources and properties.",
+        epilog="exit codes: 0 every deployed stack in sync, 1 a stack drifted or could not "
+        "be checked")
+    aws_options(parser)
+    parser.add_argument("--json", action="store_true", help="machine-readable result")
+    parser.add_argument("--concurrency", type=int, default=8, help="stacks checked at once")
+    parser.set_defaults(handler=cmd_drift)
 
     parser = sub.add_parser("bootstrap", help="once per account and region: roles, bucket")
     aws_options(parser)

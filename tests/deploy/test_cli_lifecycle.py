@@ -111,6 +111,38 @@ def test_status_is_zero_only_when_everything_is_healthy(root: Path) -> None:
     assert {s["health"] for s in report["stacks"]} == {"ok"}
 
 
+
+def test_drift_finds_a_hand_made_change_and_status_reports_it(root: Path,
+                                                               moto: MotoServer) -> None:
+    platform = load_platform(root, "local")
+    engine = local_engine(platform, synth(platform), moto.endpoint, Display(io.StringIO()))
+    s3 = engine.connections.client("s3", platform.account, platform.home_region)
+    bucket = f"archway-local-site-{platform.account}-{platform.home_region}"
+    # GIVEN a platform in sync
+    clean = run(root, "drift")
+    assert clean.code == 0, clean.out + clean.err
+    # WHEN someone suspends the site bucket's versioning by hand
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    drifted = run(root, "drift", "--json")
+    status = run(root, "status")
+    text = run(root, "drift")
+    # THEN drift names the stack, the resource and the property, and exits 1
+    assert drifted.code == 1
+    report = {s["id"]: s for s in json.loads(drifted.out)["stacks"]}
+    assert report["edge"]["drift"] == "DRIFTED"
+    assert report["edge"]["resources"] == [{
+        "logical_id": "SiteBucket", "type": "AWS::S3::Bucket", "status": "MODIFIED",
+        "differences": ["VersioningConfiguration.Status: expected Enabled, actual Suspended"]}]
+    assert {s["drift"] for k, s in report.items() if k != "edge"} == {"IN_SYNC"}
+    assert re.search(r"^edge +100000000000 +eu-west-1 +DRIFTED", text.out, re.MULTILINE)
+    # and status, which shows the last detection, exits 1 too
+    assert status.code == 1 and re.search(r"\] edge +drifted", status.out), status.out
+    # WHEN versioning is turned back on, THEN the next detection clears it
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    assert run(root, "drift").code == 0
+    assert run(root, "status").code == 0
+
+
 # ------------------------------------------------------------------ destroy
 # (last in this module: they take the deployed platform down)
 
