@@ -98,6 +98,23 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_diagram(args: argparse.Namespace) -> int:
+    from archway.shared.deploy.diagram import build, markdown, to_svg
+
+    out: Path = args.out or args.root / "docs"
+    out.mkdir(parents=True, exist_ok=True)
+    for env in environments(args.root, args.env):
+        if env == TOOLING:
+            continue
+        graph = build(load_platform(args.root, env))
+        svg = out / f"platform-{env}.svg"
+        svg.write_text(to_svg(graph), encoding="utf-8")
+        page = out / f"platform-{env}.md"
+        page.write_text(markdown(graph, svg.name, env), encoding="utf-8")
+        print(f"wrote {_show(page)} (Mermaid) and {_show(svg)}")
+    return 0
+
+
 def _show(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(Path.cwd()))
@@ -116,6 +133,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser("lint", help="cfn-lint every template (zero findings allowed)")
     common(parser)
     parser.set_defaults(handler=cmd_lint)
+
+    parser = sub.add_parser(
+        "diagram", help="the platform as Mermaid and SVG in docs/",
+        description="Accounts, stacks, the edge and every route to its function and tables, "
+        "from the config alone: docs/platform-<env>.md (Mermaid) and docs/platform-<env>.svg.")
+    common(parser)
+    parser.add_argument("--out", type=Path, default=None, help="folder (default docs/)")
+    parser.set_defaults(handler=cmd_diagram)
 
     parser = sub.add_parser("schema", help="write the JSON Schema of the config files")
     common(parser)
