@@ -24,6 +24,7 @@ from archway.shared.deploy.cloudformation import CloudFormationProvider, Confirm
 from archway.shared.deploy.connections import ConnectionManager
 from archway.shared.deploy.display import Display
 from archway.shared.deploy.engine import DeployError, Engine, digest, load_targets
+from archway.shared.deploy.preflight import preflight
 from archway.shared.deploy.provider import Provider, Resolved, StackState, Target
 from archway.shared.errors import ArchwayError
 from archway.shared.model import Platform
@@ -66,6 +67,7 @@ def open_session(args: argparse.Namespace) -> Session:
                                     profile=getattr(args, "profile", None),
                                     region=getattr(args, "region", None),
                                     endpoint_url=getattr(args, "endpoint_url", None))
+    ui.line("aws", "caller", preflight(connections))
     provider = CloudFormationProvider(
         connections, confirm=_confirm(getattr(args, "yes", False), ui),
         events=lambda target, line: ui.line(target.id, "event", line),
@@ -355,6 +357,7 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
                                     region=args.region, endpoint_url=args.endpoint_url,
                                     assume_role=bool(args.admin_role),
                                     role_name=args.admin_role or None)
+    ui.line("aws", "caller", preflight(connections))
     provider = CloudFormationProvider(connections, _confirm(args.yes, ui),
                                       lambda t, line: ui.line(t.id, "event", line))
     failed = 0
