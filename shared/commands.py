@@ -18,6 +18,9 @@ class LintFailed(ArchwayError):
     exit_code = 1
 
 
+SCHEMA_DIR = "schema"  # tracked: editors read it through each config file's modeline
+SCHEMAS = {"platform": "config/platform.yaml", "environment": "config/environments/*.yaml",
+           "service": "services/*/service.yaml"}
 TOOLING = "tooling"  # the pseudo-environment of the pipeline stacks (tooling account)
 
 
@@ -85,7 +88,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
 def cmd_schema(args: argparse.Namespace) -> int:
     from archway.shared.config.models import EnvironmentConfig, PlatformConfig, ServiceConfig
 
-    out: Path = args.out or args.root / "build" / "schema"
+    out: Path = args.out or args.root / SCHEMA_DIR
     out.mkdir(parents=True, exist_ok=True)
     for name, model in (("platform", PlatformConfig), ("environment", EnvironmentConfig),
                         ("service", ServiceConfig)):
@@ -93,8 +96,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
         schema = model.model_json_schema(by_alias=True)
         path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         print(f"wrote {_show(path)}")
-    print("point your editor's YAML schema setting at these files (e.g. "
-          "# yaml-language-server: $schema=...)")
+    print("config files point at them with a first line like "
+          "# yaml-language-server: $schema=../../schema/service.schema.json")
     return 0
 
 
@@ -125,12 +128,18 @@ def _show(path: Path) -> str:
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from archway.shared.cli import common
 
-    parser = sub.add_parser("synth", help="write build/<env>/*.json and manifest.json")
+    parser = sub.add_parser(
+        "synth", help="write build/<env>/*.json and manifest.json",
+        description="Synthesize every stack of an environment (or --env all) into "
+        "build/<env>/<stack>.json plus manifest.json; the same input gives the same bytes.")
     common(parser)
     parser.set_defaults(handler=cmd_synth)
     parser.epilog = "--env all synthesizes every environment"
 
-    parser = sub.add_parser("lint", help="cfn-lint every template (zero findings allowed)")
+    parser = sub.add_parser(
+        "lint", help="cfn-lint every template (zero findings allowed)",
+        description="Synthesize, then run cfn-lint and the house rules on every template.",
+        epilog="exit codes: 0 no findings, 1 findings, 2 bad config")
     common(parser)
     parser.set_defaults(handler=cmd_lint)
 
@@ -142,7 +151,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--out", type=Path, default=None, help="folder (default docs/)")
     parser.set_defaults(handler=cmd_diagram)
 
-    parser = sub.add_parser("schema", help="write the JSON Schema of the config files")
+    parser = sub.add_parser(
+        "schema", help="write the JSON Schema of the config files to schema/",
+        description="Write platform, environment and service JSON Schemas to schema/ (tracked); "
+        "the config files name them in a yaml-language-server modeline so editors complete "
+        "and check them.")
     common(parser)
-    parser.add_argument("--out", type=Path, default=None, help="folder (default build/schema)")
+    parser.add_argument("--out", type=Path, default=None, help="folder (default schema/)")
     parser.set_defaults(handler=cmd_schema)

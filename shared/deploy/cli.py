@@ -482,7 +482,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--concurrency", type=int, default=8, help="stacks checked at once")
     parser.set_defaults(handler=cmd_drift)
 
-    parser = sub.add_parser("bootstrap", help="once per account and region: roles, bucket")
+    parser = sub.add_parser(
+        "bootstrap", help="once per account and region: roles, bucket",
+        description="Create the assets bucket, deploy role and CloudFormation execution role "
+        "in every account and region of an environment (assumes --admin-role in each).")
     aws_options(parser)
     parser.add_argument("--yes", action="store_true", help="do not ask before executing")
     parser.add_argument("--admin-role", default="OrganizationAccountAccessRole",
@@ -491,6 +494,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                              "they are)")
     parser.set_defaults(handler=cmd_bootstrap)
 
-    parser = sub.add_parser("publish-site", help="upload platform/site, invalidate changes")
+    parser = sub.add_parser(
+        "publish-site", help="upload platform/site, invalidate changes",
+        description="Upload platform/site to the edge's bucket and invalidate only the "
+        "paths that changed.")
     aws_options(parser)
     parser.set_defaults(handler=cmd_publish_site)
