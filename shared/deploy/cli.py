@@ -57,7 +57,7 @@ def open_session(args: argparse.Namespace) -> Session:
     ui = Display(sys.stderr if getattr(args, "json", False) else None)
     platform = _platform(args.root, args.env)
     result = synth_env(args.root, args.env)
-    ui.width = max((len(s["id"]) for s in result.manifest["stacks"]), default=16)
+    ui.width = max([16] + [len(s["id"]) for s in result.manifest["stacks"]])
     if args.env == "local":
         from archway.shared.local.cloud import local_engine, running_endpoint
 
