@@ -185,7 +185,7 @@ def show_plan(ui: Display, plans: list[StackPlan]) -> None:
         t = plan.target
         where = f"{t.name} ({t.account}/{t.region})"
         if plan.state == "changes" and plan.change_set is not None:
-            ui.line(t.id, "planned", f"{where}: {len(plan.change_set.changes)} resource(s)")
+            ui.line(t.id, "planned", f"{where}: {len(plan.change_set.changes)} resource(s) change")
         elif plan.state == "no changes":
             ui.line(t.id, "skipped", f"{where}: no changes")
         elif plan.state == "inputs not ready":

@@ -314,7 +314,14 @@ class LocalCloud:
                 self.platform = load_platform(self.platform.root, self.platform.env)
                 self.engine = local_engine(self.platform, synth(self.platform),
                                            self.moto.endpoint, Display())
-                mounted = self.mount()
+                try:
+                    remounted = self.mount()
+                except ArchwayError as exc:  # e.g. archway destroy took a stack away
+                    mounted.digests = digests
+                    self.out(f"stacks changed but cannot be mounted ({exc}): still serving "
+                             "the previous routes; deploy again to reload")
+                    continue
+                mounted = remounted
                 assert self.app is not None
                 self.app.router = mounted.router
                 self.out("redeploy detected: routes and functions reloaded")
