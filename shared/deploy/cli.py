@@ -173,8 +173,12 @@ def plan_stack(session: Session, target: Target) -> StackPlan:
         return StackPlan(target, "inputs not ready", reason=str(exc))
     try:
         change_set = provider.preview(target, params)  # type: ignore[attr-defined]
+        routes = engine.route_preview(target)
     except ArchwayError as exc:
         return StackPlan(target, "failed", reason=str(exc))
+    if routes:
+        change_set = change_set or ChangeSet(target.name)
+        change_set.routes += routes
     if change_set is None or not (change_set.changes or change_set.routes):
         return StackPlan(target, "no changes")
     return StackPlan(target, "changes", change_set)
@@ -284,11 +288,6 @@ def cmd_destroy(args: argparse.Namespace) -> int:
     confirm_destroy(args, len(deployed), ui)
     results = destroy(engine, deployed)
     show_retained(ui, kept, "retained: delete by hand once no longer needed")
-    if args.what == "service" and not hasattr(engine, "deregister") and \
-            engine.targets.get("edge") and \
-            engine.provider_for(engine.targets["edge"]).describe(engine.targets["edge"]):
-        ui.line("edge", "stale", f"still routes /api/{args.service}/* to the deleted API: "
-                "remove the service from config and run archway deploy edge")
     failed = [r for r in results if not r.ok]
     print(f"{sum(r.outcome == 'deleted' for r in results)} of {len(deployed)} stacks deleted"
           + (f", {len(failed)} failed" if failed else ""))

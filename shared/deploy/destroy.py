@@ -11,13 +11,13 @@ execution role) when no RoleARN is given:
 https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteStack.html
 A stack with termination protection must have it turned off first:
 https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-protect-stacks.html
-On the local cloud the LocalProvider deletes what it made (``delete``).
+On the local cloud the LocalProvider deletes what it made (``delete``). A service's
+route is removed from the edge's route store before its stack is deleted.
 """
 
 from __future__ import annotations
 
 import graphlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError, WaiterError
 
 from archway.shared.deploy.engine import DeployError, Engine
 from archway.shared.deploy.provider import StackResult, Target
+from archway.shared.errors import ArchwayError
 
 RETAINING = {"Retain", "RetainExceptOnCreate"}
 KINDS = {"AWS::DynamoDB::Table": ("table", "TableName"),
@@ -88,17 +89,18 @@ def physical_names(engine: Engine, target: Target) -> dict[str, str]:
     return {r["LogicalResourceId"]: r.get("PhysicalResourceId", "") for r in resources}
 
 
-def deregister_route(engine: Engine, target: Target) -> None:
-    """Take a service off the edge's router before its API disappears.
-
-    HOOK: router registration (the KeyValueStore entry per service, DESIGN.md "Router
-    edge") is added to the engine separately; once ``Engine.deregister(target)`` exists
-    it is called here, first, for every service stack. Until then the edge keeps one
-    behaviour per service and needs a redeploy (``archway status`` says it is stale).
-    """
-    deregister: Callable[[Target], Any] | None = getattr(engine, "deregister", None)
-    if deregister is not None and target.kind == "service":
-        deregister(target)
+def deregister_route(engine: Engine, target: Target) -> str | None:
+    """Take a service off the edge's router (its KeyValueStore entry) before its API goes,
+    so the edge answers 404 for it instead of forwarding to a deleted API. Returns what
+    was done, or None when there is nothing to do (not a service, or no edge yet)."""
+    if target.kind != "service":
+        return None
+    service = target.id.removeprefix("svc-")
+    registry = engine.registry(target)
+    if registry is None:
+        return None
+    registry.deregister(service)
+    return f"/api/{service}/* removed from the edge's route store"
 
 
 def delete(engine: Engine, target: Target) -> StackResult:
@@ -141,9 +143,11 @@ def destroy(engine: Engine, selected: list[str]) -> list[StackResult]:
         target = engine.targets[stack_id]
         engine.ui.line(stack_id, "deleting", f"{target.name} in {target.account}/{target.region}")
         try:
-            deregister_route(engine, target)
+            removed = deregister_route(engine, target)
+            if removed:
+                engine.ui.line(stack_id, "route", removed)
             result = delete(engine, target)
-        except (ClientError, DeployError) as exc:
+        except (ClientError, ArchwayError) as exc:
             result = StackResult(stack_id, "failed", str(exc))
         engine.ui.result(result)
         results.append(result)
