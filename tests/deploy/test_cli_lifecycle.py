@@ -21,7 +21,13 @@ import pytest
 from archway.shared.cli import main
 from archway.shared.commands import load_platform
 from archway.shared.deploy.display import Display
-from archway.shared.local.cloud import ensure_asset_buckets, local_engine, state_path
+from archway.shared.deploy.routes import FileRoutes
+from archway.shared.local.cloud import (
+    ensure_asset_buckets,
+    local_engine,
+    route_store_path,
+    state_path,
+)
 from archway.shared.local.moto_server import MotoServer
 from archway.shared.synth import synth
 
@@ -172,10 +178,16 @@ def test_prod_needs_an_explicit_flag_and_a_terminal_or_yes(root: Path) -> None:
 def test_destroy_service_keeps_its_table_and_lists_it(root: Path, moto: MotoServer) -> None:
     platform = load_platform(root, "local")
     catalog = platform.service("catalog")
+    routes = FileRoutes(route_store_path(platform))
+    assert "catalog" in routes.items()  # GIVEN the catalog registered on the edge's router
     # WHEN the catalog is destroyed
     result = run(root, "destroy", "service", "catalog", "--yes")
-    # THEN its stack is gone, its table (Retain) stays and is listed with its account
+    # THEN its route goes first, so the edge answers 404 instead of calling a dead API
     assert result.code == 0, result.out + result.err
+    assert "catalog" not in routes.items() and "reviews" in routes.items()
+    route_line = result.out.index("/api/catalog/* removed from the edge's route store")
+    assert route_line < result.out.index("svc-catalog      deleted")
+    # and its stack is gone, its table (Retain) stays and is listed with its account
     assert re.search(r"table +archway-local-catalog-products +account 100000000001 +eu-west-1",
                      result.out), result.out
     engine = local_engine(platform, synth(platform), moto.endpoint, Display(io.StringIO()))
