@@ -178,3 +178,36 @@ def test_reverse_order_follows_dependencies_through_a_chain() -> None:
     assert order.index("edge") < order.index("svc-b")
     # and a partial selection ignores dependencies outside it
     assert destroy_order(targets, ["base", "svc-a"]) == ["svc-a", "base"]
+
+
+def test_status_reads_the_last_drift_result_from_the_stack(aws) -> None:  # noqa: ANN001
+    from archway.shared.deploy.cli import stack_health
+    from archway.shared.deploy.cloudformation import CloudFormationProvider
+
+    connections, parts = aws
+    # GIVEN a stack whose last drift detection (by anyone) found drift
+    parts["stubs"][CATALOG].add_response("describe_stacks", {"Stacks": [{
+        "StackName": "archway-dev-svc-catalog", "StackStatus": "UPDATE_COMPLETE",
+        "CreationTime": datetime.now(UTC),
+        "DriftInformation": {"StackDriftStatus": "DRIFTED"}}]})
+    provider = CloudFormationProvider(connections, lambda t, c: True, lambda t, e: None)
+    stack = target("svc-catalog", CATALOG)
+    # WHEN status describes it THEN it is drifted, which makes status exit 1
+    assert stack_health(stack, provider.describe(stack))["health"] == "drifted"
+
+
+def test_retained_names_come_from_the_deployed_stack(aws) -> None:  # noqa: ANN001
+    from archway.shared.deploy.destroy import physical_names
+
+    connections, parts = aws
+    # GIVEN a log group CloudFormation named (no name in the template)
+    parts["stubs"][CATALOG].add_response("describe_stack_resources", {"StackResources": [{
+        "LogicalResourceId": "SearchLogs", "PhysicalResourceId": "archway-dev-SearchLogs-X1",
+        "ResourceType": "AWS::Logs::LogGroup", "Timestamp": datetime.now(UTC),
+        "ResourceStatus": "UPDATE_COMPLETE"}]}, {"StackName": "archway-dev-svc-catalog"})
+    engine = FakeEngine(connections, {"svc-catalog": target("svc-catalog", CATALOG)})
+    names = physical_names(engine, engine.targets["svc-catalog"])  # type: ignore[arg-type]
+    kept = retained(engine.targets["svc-catalog"], names)
+    # THEN the list shows the real name, not the template's
+    assert "log group archway-dev-SearchLogs-X1 (account 210000000001, eu-west-1)" in \
+        [str(r) for r in kept]
