@@ -1,9 +1,10 @@
 """`archway diagram`: the platform of one environment as a picture, from the model alone.
 
-One graph (accounts > stacks > resources; the edge; every route to its function and the
-tables it reads or writes) rendered two ways: Mermaid (for docs and code review) and a
-self-contained SVG laid out in columns (viewer, edge, API, route, function, table), with
-no renderer and no network.
+One graph (accounts > stacks > resources; the edge, whose API router function sends
+``/api/<svc>/*`` to each service's API through the route store; every route to its
+function and the tables it reads or writes) rendered two ways: Mermaid (for docs and
+code review) and a self-contained SVG laid out in columns (viewer, edge, API, route,
+function, table), with no renderer and no network.
 """
 
 from __future__ import annotations
@@ -73,8 +74,11 @@ def build(platform: Platform) -> Graph:
     if platform.domain:
         graph.nodes.append(Node("cert", f"ACM certificate {host}", "edge", "edge_global"))
         graph.edges.append(Edge("cert", "cdn", "TLS", dashed=True))
+    graph.nodes += [Node("router", "API router function", "edge", "edge"),
+                    Node("routes", f"KeyValueStore {names.route_store}", "edge", "edge")]
     graph.edges += [Edge("viewer", "cdn", "https"), Edge("waf", "cdn", "guards", dashed=True),
-                    Edge("cdn", "site", "default (*)")]
+                    Edge("cdn", "site", "default (*)"), Edge("cdn", "router", "/api/*"),
+                    Edge("routes", "router", "looks up", dashed=True)]
     for service in sorted(platform.services, key=lambda s: (s.account, s.name)):
         graph.accounts.setdefault(service.account, f"account {service.account}")
         if service.account != platform.account:
@@ -89,7 +93,7 @@ def _service(graph: Graph, service: ServiceModel) -> None:
                               service.account))
     api = _id(service.name, "api")
     graph.nodes.append(Node(api, f"REST API {service.api_name}", "api", group))
-    graph.edges.append(Edge("cdn", api, service.path_pattern))
+    graph.edges.append(Edge("router", api, service.path_pattern))
     for table in service.tables.values():
         graph.nodes.append(Node(_id(service.name, "table", table.name),
                                 f"DynamoDB: {table.physical}", "table", group))

@@ -23,8 +23,9 @@ def test_every_route_leads_to_its_function_and_tables() -> None:
     edges = {(labels[e.source], labels[e.target]): e.label for e in graph.edges}
     for service in platform.services:
         api = f"REST API {service.api_name}"
-        # THEN the edge sends the service's path pattern to its API
-        assert edges[("CloudFront: *.cloudfront.net", api)] == service.path_pattern
+        # THEN the edge's router sends the service's path pattern to its API
+        assert edges[("CloudFront: *.cloudfront.net", "API router function")] == "/api/*"
+        assert edges[("API router function", api)] == service.path_pattern
         for route in service.routes:
             function = service.functions[route.function]
             # and each route goes to its function
