@@ -127,7 +127,9 @@ def _show(path: Path) -> str:
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from archway.shared.cli import common
+    from archway.shared.scaffold import register as register_scaffold
 
+    register_scaffold(sub)
     parser = sub.add_parser(
         "synth", help="write build/<env>/*.json and manifest.json",
         description="Synthesize every stack of an environment (or --env all) into "

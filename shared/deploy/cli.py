@@ -203,8 +203,9 @@ def show_plan(ui: Display, plans: list[StackPlan]) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    """Every stack's state. Exit 1 when a stack is missing, failed or drifted, or the edge
-    is stale."""
+    """Every stack's state, the edge's staleness and the live route table. Exit 1 when a
+    stack is missing, failed, busy or drifted, the edge is stale, or a route is not
+    registered as config says."""
     session = open_session(args)
     engine = session.engine
     states = dict((t.id, s) for t, s in engine.status())
@@ -212,10 +213,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     stale = edge_staleness(engine, states)
     edge = None if "edge" not in states or states["edge"] is None else \
         {"stale": bool(stale), "reasons": stale}
-    healthy = all(r["health"] == "ok" for r in rows) and not stale
+    routes = route_rows(session)
+    healthy = all(r["health"] == "ok" for r in rows) and not stale and \
+        all(r["state"] == "registered" for r in routes)
     if args.json:
-        print(json.dumps({"env": args.env, "ok": healthy, "stacks": rows, "edge": edge},
-                         indent=2))
+        print(json.dumps({"env": args.env, "ok": healthy, "stacks": rows, "edge": edge,
+                          "routes": routes}, indent=2))
         return 0 if healthy else 1
     for row in rows:
         session.ui.line(str(row["id"]), str(row["health"]),
@@ -224,7 +227,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     for reason in stale:
         session.ui.line("edge", "stale", reason)
     if edge is not None and not stale:
-        session.ui.line("edge", "current", "every service's API domain and secret match")
+        session.ui.line("edge", "current", "deployed from this template and these inputs")
+    for route in routes:
+        session.ui.line("routes", route["state"], f"/api/{route['service']}/* {route['detail']}")
     return 0 if healthy else 1
 
 
@@ -237,6 +242,18 @@ def stack_health(target: Target, state: StackState | None) -> dict[str, str]:
               "failed" if not complete else "drifted" if drift == "DRIFTED" else "ok")
     return {"id": target.id, "stack": target.name, "account": target.account,
             "region": target.region, "status": status, "drift": drift, "health": health}
+
+
+def route_rows(session: Session) -> list[dict[str, str]]:
+    """The live route table (the edge's KeyValueStore) against config: registered |
+    missing | stale | orphan per service."""
+    edge = session.engine.targets.get("edge")
+    registry = session.engine.registry(edge) if edge is not None else None
+    if registry is None:
+        return [{"service": "*", "state": "missing",
+                 "detail": "no route store: the edge is not deployed"}]
+    return [{"service": row.service, "state": row.state, "detail": row.detail}
+            for row in registry.table()]
 
 
 def edge_staleness(engine: Engine, states: dict[str, object]) -> list[str]:

@@ -26,7 +26,8 @@ from archway.shared.deploy.provider import StackResult
 COLOURS = {"created": "32", "updated": "32", "skipped": "36", "failed": "31",
            "planned": "33", "uploaded": "35", "stale": "31", "missing": "33", "ok": "32",
            "drifted": "31", "deleted": "32", "retained": "33", "current": "32",
-           "+": "32", "-": "31", "~": "33", "!": "31"}
+           "+": "32", "-": "31", "~": "33", "!": "31",
+           "registered": "32", "orphan": "33", "route": "36"}
 
 
 def use_colour(out: TextIO) -> bool:

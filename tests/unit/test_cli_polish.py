@@ -136,3 +136,19 @@ def test_schema_command_writes_to_the_tracked_folder(repo_copy: Path) -> None:
     assert main(["schema", "--root", str(repo_copy)]) == 0
     assert sorted(p.name for p in (repo_copy / SCHEMA_DIR).iterdir()) == [
         "environment.schema.json", "platform.schema.json", "service.schema.json"]
+
+
+def test_a_scaffolded_service_names_its_schema(repo_copy: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    import jsonschema
+
+    shutil.copytree(REPO / SCHEMA_DIR, repo_copy / SCHEMA_DIR)
+    # GIVEN a new service scaffolded by its team
+    assert main(["new", "service", "orders", "--root", str(repo_copy), "--account",
+                 "dev=210000000009", "--account", "prod=310000000009"]) == 0
+    path = repo_copy / "services" / "orders" / "service.yaml"
+    # THEN its editor finds the schema through the first line, and the file satisfies it
+    first = path.read_text().splitlines()[0]
+    assert first == "# yaml-language-server: $schema=../../schema/service.schema.json"
+    schema = json.loads((path.parent / first.split("=", 1)[1]).read_text())
+    jsonschema.validate(yaml.safe_load(path.read_text()), schema)
