@@ -168,7 +168,7 @@ class LocalCloud:
         engine = self.engine
         if self.runner is None:
             self.runner = LambdaRunner(engine.connections.client, engine.connections.credentials,
-                                       self.moto.endpoint, self.work)
+                                       self.moto.endpoint, self.work, console=self.out)
         apis: dict[str, ApiRouter] = {}
         for target in engine.targets.values():
             if target.kind == "service":
@@ -181,11 +181,16 @@ class LocalCloud:
         return Mounted(Router(edge, apis), digests)
 
     def _warm(self) -> None:
-        """One warm worker per function before the first request (in parallel)."""
+        """One warm worker per function before the first request (in parallel); a function
+        whose code cannot be loaded is reported (file:line) and answers Lambda's init error."""
         assert self.runner is not None
         runner = self.runner
         with ThreadPoolExecutor(max_workers=4) as pool:
-            list(pool.map(lambda f: runner.warm(f.name), runner.functions()))
+            errors = list(pool.map(lambda f: runner.warm(f.name), runner.functions()))
+        for function, error in zip(runner.functions(), errors, strict=True):
+            if error is not None:
+                self.out(f"{function.name}: cannot load its handler ({function.handler}): "
+                         f"{error}; its routes answer 502 until the code is fixed")
 
     def _write_state(self, extra: dict[str, Any] | None = None) -> None:
         state = {"endpoint": self.moto.endpoint, "url": f"http://{HOST}:{self.port}",
@@ -204,9 +209,17 @@ class LocalCloud:
                 handler=props["Handler"], memory=int(props["MemorySize"]),
                 timeout=int(props["Timeout"]), code_bucket=props["Code"]["S3Bucket"],
                 code_key=props["Code"]["S3Key"],
-                environment=props.get("Environment", {}).get("Variables", {}))
+                environment=props.get("Environment", {}).get("Variables", {}),
+                source=self._source_of(target))
             self.runner.register(function)
         return ApiRouter.from_template(ctx, self.runner)
+
+    def _source_of(self, target: Target) -> str:
+        """The repository folder of a service's handler code, as errors name it."""
+        for service in self.platform.services:
+            if service.stack_name == target.name:
+                return service.source_dir.relative_to(self.platform.root).as_posix()
+        return ""
 
     def _edge(self, target: Target, edge_global: Target, apis: dict[str, ApiRouter]) -> EdgeRouter:
         assert self.engine is not None
@@ -299,31 +312,63 @@ class LocalCloud:
         self._sources = self._source_stamps()
         while not until():
             time.sleep(interval)
-            changed = self._changed_services()
-            for service in changed:
-                self.out(f"{service}: handler code changed, redeploying")
-                try:
-                    self.deploy("service", service)
-                except ArchwayError as exc:
-                    self.out(f"{service}: redeploy failed: {exc}")
-            assert self.engine is not None
-            digests = {t.id: (s.digest if s else None) for t, s in self.engine.status()}
-            if digests != mounted.digests:
-                from archway.shared.commands import load_platform
+            mounted = self._watch_once(mounted)
 
-                self.platform = load_platform(self.platform.root, self.platform.env)
-                self.engine = local_engine(self.platform, synth(self.platform),
-                                           self.moto.endpoint, Display())
-                mounted = self.mount()
-                assert self.app is not None
-                self.app.router = mounted.router
-                self.out("redeploy detected: routes and functions reloaded")
+    def _watch_once(self, mounted: Mounted) -> Mounted:
+        """One look at the sources and the deployed stacks. Nothing here stops the cloud: a
+        broken service.yaml or a failed reload is reported and the last good state serves."""
+        changed = self._changed_services()
+        if changed and not self._reload_config():
+            return mounted
+        for service in changed:
+            self.out(f"{service}: handler code changed, redeploying")
+            try:
+                self.deploy("service", service)
+            except ArchwayError as exc:
+                self.out(f"{service}: redeploy failed: {exc}")
+        try:
+            return self._remount_if_deployed(mounted)
+        except ArchwayError as exc:
+            self.out(f"reload failed: {exc}\n  still serving the last good deploy")
+        except Exception as exc:  # noqa: BLE001 - never let a reload take the cloud down
+            self.out(f"reload failed (a bug in archway local, please report it): "
+                     f"{type(exc).__name__}: {exc}\n  still serving the last good deploy")
+        return mounted
+
+    def _reload_config(self) -> bool:
+        from archway.shared.commands import load_platform
+
+        try:
+            self.platform = load_platform(self.platform.root, self.platform.env)
+        except ArchwayError as exc:
+            self.out(f"{exc}\n  not deployed: still serving the last good deploy")
+            return False
+        return True
+
+    def _remount_if_deployed(self, mounted: Mounted) -> Mounted:
+        assert self.engine is not None
+        digests = {t.id: (s.digest if s else None) for t, s in self.engine.status()}
+        if digests == mounted.digests:
+            return mounted
+        mounted.digests = digests  # a failed reload is reported once, not every second
+        from archway.shared.commands import load_platform
+
+        platform = load_platform(self.platform.root, self.platform.env)
+        engine = local_engine(platform, synth(platform), self.moto.endpoint, Display())
+        self.platform, self.engine = platform, engine
+        fresh = self.mount()
+        assert self.app is not None
+        self.app.router = fresh.router
+        self.out("redeploy detected: routes and functions reloaded")
+        return fresh
 
     def _source_stamps(self) -> dict[str, float]:
         stamps = {}
         for service in self.platform.services:
             files = [p for p in service.source_dir.rglob("*.py") if "__pycache__" not in p.parts]
-            stamps[service.name] = max((p.stat().st_mtime for p in files), default=0.0)
+            files.append(service.source_dir.parent / "service.yaml")
+            stamps[service.name] = max((p.stat().st_mtime for p in files if p.exists()),
+                                       default=0.0)
         return stamps
 
     def _changed_services(self) -> list[str]:

@@ -5,6 +5,13 @@ with the environment, memory (resident size watched; over it, the worker is kill
 Lambda does) and timeout of its template and AWS calls pointed at the
 local cloud with its own account's credentials. Warm workers are reused (a small pool
 per function); a new code key (a redeploy after a handler changed) retires the old ones.
+
+A handler that cannot be imported never stops the runner: the worker reports the init
+error Lambda would (Runtime.ImportModuleError, Runtime.UserCodeSyntaxError,
+Runtime.HandlerNotFound, ...), every invoke of that function answers it (API Gateway
+turns it into 502) and, as Lambda does, the next invoke tries the init again. The
+handler's output and tracebacks go to the console, one line at a time prefixed with the
+function's name, and to ``build/local/.cloud/logs/<function>.log``.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from archway.shared.local import worker as worker_module
+from archway.shared.local.text import printable
 from archway.shared.local.worker import read_message, write_message
 
 MAX_WORKERS_PER_FUNCTION = 4
@@ -40,6 +49,7 @@ class LocalFunction:
     code_bucket: str
     code_key: str
     environment: dict[str, str] = field(default_factory=dict)
+    source: str = ""  # where its code lives in the repository (services/<svc>/src)
 
     @property
     def generation(self) -> tuple[str, tuple[tuple[str, str], ...]]:
@@ -54,26 +64,51 @@ class InvokeResult:
     timed_out: bool = False
 
 
+class InitError(Exception):
+    """The handler could not be loaded: Lambda's init error, as the worker reported it."""
+
+    def __init__(self, function: LocalFunction, fault: dict[str, Any]) -> None:
+        self.fault = {"errorType": str(fault.get("errorType", "Runtime.Unknown")),
+                      "errorMessage": str(fault.get("errorMessage", "worker did not start"))}
+        where = ""
+        if fault.get("file") and function.source:
+            where = f"{function.source}/{fault['file']}:{fault.get('line', 0)}: "
+        elif fault.get("file"):
+            where = f"{fault['file']}:{fault.get('line', 0)}: "
+        super().__init__(f"{where}{self.fault['errorType']}: {self.fault['errorMessage']}")
+
+
+EXITED = object()  # the worker's stdout closed: the process is gone
+
+
 class MemoryExceeded(Exception):
     def __init__(self, used: float) -> None:
         super().__init__(f"{used:.0f} MB")
         self.used = used
 
 
+def worker_command(code_dir: Path, handler: str, paths: list[str]) -> list[str]:
+    # -I: neither the worker's folder (whose http.py would shadow the stdlib) nor PYTHON*
+    # variables nor the user's site-packages; the import path is exactly ``paths``.
+    return [sys.executable, "-I", worker_module.__file__, str(code_dir), handler, *paths]
+
+
 class Worker:
-    def __init__(self, function: LocalFunction, code_dir: Path, env: dict[str, str],
-                 log: Path) -> None:
+    def __init__(self, function: LocalFunction, command: list[str], env: dict[str, str],
+                 log: Path, console: Callable[[str], None] | None = None) -> None:
         self.function = function
-        with open(log, "ab") as stderr:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "archway.shared.local.worker", str(code_dir),
-                 function.handler],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env)
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, env=env)
+        self._pump = threading.Thread(target=_pump_logs, name=f"log-{function.name}",
+                                      args=(self.process.stderr, log, function.name, console),
+                                      daemon=True)
+        self._pump.start()
         ready = self._receive(START_TIMEOUT)
-        if not ready or not ready.get("ready"):
+        if not isinstance(ready, dict) or not ready.get("ready"):
             self.stop()
-            detail = (ready or {}).get("errorMessage", "worker did not start")
-            raise RuntimeError(f"{function.name}: {detail}")
+            raise InitError(function, ready if isinstance(ready, dict) else {
+                "errorType": "Runtime.ExitError",
+                "errorMessage": "Runtime exited before it was ready"})
 
     def _receive(self, timeout: float, memory_mb: int | None = None) -> Any:
         """The worker's next message; None on timeout; raises MemoryExceeded."""
@@ -85,7 +120,8 @@ class Worker:
                 return None
             readable, _, _ = select.select([self.process.stdout], [], [], min(left, 0.05))
             if readable:
-                return read_message(self.process.stdout)
+                message = read_message(self.process.stdout)
+                return EXITED if message is None else message
             if memory_mb is not None and self.rss_mb() > memory_mb:
                 raise MemoryExceeded(self.rss_mb())
 
@@ -113,6 +149,11 @@ class Worker:
                 f"Runtime exited: used {exc.used:.0f} MB of {self.function.memory} MB")},
                 duration_ms=(time.perf_counter() - start) * 1000)
         duration = (time.perf_counter() - start) * 1000
+        if reply is EXITED:
+            self.stop()
+            return InvokeResult(error={"errorType": "Runtime.ExitError", "errorMessage": (
+                f"Runtime exited with error: exit status {self.process.returncode}")},
+                duration_ms=duration)
         if reply is None:
             self.stop()
             return InvokeResult(error={"errorType": "Sandbox.Timedout", "errorMessage": (
@@ -137,6 +178,19 @@ class Worker:
         for stream in (self.process.stdin, self.process.stdout):
             if stream:
                 stream.close()
+        self._pump.join(timeout=5)
+
+
+def _pump_logs(stream: Any, log: Path, name: str,
+               console: Callable[[str], None] | None) -> None:
+    """Each line the handler writes: to its log file and, prefixed, to the console."""
+    with open(log, "ab") as out:
+        for raw in iter(stream.readline, b""):
+            out.write(raw)
+            out.flush()
+            if console is not None:
+                console(f"  [{name}] {printable(raw.decode('utf-8', 'replace').rstrip())}")
+    stream.close()
 
 
 class Pool:
@@ -187,8 +241,10 @@ class Pool:
 class LambdaRunner:
     def __init__(self, client: Callable[[str, str, str], Any],
                  credentials: Callable[[str, str], dict[str, str]], endpoint: str,
-                 work_dir: Path, workers_per_function: int = MAX_WORKERS_PER_FUNCTION) -> None:
+                 work_dir: Path, workers_per_function: int = MAX_WORKERS_PER_FUNCTION,
+                 console: Callable[[str], None] | None = None) -> None:
         self.client = client
+        self.console = console
         self.credentials = credentials
         self.endpoint = endpoint
         self.work_dir = work_dir
@@ -232,7 +288,6 @@ class LambdaRunner:
         env = {
             "PATH": os.environ.get("PATH", ""),
             "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
             **function.environment,
             **self.credentials(function.account, function.region),
             "AWS_REGION": function.region,
@@ -246,18 +301,28 @@ class LambdaRunner:
         }
         log_dir = self.work_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
-        return Worker(function, code_dir, env, log_dir / f"{function.name}.log")
+        command = worker_command(code_dir, function.handler, [p for p in sys.path if p])
+        return Worker(function, command, env, log_dir / f"{function.name}.log", self.console)
 
-    def warm(self, name: str) -> None:
-        """Start one worker ahead of the first request."""
+    def warm(self, name: str) -> InitError | None:
+        """Start one worker ahead of the first request; its init error, if it has one."""
         pool = self._pools[name]
-        pool.release(pool.acquire())
+        try:
+            pool.release(pool.acquire())
+        except InitError as exc:
+            return exc
+        return None
 
     def invoke(self, name: str, event: Any, timeout: float | None = None) -> InvokeResult:
         with self._lock:
             function = self._functions[name]
             pool = self._pools[name]
-        worker = pool.acquire()
+        try:
+            worker = pool.acquire()
+        except InitError as exc:
+            if self.console is not None:
+                self.console(f"  [{name}] init error: {printable(str(exc))}")
+            return InvokeResult(error=exc.fault)
         try:
             return worker.invoke(event, min(timeout or function.timeout, function.timeout))
         finally:

@@ -4,7 +4,10 @@ runs the new code (new asset, new workers), with no restart."""
 from __future__ import annotations
 
 import time
+import uuid
+from collections.abc import Callable
 
+import httpx
 import pytest
 
 from helpers.local_platform import LocalPlatform
@@ -31,3 +34,63 @@ def test_changed_handler_is_redeployed_and_served(local_platform: LocalPlatform)
             time.sleep(0.5)
     assert response.json()["name"] == "Crème Brûlée Torch"
     assert "catalog: handler code changed, redeploying" in local_platform.log.read_text()
+
+
+def _wait_for(local_platform: LocalPlatform, check: Callable[[httpx.Client], bool],
+              what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    with local_platform.client() as http:
+        while not check(http):
+            assert time.monotonic() < deadline, (
+                f"{what} not seen:\n{local_platform.log.read_text()[-3000:]}")
+            time.sleep(0.5)
+
+
+def _product_status(http: httpx.Client) -> int:
+    # a new product id each time: nothing cached at the edge answers for the origin
+    return http.get(f"/api/catalog/products/p-{uuid.uuid4().hex[:8]}").status_code
+
+
+def test_syntax_error_in_a_handler_never_stops_the_cloud(local_platform: LocalPlatform) -> None:
+    handler = local_platform.root / "services" / "catalog" / "src" / "products.py"
+    source = handler.read_text()
+    try:
+        # WHEN a developer saves a handler with a syntax error (line 2 of the file)
+        lines = source.splitlines(keepends=True)
+        handler.write_text(lines[0] + "def broken(:\n" + "".join(lines[1:]))
+        # THEN its routes answer API Gateway's 502 once the redeploy is mounted
+        _wait_for(local_platform, lambda http: _product_status(http) == 502, "502")
+        with local_platform.client() as http:
+            response = http.get("/api/catalog/products/p-does-not-matter")
+            assert response.json() == {"message": "Internal server error"}
+            # AND every other service keeps serving
+            views = f"/api/reviews/products/p-{uuid.uuid4().hex[:8]}/views"
+            assert http.post(views).status_code == 200
+        # AND the console names the file and line under services/<svc>/src
+        log = local_platform.log.read_text()
+        assert "services/catalog/src/products.py:2: Runtime.UserCodeSyntaxError: " in log
+    finally:
+        handler.write_text(source)
+    # THEN fixing the file recovers
+    _wait_for(local_platform, lambda http: _product_status(http) == 404, "recovery")
+
+
+def test_service_yaml_typo_is_reported_and_the_last_good_state_serves(
+        local_platform: LocalPlatform) -> None:
+    config = local_platform.root / "services" / "catalog" / "service.yaml"
+    source = config.read_text()
+    assert "    memory: 256\n" in source
+    try:
+        # WHEN service.yaml gets a bad value while the cloud runs
+        config.write_text(source.replace("    memory: 256\n", "    memory: lots\n", 1))
+        # THEN the error names the file and key, and the cloud keeps serving the last deploy
+        deadline = time.monotonic() + 30
+        while "still serving the last good deploy" not in local_platform.log.read_text():
+            assert time.monotonic() < deadline, local_platform.log.read_text()[-3000:]
+            time.sleep(0.5)
+        assert "services/catalog/service.yaml: functions.search.memory" in (
+            local_platform.log.read_text())
+        with local_platform.client() as http:
+            assert http.get("/api/catalog/search", params={"q": "typo"}).status_code == 200
+    finally:
+        config.write_text(source)
