@@ -10,6 +10,7 @@ import time
 def cmd_local(args: argparse.Namespace) -> int:
     from archway.shared.commands import load_platform
     from archway.shared.local.cloud import LocalCloud
+    from archway.shared.local.processes import stop_on_signals
 
     def say(line: str) -> None:
         print(line, flush=True)
@@ -17,6 +18,7 @@ def cmd_local(args: argparse.Namespace) -> int:
     platform = load_platform(args.root, "local")
     cloud = LocalCloud(platform, port=args.port, moto_port=args.moto_port, out=say)
     started = time.perf_counter()
+    stop_on_signals()  # SIGTERM and SIGHUP stop everything, as Ctrl-C does
     try:
         cloud.start()
         say("deploying the local environment (same templates, plan and parameters as AWS)")

@@ -36,6 +36,7 @@ from archway.shared.local.edge_router import (
     WebAcl,
 )
 from archway.shared.local.moto_server import HOST, LocalCloudError, MotoServer
+from archway.shared.local.processes import clean_stale, process_tag, running_owner
 from archway.shared.local.provider import LocalProvider, context
 from archway.shared.local.runner import LambdaRunner, LocalFunction
 from archway.shared.local.seed import seed
@@ -60,7 +61,10 @@ def running_endpoint(root: Path) -> str:
 
     path = state_path(root)
     try:
-        endpoint = json.loads(path.read_text())["endpoint"]
+        state = json.loads(path.read_text())
+        endpoint = state["endpoint"]
+        if running_owner(state) is None:
+            raise OSError("the archway local that wrote the state file is gone")
         with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2):
             return str(endpoint)
     except (OSError, ValueError, KeyError):
@@ -114,15 +118,18 @@ class LocalCloud:
     # ---------------------------------------------------------------- lifecycle
 
     def start(self) -> None:
-        try:
-            running_endpoint(self.platform.root)
-        except LocalCloudNotRunning:
-            pass
-        else:
-            state = json.loads(state_path(self.platform.root).read_text())
-            raise LocalCloudError(
-                f"archway local is already running for this repository (pid {state['pid']}, "
-                f"{state['url']}): stop it first, or deploy into it with archway deploy")
+        path = state_path(self.platform.root)
+        if path.exists():
+            try:
+                state = json.loads(path.read_text())
+            except ValueError:
+                state = {}
+            if running_owner(state) is not None:
+                raise LocalCloudError(
+                    f"archway local is already running for this repository (pid "
+                    f"{state['pid']}, {state['url']}): stop it first, or deploy into it with "
+                    "archway deploy")
+            clean_stale(path, self.out)
         self.moto.start()
         self._started = True
         self._write_state()
@@ -194,7 +201,8 @@ class LocalCloud:
 
     def _write_state(self, extra: dict[str, Any] | None = None) -> None:
         state = {"endpoint": self.moto.endpoint, "url": f"http://{HOST}:{self.port}",
-                 "pid": os.getpid(), **(extra or {})}
+                 "pid": os.getpid(), "moto_pid": self.moto.pid, "tag": process_tag(),
+                 **(extra or {})}
         state_path(self.platform.root).write_text(json.dumps(state, indent=1))
 
     def _service(self, target: Target) -> ApiRouter:

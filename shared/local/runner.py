@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from archway.shared.local import worker as worker_module
+from archway.shared.local.processes import TAG, process_tag
 from archway.shared.local.text import printable
 from archway.shared.local.worker import read_message, write_message
 
@@ -298,6 +299,7 @@ class LambdaRunner:
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "ARCHWAY_ACCOUNT": function.account,
             "POWERTOOLS_TRACE_DISABLED": "true",
+            TAG: process_tag(),
         }
         log_dir = self.work_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
