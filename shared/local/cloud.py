@@ -164,9 +164,9 @@ class LocalCloud:
         s3 = self.engine.connections.client("s3", edge.account, edge.region)
         publish_site(self.platform.site_dir, s3, bucket, log=lambda _line: None)
 
-    def seed(self) -> int:
+    def seed(self, skip: frozenset[str] | set[str] = frozenset()) -> int:
         assert self.engine is not None
-        return seed(self.platform, self.engine.connections.client, log=self.out)
+        return seed(self.platform, self.engine.connections.client, log=self.out, skip=skip)
 
     # ------------------------------------------------------------------ routers
 
