@@ -17,6 +17,11 @@ def cmd_local(args: argparse.Namespace) -> int:
         print(line, flush=True)
 
     platform = load_platform(args.root, "local")
+    host = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    others = sorted({service.runtime for service in platform.services} - {host})
+    if others:
+        say(f"note: handlers run on this machine's {host}; the services declare "
+            f"{', '.join(others)}, which Lambda runs")
     cloud = LocalCloud(platform, port=args.port, moto_port=args.moto_port, out=say)
     started = time.perf_counter()
     stop_on_signals()  # SIGTERM and SIGHUP stop everything, as Ctrl-C does

@@ -218,16 +218,17 @@ class LocalCloud:
                 timeout=int(props["Timeout"]), code_bucket=props["Code"]["S3Bucket"],
                 code_key=props["Code"]["S3Key"],
                 environment=props.get("Environment", {}).get("Variables", {}),
-                source=self._source_of(target))
+                **self._code_of(target))
             self.runner.register(function)
         return ApiRouter.from_template(ctx, self.runner)
 
-    def _source_of(self, target: Target) -> str:
-        """The repository folder of a service's handler code, as errors name it."""
+    def _code_of(self, target: Target) -> dict[str, str]:
+        """Where a service's handler code is (as errors name it) and its requirements.txt."""
         for service in self.platform.services:
             if service.stack_name == target.name:
-                return service.source_dir.relative_to(self.platform.root).as_posix()
-        return ""
+                return {"source": service.source_dir.relative_to(self.platform.root).as_posix(),
+                        "requirements": str(service.source_dir.parent / "requirements.txt")}
+        return {}
 
     def _edge(self, target: Target, edge_global: Target, apis: dict[str, ApiRouter]) -> EdgeRouter:
         assert self.engine is not None

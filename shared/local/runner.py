@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from archway.shared.local import worker as worker_module
+from archway.shared.local.deps import DependencyError, runtime_layer, vendored
 from archway.shared.local.processes import TAG, process_tag
 from archway.shared.local.text import printable
 from archway.shared.local.worker import read_message, write_message
@@ -51,6 +52,7 @@ class LocalFunction:
     code_key: str
     environment: dict[str, str] = field(default_factory=dict)
     source: str = ""  # where its code lives in the repository (services/<svc>/src)
+    requirements: str = ""  # services/<svc>/requirements.txt (absolute), if the service has one
 
     @property
     def generation(self) -> tuple[str, tuple[tuple[str, str], ...]]:
@@ -90,8 +92,9 @@ class MemoryExceeded(Exception):
 
 def worker_command(code_dir: Path, handler: str, paths: list[str]) -> list[str]:
     # -I: neither the worker's folder (whose http.py would shadow the stdlib) nor PYTHON*
-    # variables nor the user's site-packages; the import path is exactly ``paths``.
-    return [sys.executable, "-I", worker_module.__file__, str(code_dir), handler, *paths]
+    # variables nor the user's site-packages; -S: not the host's site-packages either. The
+    # import path is the code, then exactly ``paths``, then the standard library.
+    return [sys.executable, "-I", "-S", worker_module.__file__, str(code_dir), handler, *paths]
 
 
 class Worker:
@@ -265,7 +268,8 @@ class LambdaRunner:
         if old is not None:
             old.close()
         code_dir = self._code(function)
-        pool = Pool(lambda: self._spawn(function, code_dir), self.workers_per_function)
+        paths = self._import_paths(function)
+        pool = Pool(lambda: self._spawn(function, code_dir, paths), self.workers_per_function)
         with self._lock:
             self._pools[function.name] = pool
         return True
@@ -285,7 +289,22 @@ class LambdaRunner:
             (target / ".complete").touch()
         return target
 
-    def _spawn(self, function: LocalFunction, code_dir: Path) -> Worker:
+    def _import_paths(self, function: LocalFunction) -> list[str]:
+        """After the code: its vendored dependencies, then the runtime's libraries."""
+        paths = []
+        if function.requirements:
+            try:
+                deps = vendored(Path(function.requirements), self.work_dir)
+            except DependencyError as exc:
+                if self.console is not None:
+                    self.console(f"{function.name}: {exc}")
+                deps = None
+            if deps is not None:
+                paths.append(str(deps))
+        paths.append(str(runtime_layer(self.work_dir)))
+        return paths
+
+    def _spawn(self, function: LocalFunction, code_dir: Path, paths: list[str]) -> Worker:
         env = {
             "PATH": os.environ.get("PATH", ""),
             "PYTHONDONTWRITEBYTECODE": "1",
@@ -303,7 +322,7 @@ class LambdaRunner:
         }
         log_dir = self.work_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
-        command = worker_command(code_dir, function.handler, [p for p in sys.path if p])
+        command = worker_command(code_dir, function.handler, paths)
         return Worker(function, command, env, log_dir / f"{function.name}.log", self.console)
 
     def warm(self, name: str) -> InitError | None:
