@@ -20,10 +20,17 @@ from botocore.exceptions import ClientError
 
 from archway.shared.deploy.changes import ChangeSet, diff_templates
 from archway.shared.deploy.provider import Resolved, StackResult, StackState, Target
+from archway.shared.errors import ArchwayError
 from archway.shared.local.intrinsics import Context, physical_id
 
 ClientFactory = Callable[[str, str, str], Any]
 RECORD_PREFIX = "/archway-local/stacks/"
+
+
+class ReplacementRefused(ArchwayError):
+    """What CloudFormation answers to an update that would replace a custom-named resource."""
+
+    exit_code = 1
 
 
 def record_name(stack_name: str) -> str:
@@ -82,6 +89,7 @@ class LocalProvider:
         if current is not None and current.digest == params.digest:
             return StackResult(target.id, "skipped", "no changes", current.outputs)
         ctx = context(target, params.values)
+        self._refuse_replacements(target, ctx)  # before anything changes, as CloudFormation
         for logical, resource in target.template.get("Resources", {}).items():
             kind = resource["Type"]
             if kind == "AWS::DynamoDB::Table":
@@ -106,6 +114,32 @@ class LocalProvider:
             (self.templates / f"{target.name}.json").write_text(target.template_body)
 
     # ------------------------------------------------------------- resources
+
+    def _refuse_replacements(self, target: Target, ctx: Context) -> None:
+        """A table's KeySchema is "Update requires: Replacement"
+        (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-dynamodb-table.html)
+        and CloudFormation never replaces a resource that has a custom name: "You can't
+        perform an update that causes a custom-named resource to be replaced"
+        (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-name.html).
+        The stack update fails with the message below
+        (https://repost.aws/knowledge-center/cloudformation-custom-name) and the old table
+        stays as it was."""
+        for logical, resource in target.template.get("Resources", {}).items():
+            if resource["Type"] != "AWS::DynamoDB::Table":
+                continue
+            props = ctx.evaluate(resource["Properties"])
+            dynamodb = self.client("dynamodb", target.account, target.region)
+            try:
+                existing = dynamodb.describe_table(TableName=props["TableName"])["Table"]
+            except dynamodb.exceptions.ResourceNotFoundException:
+                continue
+            if _key(existing) != _key(props):
+                raise ReplacementRefused(
+                    f"{logical} ({props['TableName']}): the key schema changed from "
+                    f"{_describe_key(existing)} to {_describe_key(props)}, which replaces the "
+                    "table. CloudFormation cannot update a stack when a custom-named resource "
+                    f"requires replacing. Rename {props['TableName']} and update the stack "
+                    "again.")
 
     def _table(self, target: Target, props: dict[str, Any]) -> None:
         dynamodb = self.client("dynamodb", target.account, target.region)
@@ -151,3 +185,14 @@ class LocalProvider:
         if versioning:
             s3.put_bucket_versioning(Bucket=name,
                                      VersioningConfiguration={"Status": versioning})
+
+
+def _key(table: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(key type, attribute, attribute type) of a table's primary key."""
+    types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
+    return [(k["KeyType"], k["AttributeName"], types.get(k["AttributeName"], "?"))
+            for k in table["KeySchema"]]
+
+
+def _describe_key(table: dict[str, Any]) -> str:
+    return ", ".join(f"{kind} {name} ({kind_of})" for kind, name, kind_of in _key(table))

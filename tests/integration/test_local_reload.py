@@ -3,6 +3,8 @@ runs the new code (new asset, new workers), with no restart."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -92,5 +94,31 @@ def test_service_yaml_typo_is_reported_and_the_last_good_state_serves(
             local_platform.log.read_text())
         with local_platform.client() as http:
             assert http.get("/api/catalog/search", params={"q": "typo"}).status_code == 200
+    finally:
+        config.write_text(source)
+
+
+def test_table_key_change_is_refused_like_cloudformation(local_platform: LocalPlatform) -> None:
+    config = local_platform.root / "services" / "catalog" / "service.yaml"
+    source = config.read_text()
+    assert "    partition_key: {name: pk, type: S}\n" in source
+    try:
+        # WHEN a team changes the products table's partition key and deploys
+        config.write_text(source.replace("    partition_key: {name: pk, type: S}\n",
+                                         "    partition_key: {name: id, type: S}\n", 1))
+        proc = subprocess.run(
+            [sys.executable, "-m", "archway.shared.cli", "deploy", "service", "catalog",
+             "--root", str(local_platform.root)],
+            capture_output=True, text=True, timeout=120, cwd=local_platform.root)
+        # THEN the deploy fails with CloudFormation's refusal, naming the table
+        output = proc.stdout + proc.stderr
+        assert proc.returncode != 0, output
+        assert ("CloudFormation cannot update a stack when a custom-named resource requires "
+                "replacing. Rename archway-local-catalog-products") in output
+        # AND the old table still serves the catalog
+        with local_platform.client() as http:
+            response = http.get("/api/catalog/search", params={"q": "CR"})
+            assert [r["name"] for r in response.json()["results"]] == [
+                "Crème Brûlée Torch", "Crystal Water Carafe"]
     finally:
         config.write_text(source)
