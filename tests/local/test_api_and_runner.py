@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,7 +40,13 @@ HANDLERS = {
                   "def hungry(event, context):\n"
                   "    block = bytearray(300 * 1024 * 1024)\n    time.sleep(2)\n"
                   "    return {'statusCode': 200, 'body': str(len(block))}\n"
-                  "def exits(event, context):\n    import os\n    os._exit(3)\n",
+                  "def exits(event, context):\n    import os\n    os._exit(3)\n"
+                  "def echo(event, context):\n"
+                  "    import json\n"
+                  "    return {'statusCode': 200, 'body': json.dumps({\n"
+                  "        'body': event['body'], 'b64': event['isBase64Encoded']})}\n"
+                  "def big(event, context):\n"
+                  "    return {'statusCode': 200, 'body': 'x' * (6 * 1024 * 1024 + 1)}\n",
     # user mistakes at import time: each must fail like Lambda's init, never the runner
     "broken/syntax.py": "def handler(event, context):\n    return {'statusCode': 200\n",
     "broken/missing.py": "import no_such_module_anywhere\n"
@@ -135,14 +142,17 @@ def test_memory_limit_kills_the_worker(runner: LambdaRunner) -> None:
 
 
 def router(runner: LambdaRunner, routes: list[Route],
-           throttle: TokenBucket | None = None) -> ApiRouter:
+           throttle: TokenBucket | None = None, binary: list[str] | None = None) -> ApiRouter:
     return ApiRouter("abc1234567", "live", ACCOUNTS[0], REGION, routes, {"k" * 40}, throttle,
-                     runner, "svc")
+                     runner, "svc", binary)
 
 
 def call(api: ApiRouter, method: str, path: str, key: str | None = "k" * 40,
-         body: bytes = b"", query: str = "") -> tuple[int, dict, object]:
+         body: bytes = b"", query: str = "",
+         content_type: str | None = None) -> tuple[int, dict, object]:
     headers = [("x-api-key", key)] if key else []
+    if content_type:
+        headers.append(("content-type", content_type))
     response = asyncio.run(api.handle(Request(method, path, query, headers, body)))
     try:
         parsed: object = json.loads(response.body)
@@ -293,3 +303,44 @@ def test_handler_output_reaches_the_console_prefixed(moto: MotoServer, tmp_path:
     # AND in the function's log file
     log = (tmp_path / "work" / "logs" / "fn-noisy.log").read_text()
     assert "hello from the handler" in log and "KeyError: 'gone'" in log
+
+
+PNG = b"\x89PNG\r\n\x1a\n\x00\xff"
+
+
+@pytest.mark.parametrize(("binary", "content_type", "encoded"), [
+    (None, "image/png", False),  # no binary media types: text, whatever the body is
+    (["image~1png"], "image/png", True),  # CloudFormation's escaped slash
+    (["image/*"], "image/png; q=1", True),
+    (["image/png"], "text/plain", False),
+    (["*/*"], "application/json", True),
+])
+def test_binary_media_types_decide_base64(runner: LambdaRunner, binary: list[str] | None,
+                                          content_type: str, encoded: bool) -> None:
+    # GIVEN an API with (or without) binary media types
+    runner.register(function("fn-echo", "bad", ACCOUNTS[0], "app.echo"))
+    api = router(runner, [Route("POST", "/api/svc/echo", "fn-echo", True)], binary=binary)
+    # WHEN a non-text body is posted
+    status, _, body = call(api, "POST", "/live/api/svc/echo", body=PNG,
+                           content_type=content_type)
+    # THEN it is base64-encoded only when the content type is one of them, as API Gateway does
+    assert status == 200
+    expected = (base64.b64encode(PNG).decode() if encoded
+                else PNG.decode("utf-8", "replace"))
+    assert body == {"body": expected, "b64": encoded}
+
+
+def test_lambda_payload_limit(runner: LambdaRunner) -> None:
+    runner.register(function("fn-echo", "bad", ACCOUNTS[0], "app.echo"))
+    runner.register(function("fn-big", "bad", ACCOUNTS[0], "app.big"))
+    api = router(runner, [Route("POST", "/api/svc/echo", "fn-echo", True),
+                          Route("GET", "/api/svc/big", "fn-big", True)])
+    # a body under API Gateway's 10 MB but whose event is over Lambda's 6 MB: 413
+    over = b"x" * (6 * 1024 * 1024)
+    assert call(api, "POST", "/live/api/svc/echo", body=over)[::2] == (
+        413, {"message": "Request Too Long"})
+    # just under the limit (event overhead included) the handler gets it
+    assert call(api, "POST", "/live/api/svc/echo", body=b"x" * (6 * 1024 * 1024 - 4096))[0] == 200
+    # a response over 6 MB: Lambda fails the invoke and API Gateway answers 502
+    assert call(api, "GET", "/live/api/svc/big")[::2] == (
+        502, {"message": "Internal server error"})
