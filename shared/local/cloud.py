@@ -36,6 +36,7 @@ from archway.shared.local.edge_router import (
     WebAcl,
 )
 from archway.shared.local.moto_server import HOST, LocalCloudError, MotoServer
+from archway.shared.local.probe import HandlerProbe
 from archway.shared.local.processes import clean_stale, process_tag, running_owner
 from archway.shared.local.provider import LocalProvider, context
 from archway.shared.local.runner import LambdaRunner, LocalFunction
@@ -73,10 +74,23 @@ def running_endpoint(root: Path) -> str:
 
 
 def local_engine(platform: Platform, result: SynthResult, endpoint: str,
-                 ui: Display) -> Engine:
+                 ui: Display, probe: bool = True) -> Engine:
+    """The engine for the local cloud. ``probe``: load each deployed stack's handlers and say
+    which cannot be (the running cloud itself reports that when it mounts them)."""
     connections = ConnectionManager(platform.name, platform.home_region, endpoint_url=endpoint)
-    provider = LocalProvider(connections.client, state_path(platform.root).parent / "deployed")
+    work = state_path(platform.root).parent
+    handlers = HandlerProbe(connections.client, connections.credentials, endpoint, work,
+                            code_locations(platform)) if probe else None
+    provider = LocalProvider(connections.client, work / "deployed", handlers)
     return Engine(platform, result, connections, lambda _target: provider, ui)
+
+
+def code_locations(platform: Platform) -> dict[str, dict[str, str]]:
+    """Stack name -> where its handler code is (as errors name it) and its requirements."""
+    return {service.stack_name: {
+        "source": service.source_dir.relative_to(platform.root).as_posix(),
+        "requirements": str(service.source_dir.parent / "requirements.txt")}
+        for service in platform.services}
 
 
 def ensure_asset_buckets(engine: Engine) -> None:
@@ -148,7 +162,8 @@ class LocalCloud:
 
     def deploy(self, what: str = "all", service: str | None = None) -> list[StackResult]:
         result = synth(self.platform)
-        self.engine = local_engine(self.platform, result, self.moto.endpoint, Display())
+        self.engine = local_engine(self.platform, result, self.moto.endpoint, Display(),
+                                   probe=False)
         ensure_asset_buckets(self.engine)
         results = self.engine.deploy(self.engine.select(what, service))
         failed = [r for r in results if not r.ok]
@@ -218,17 +233,9 @@ class LocalCloud:
                 timeout=int(props["Timeout"]), code_bucket=props["Code"]["S3Bucket"],
                 code_key=props["Code"]["S3Key"],
                 environment=props.get("Environment", {}).get("Variables", {}),
-                **self._code_of(target))
+                **code_locations(self.platform).get(target.name, {}))
             self.runner.register(function)
         return ApiRouter.from_template(ctx, self.runner)
-
-    def _code_of(self, target: Target) -> dict[str, str]:
-        """Where a service's handler code is (as errors name it) and its requirements.txt."""
-        for service in self.platform.services:
-            if service.stack_name == target.name:
-                return {"source": service.source_dir.relative_to(self.platform.root).as_posix(),
-                        "requirements": str(service.source_dir.parent / "requirements.txt")}
-        return {}
 
     def _edge(self, target: Target, edge_global: Target, apis: dict[str, ApiRouter]) -> EdgeRouter:
         assert self.engine is not None
@@ -363,7 +370,8 @@ class LocalCloud:
         from archway.shared.commands import load_platform
 
         platform = load_platform(self.platform.root, self.platform.env)
-        engine = local_engine(platform, synth(platform), self.moto.endpoint, Display())
+        engine = local_engine(platform, synth(platform), self.moto.endpoint, Display(),
+                              probe=False)
         self.platform, self.engine = platform, engine
         fresh = self.mount()
         assert self.app is not None

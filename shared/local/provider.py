@@ -54,10 +54,15 @@ def context(target: Target, parameters: dict[str, str]) -> Context:
                    physical_ids(target))
 
 
+Probe = Callable[[Target, Context], list[str]]
+
+
 class LocalProvider:
-    def __init__(self, client: ClientFactory, templates: Path | None = None) -> None:
+    def __init__(self, client: ClientFactory, templates: Path | None = None,
+                 probe: Probe | None = None) -> None:
         self.client = client
         self.templates = templates
+        self.probe = probe  # loads the stack's handlers after a deploy (see probe.py)
 
     def describe(self, target: Target) -> StackState | None:
         ssm = self.client("ssm", target.account, target.region)
@@ -87,7 +92,9 @@ class LocalProvider:
     def deploy(self, target: Target, params: Resolved) -> StackResult:
         current = self.describe(target)
         if current is not None and current.digest == params.digest:
-            return StackResult(target.id, "skipped", "no changes", current.outputs)
+            problems = self._probe(target, params)
+            return StackResult(target.id, "skipped", "; ".join(["no changes", *problems]),
+                               current.outputs)
         ctx = context(target, params.values)
         self._refuse_replacements(target, ctx)  # before anything changes, as CloudFormation
         for logical, resource in target.template.get("Resources", {}).items():
@@ -100,7 +107,14 @@ class LocalProvider:
                    for k, v in target.template.get("Outputs", {}).items()}
         status = "CREATE_COMPLETE" if current is None else "UPDATE_COMPLETE"
         self._save(target, status, params, outputs)
-        return StackResult(target.id, "created" if current is None else "updated", "", outputs)
+        problems = self._probe(target, params)
+        return StackResult(target.id, "created" if current is None else "updated",
+                           "; ".join(problems), outputs)
+
+    def _probe(self, target: Target, params: Resolved) -> list[str]:
+        if self.probe is None:
+            return []
+        return self.probe(target, context(target, params.values))
 
     def _save(self, target: Target, status: str, params: Resolved,
               outputs: dict[str, str]) -> None:

@@ -71,6 +71,14 @@ def test_syntax_error_in_a_handler_never_stops_the_cloud(local_platform: LocalPl
         # AND the console names the file and line under services/<svc>/src
         log = local_platform.log.read_text()
         assert "services/catalog/src/products.py:2: Runtime.UserCodeSyntaxError: " in log
+        # AND so does a deploy of the service into the running cloud, which goes through
+        proc = subprocess.run(
+            [sys.executable, "-m", "archway.shared.cli", "deploy", "service", "catalog",
+             "--root", str(local_platform.root)],
+            capture_output=True, text=True, timeout=120, cwd=local_platform.root)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert ("archway-local-catalog-products cannot load its handler (products.handler): "
+                "services/catalog/src/products.py:2: Runtime.UserCodeSyntaxError: ") in proc.stdout
     finally:
         handler.write_text(source)
     # THEN fixing the file recovers

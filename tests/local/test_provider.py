@@ -79,3 +79,42 @@ def test_unchanged_key_updates(provider: tuple[LocalProvider, Any]) -> None:
     template["Resources"]["Products"]["Properties"]["TimeToLiveSpecification"] = {
         "AttributeName": "expires", "Enabled": True}
     assert local.deploy(*target(template)).outcome == "updated"
+
+
+def function_template(handler: str) -> dict[str, Any]:
+    return {"Resources": {"Fn": {"Type": "AWS::Lambda::Function", "Properties": {
+        "FunctionName": "archway-local-catalog-products", "Handler": handler,
+        "MemorySize": 256, "Timeout": 5, "Runtime": "python3.12",
+        "Code": {"S3Bucket": "assets", "S3Key": "code.zip"}}}}}
+
+
+def test_local_deploy_names_a_handler_that_cannot_load(
+        provider: tuple[LocalProvider, Any], tmp_path: Path) -> None:
+    from archway.shared.assets import build_zip
+    from archway.shared.local.probe import HandlerProbe
+
+    _, client = provider
+    # GIVEN a function whose module has a syntax error on line 2
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "products.py").write_text("def handler(event, context):\n    return {\n")
+    (src / "ok.py").write_text("def handler(event, context):\n    return {}\n")
+    s3 = client("s3", ACCOUNT, REGION)
+    s3.create_bucket(Bucket="assets", CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_object(Bucket="assets", Key="code.zip", Body=build_zip(src))
+    endpoint = s3.meta.endpoint_url
+    probe = HandlerProbe(client, lambda _a, _r: {}, endpoint, tmp_path / "work",
+                         {"archway-local-catalog": {"source": "services/catalog/src"}})
+    local = LocalProvider(client, tmp_path / "deployed", probe)
+    # WHEN it is deployed
+    result = local.deploy(*target(function_template("products.handler")))
+    # THEN the deploy goes through, as on AWS, and says which file and line is broken
+    assert result.outcome == "created"
+    assert result.reason.startswith(
+        "archway-local-catalog-products cannot load its handler (products.handler): "
+        "services/catalog/src/products.py:2: Runtime.UserCodeSyntaxError: Syntax error in "
+        "module 'products': ")
+    # AND a redeploy of the same (skipped) says it again; a loadable handler says nothing
+    again = local.deploy(*target(function_template("products.handler")))
+    assert again.outcome == "skipped" and "products.py:2" in again.reason
+    assert local.deploy(*target(function_template("ok.handler"))).reason == ""
