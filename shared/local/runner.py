@@ -33,7 +33,7 @@ from typing import Any
 from archway.shared.local import worker as worker_module
 from archway.shared.local.deps import DependencyError, runtime_layer, vendored
 from archway.shared.local.processes import TAG, process_tag
-from archway.shared.local.text import printable
+from archway.shared.local.text import printable, readable
 from archway.shared.local.worker import read_message, write_message
 
 MAX_WORKERS_PER_FUNCTION = 4
@@ -193,7 +193,8 @@ def _pump_logs(stream: Any, log: Path, name: str,
             out.write(raw)
             out.flush()
             if console is not None:
-                console(f"  [{name}] {printable(raw.decode('utf-8', 'replace').rstrip())}")
+                text = readable(raw.decode("utf-8", "replace").rstrip())
+                console(f"  [{name}] {printable(text)}")
     stream.close()
 
 

@@ -54,8 +54,11 @@ HANDLERS = {
     "broken/nofunc.py": "def other(event, context):\n    return {}\n",
     "broken/fails.py": "import os\n\n\nSETTING = os.environ['NOT_SET_ANYWHERE']\n",
     "broken/noisy.py": "import sys\n"
+                       "from aws_lambda_powertools import Logger\n"
+                       "logger = Logger(service='noisy')\n"
                        "def handler(event, context):\n"
                        "    print('hello from the handler')\n"
+                       "    logger.info('looked up', extra={'product': 'p-1'})\n"
                        "    raise KeyError('gone')\n",
 }
 
@@ -279,8 +282,9 @@ def test_worker_that_exits_is_a_runtime_exit_error(runner: LambdaRunner) -> None
     assert not result.timed_out
 
 
-def test_handler_output_reaches_the_console_prefixed(moto: MotoServer, tmp_path: Path) -> None:
-    # GIVEN a runner whose console is captured
+def test_handler_output_reaches_the_console_prefixed(
+        runner: LambdaRunner, moto: MotoServer, tmp_path: Path) -> None:
+    # GIVEN a runner whose console is captured (the module's runner made the buckets)
     src = tmp_path / "src"
     src.mkdir()
     (src / "noisy.py").write_text(HANDLERS["broken/noisy.py"])
@@ -288,21 +292,25 @@ def test_handler_output_reaches_the_console_prefixed(moto: MotoServer, tmp_path:
     connections.client("s3", ACCOUNTS[0], REGION).put_object(
         Bucket=f"assets-{ACCOUNTS[0]}", Key="noisy.zip", Body=build_zip(src))
     lines: list[str] = []
-    runner = LambdaRunner(connections.client, connections.credentials, moto.endpoint,
-                          tmp_path / "work", console=lines.append)
-    runner.register(LocalFunction("fn-noisy", ACCOUNTS[0], REGION, "noisy.handler", 128, 5,
+    noisy = LambdaRunner(connections.client, connections.credentials, moto.endpoint,
+                         tmp_path / "work", console=lines.append)
+    noisy.register(LocalFunction("fn-noisy", ACCOUNTS[0], REGION, "noisy.handler", 128, 5,
                                   f"assets-{ACCOUNTS[0]}", "noisy.zip"))
     # WHEN the handler prints and then fails
-    result = runner.invoke("fn-noisy", {})
-    runner.close()
+    result = noisy.invoke("fn-noisy", {})
+    noisy.close()
     # THEN its print and its traceback are on the console, each line prefixed
     assert result.error == {"errorType": "KeyError", "errorMessage": "'gone'"}
     assert "  [fn-noisy] hello from the handler" in lines
+    # AND Powertools' JSON log lines are shown readably (the file keeps the JSON)
+    assert any(line.startswith("  [fn-noisy] INFO looked up (handler:") and
+               line.endswith(' product="p-1"') for line in lines), lines
     assert "  [fn-noisy] KeyError: 'gone'" in lines
     assert any(line.startswith("  [fn-noisy] Traceback") for line in lines)
     # AND in the function's log file
     log = (tmp_path / "work" / "logs" / "fn-noisy.log").read_text()
     assert "hello from the handler" in log and "KeyError: 'gone'" in log
+    assert '"message":"looked up"' in log
 
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\xff"
