@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from archway.shared.errors import ArchwayError
 from archway.shared.local.provider import physical_ids
 
 if TYPE_CHECKING:
@@ -84,6 +85,10 @@ def _decode(value: Any) -> Any:
     return value
 
 
+class SavedDataError(ArchwayError):
+    exit_code = 2
+
+
 class Snapshot:
     """Saves and restores the stores that ``stores()`` names, through ``client()``."""
 
@@ -132,19 +137,25 @@ class Snapshot:
             path = store.path(self.directory)
             if not path.exists():
                 continue
-            saved = json.loads(path.read_text())
-            client = self.client()(store.kind, store.account, store.region)
-            if store.kind == "dynamodb":
-                _put_items(client, store.name, _decode(saved["items"]))
-            else:
-                for obj in saved["objects"]:
-                    client.put_object(Bucket=store.name, Key=obj["key"],
-                                      Body=base64.b64decode(obj["body"]),
-                                      ContentType=obj["content_type"],
-                                      Metadata=obj.get("metadata", {}))
+            try:
+                self._restore(store, json.loads(path.read_text()))
+            except (ValueError, KeyError, TypeError, ClientError) as exc:
+                raise SavedDataError(
+                    f"{path}: cannot restore {store.name} from it ({type(exc).__name__}: "
+                    f"{exc}); move the file away, or start with --fresh") from None
             self._written[path] = hashlib.sha256(path.read_bytes()).hexdigest()
             restored.add(store.name)
         return restored
+
+    def _restore(self, store: Store, saved: dict[str, Any]) -> None:
+        client = self.client()(store.kind, store.account, store.region)
+        if store.kind == "dynamodb":
+            _put_items(client, store.name, _decode(saved["items"]))
+            return
+        for obj in saved["objects"]:
+            client.put_object(Bucket=store.name, Key=obj["key"],
+                              Body=base64.b64decode(obj["body"]),
+                              ContentType=obj["content_type"], Metadata=obj.get("metadata", {}))
 
     @staticmethod
     def discard(directory: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from archway.shared.deploy.connections import ConnectionManager
 from archway.shared.local.moto_server import MotoServer
-from archway.shared.local.persistence import Snapshot, Store, write_atomic
+from archway.shared.local.persistence import SavedDataError, Snapshot, Store, write_atomic
 
 REGION = "eu-west-1"
 ACCOUNT = "100000000001"
@@ -87,3 +87,18 @@ def test_nothing_saved_for_stores_not_deployed(tmp_path: Path, moto: MotoServer)
     client = ConnectionManager("archway", REGION, endpoint_url=moto.endpoint).client
     assert Snapshot(tmp_path, lambda: STORES, lambda: client).save() == 0
     assert not any(tmp_path.rglob("*.json"))
+
+
+def test_unreadable_saved_table_is_one_clear_error(tmp_path: Path, moto: MotoServer) -> None:
+    # GIVEN a saved table file that is not what a save writes (edited by hand, say)
+    client = ConnectionManager("archway", REGION, endpoint_url=moto.endpoint).client
+    _deploy(client)
+    path = STORES[0].path(tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_text('{"rows": []}')
+    # THEN the restore names the file and what to do, and nothing is half-restored
+    with pytest.raises(SavedDataError) as error:
+        Snapshot(tmp_path, lambda: STORES, lambda: client).restore()
+    assert str(error.value) == (f"{path}: cannot restore things from it (KeyError: 'items'); "
+                                "move the file away, or start with --fresh")
+    assert error.value.exit_code == 2
