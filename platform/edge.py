@@ -1,13 +1,19 @@
 """edge (home region): the SPA bucket, Origin Access Control, the distribution, DNS.
 
 Default behavior -> private S3 bucket (CachingOptimized, security headers, the SPA
-fallback function). One ordered behavior per service ``/api/<svc>/*`` -> that service's
-API (AllViewerExceptHostHeader, an API cache policy that honours origin Cache-Control,
-the origin secret as ``x-api-key``). No distribution-wide custom error responses: they
-would turn API 404s into index.html.
+fallback function). One ``/api/*`` behavior for every service: its viewer-request
+function (``functions/api_router.js``) looks ``/api/<svc>/`` up in a CloudFront
+KeyValueStore and sends the request to that service's API with ``cf.updateRequestOrigin``
+(AllViewerExceptHostHeader, an API cache policy that honours origin Cache-Control, the
+origin secret as ``x-api-key``); an unknown service gets a JSON 404 from the function.
 
-Routing lives in :meth:`EdgeBlueprint.api_routes`; a later router mode (one ``/api/*``
-behavior whose function picks the origin from a KeyValueStore) replaces that method.
+Services come and go through the store, not this template: deploying a service writes
+its entry through the route registrar role (which may write only this store), so the
+distribution changes only for platform changes. The registrar trusts the deploy roles of
+the service accounts, passed as a parameter the engine derives from the manifest.
+
+No custom error pages: they would turn API 404s into index.html. Error responses are
+declared only to set their caching to 0 s (CloudFront otherwise caches 4xx/5xx for 10 s).
 """
 
 from __future__ import annotations
@@ -16,13 +22,22 @@ from functools import cached_property
 from pathlib import Path
 
 from awacs import s3 as s3_actions
-from awacs.aws import Allow, Condition, Principal, Statement, StringEquals
-from troposphere import GetAtt, Ref, Sub, route53, s3
+from awacs import sts
+from awacs.aws import Action, Allow, ArnLike, Condition, Policy, Principal, Statement, StringEquals
+from troposphere import GetAtt, Ref, Sub, iam, route53, s3
 from troposphere import cloudfront as cf
 
-from archway.shared.blueprint import StackDef, new_template, output, secret, stack_output, tags
+from archway.shared.blueprint import (
+    StackDef,
+    new_template,
+    output,
+    service_accounts,
+    stack_output,
+    tags,
+)
 from archway.shared.blueprint.storage import private_bucket
-from archway.shared.model import Platform, ServiceModel
+from archway.shared.model import Platform
+from archway.shared.naming import deploy_role_name
 
 FUNCTIONS_DIR = Path(__file__).parent / "functions"
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"  # managed cache policy
@@ -30,15 +45,17 @@ ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"  # managed origi
 CLOUDFRONT_ZONE = "Z2FDTNDATAQYW2"  # hosted zone of every CloudFront alias target
 ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"]
 S3_ORIGIN = "site"
+API_ORIGIN = "api-router"  # placeholder: the router function always replaces or answers
+API_PATH_PATTERN = "/api/*"
 MAX_API_TTL = 3600
+# Error codes whose caching CloudFront lets a distribution set (ErrorCachingMinTTL):
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HTTPStatusCodes.html
+ERROR_CODES = (400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504)
+KVS_ACTIONS = ("DescribeKeyValueStore", "GetKey", "ListKeys", "PutKey", "DeleteKey")
 
 
 def edge_stack(platform: Platform) -> StackDef:
     return EdgeBlueprint(platform).build()
-
-
-def api_origin_id(service: ServiceModel) -> str:
-    return f"api-{service.name}"
 
 
 class EdgeBlueprint:
@@ -58,11 +75,15 @@ class EdgeBlueprint:
         self.t = self.stack.template
 
     def build(self) -> StackDef:
-        _ = self.distribution, self.dns_records
+        _ = self.distribution, self.dns_records, self.registrar_role
         output(self.t, "DistributionId", Ref(self.distribution), "CloudFront distribution id")
         output(self.t, "DistributionDomain", GetAtt(self.distribution, "DomainName"),
                "CloudFront domain name")
         output(self.t, "SiteBucket", Ref(self.site_bucket), "Bucket of the single-page app")
+        output(self.t, "RouteStoreArn", GetAtt(self.route_store, "Arn"),
+               "KeyValueStore of the API routes (one entry per deployed service)")
+        output(self.t, "RouteRegistrarRoleArn", GetAtt(self.registrar_role, "Arn"),
+               "Role that service deploys assume to write their route, and only that store")
         return self.stack
 
     @property
@@ -87,16 +108,14 @@ class EdgeBlueprint:
             "CertificateArn", stack_output("edge-global", "CertificateArn"),
             "ACM certificate (edge-global, us-east-1)")
 
-    def api_parameters(self, service: ServiceModel) -> tuple[object, object]:
-        """The service's API domain (its stack output) and origin secret (NoEcho)."""
-        name = service.logical
-        domain = self.stack.add_parameter(
-            f"{name}ApiDomain", stack_output(f"svc-{service.name}", "ApiDomain"),
-            f"API domain of service {service.name} (account {service.account})")
-        origin_secret = self.stack.add_parameter(
-            f"{name}OriginSecret", secret(service.name),
-            f"Origin secret of service {service.name}")
-        return domain, origin_secret
+    @cached_property
+    def registrar_accounts(self) -> object:
+        # A parameter, not a literal: a service in an existing account changes nothing
+        # here, and a new account is an IAM-only update of this stack.
+        return self.stack.add_parameter(
+            "RegistrarAccounts", service_accounts(),
+            "Accounts whose deploy roles may register their services' routes",
+            Type="CommaDelimitedList")
 
     # ----------------------------------------------------------------- buckets
 
@@ -221,33 +240,82 @@ class EdgeBlueprint:
                 FunctionARN=GetAtt(self.spa_function, "FunctionMetadata.FunctionARN"))],
         )
 
-    def api_routes(self) -> tuple[list[cf.Origin], list[cf.CacheBehavior]]:
-        """Behaviors mode: one origin and one ordered behavior per service."""
-        origins, behaviors = [], []
-        for service in self.platform.services:
-            domain, origin_secret = self.api_parameters(service)
-            origins.append(cf.Origin(
-                Id=api_origin_id(service),
-                DomainName=Ref(domain),
-                OriginPath=f"/{service.stage}",
-                CustomOriginConfig=cf.CustomOriginConfig(
-                    HTTPSPort=443, OriginProtocolPolicy="https-only",
-                    OriginSSLProtocols=["TLSv1.2"]),
-                OriginCustomHeaders=[cf.OriginCustomHeader(
-                    HeaderName="x-api-key", HeaderValue=Ref(origin_secret))],
-            ))
-            behaviors.append(cf.CacheBehavior(
-                PathPattern=service.path_pattern,
-                TargetOriginId=api_origin_id(service),
-                ViewerProtocolPolicy="https-only",
-                AllowedMethods=ALL_METHODS,
-                CachedMethods=["GET", "HEAD"],
-                Compress=True,
-                CachePolicyId=Ref(self.api_cache_policy),
-                OriginRequestPolicyId=ALL_VIEWER_EXCEPT_HOST,
-                ResponseHeadersPolicyId=Ref(self.security_headers),
-            ))
-        return origins, behaviors
+    @cached_property
+    def route_store(self) -> cf.KeyValueStore:
+        # Keys are service names, values the route JSON: 512 bytes per key, 1 KB per
+        # value, 5 MB per store (checked in config):
+        # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html#limits-functions
+        return self.t.add_resource(cf.KeyValueStore(
+            "RouteStore", Name=self.platform.names.route_store,
+            Comment="API routes: service -> API domain, stage path, origin secret"))
+
+    @cached_property
+    def router_function(self) -> cf.Function:
+        code = (FUNCTIONS_DIR / "api_router.js").read_text(encoding="utf-8")
+        return self.t.add_resource(cf.Function(
+            "ApiRouterFunction",
+            Name=f"{self.prefix}-api-router",
+            AutoPublish=True,
+            FunctionCode=code,
+            FunctionConfig=cf.FunctionConfig(
+                Comment="/api/<svc>/* -> that service's API (KeyValueStore lookup)",
+                Runtime="cloudfront-js-2.0",
+                # One store per function:
+                # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/kvs-with-functions-associate.html
+                KeyValueStoreAssociations=[cf.KeyValueStoreAssociation(
+                    KeyValueStoreARN=GetAtt(self.route_store, "Arn"))]),
+        ))
+
+    @cached_property
+    def registrar_role(self) -> iam.Role:
+        """May read and write the route store, nothing else; assumed by deploy roles of
+        the service accounts (role chaining from the service's own deploy role)."""
+        deploy_roles = Sub(f"arn:${{AWS::Partition}}:iam::*:role/"
+                           f"{deploy_role_name(self.platform.name, self.platform.home_region)}")
+        trust = Policy(Version="2012-10-17", Statement=[Statement(
+            Effect=Allow, Principal=Principal("AWS", Ref(self.registrar_accounts)),
+            Action=[sts.AssumeRole],
+            Condition=Condition(ArnLike({"aws:PrincipalArn": deploy_roles})),
+        )])
+        write = Policy(Version="2012-10-17", Statement=[Statement(
+            Sid="RouteStoreOnly", Effect=Allow,
+            Action=[Action("cloudfront-keyvaluestore", a) for a in KVS_ACTIONS],
+            Resource=[GetAtt(self.route_store, "Arn")],
+        )])
+        return self.t.add_resource(iam.Role(
+            "RouteRegistrarRole", RoleName=self.platform.names.route_registrar_role,
+            Description="Writes service routes into the edge's KeyValueStore",
+            AssumeRolePolicyDocument=trust, MaxSessionDuration=3600,
+            Policies=[iam.Policy(PolicyName="route-store", PolicyDocument=write)],
+            Tags=self.tags()))
+
+    def api_origin(self) -> cf.Origin:
+        # Never used for a request: the router either points the request at a service's
+        # API or answers 404 itself. Should that ever fail, this origin fails closed (the
+        # private bucket, unsigned, answers 403) and carries no secret.
+        return cf.Origin(
+            Id=API_ORIGIN,
+            DomainName=GetAtt(self.site_bucket, "RegionalDomainName"),
+            CustomOriginConfig=cf.CustomOriginConfig(
+                HTTPSPort=443, OriginProtocolPolicy="https-only",
+                OriginSSLProtocols=["TLSv1.2"]),
+        )
+
+    def api_behavior(self) -> cf.CacheBehavior:
+        return cf.CacheBehavior(
+            PathPattern=API_PATH_PATTERN,
+            TargetOriginId=API_ORIGIN,
+            ViewerProtocolPolicy="https-only",
+            AllowedMethods=ALL_METHODS,
+            CachedMethods=["GET", "HEAD"],
+            Compress=True,
+            CachePolicyId=Ref(self.api_cache_policy),
+            OriginRequestPolicyId=ALL_VIEWER_EXCEPT_HOST,
+            ResponseHeadersPolicyId=Ref(self.security_headers),
+            FunctionAssociations=[cf.FunctionAssociation(
+                EventType="viewer-request",
+                FunctionARN=GetAtt(self.router_function, "FunctionMetadata.FunctionARN"))],
+        )
 
     def viewer_certificate(self) -> cf.ViewerCertificate:
         if self.certificate_arn is None:
@@ -258,7 +326,6 @@ class EdgeBlueprint:
 
     @cached_property
     def distribution(self) -> cf.Distribution:
-        api_origins, api_behaviors = self.api_routes()
         config: dict[str, object] = dict(
             Comment=f"{self.prefix}: SPA and /api/<svc>/*",
             Enabled=True,
@@ -267,9 +334,11 @@ class EdgeBlueprint:
             DefaultRootObject="index.html",
             PriceClass=self.settings.price_class,
             WebACLId=Ref(self.web_acl_arn),
-            Origins=[self.site_origin(), *api_origins],
+            Origins=[self.site_origin(), self.api_origin()],
             DefaultCacheBehavior=self.default_behavior(),
-            CacheBehaviors=api_behaviors,
+            CacheBehaviors=[self.api_behavior()],
+            CustomErrorResponses=[cf.CustomErrorResponse(ErrorCode=code, ErrorCachingMinTTL=0)
+                                  for code in ERROR_CODES],
             ViewerCertificate=self.viewer_certificate(),
             Logging=cf.Logging(Bucket=GetAtt(self.log_bucket, "DomainName"),
                                Prefix="cloudfront/", IncludeCookies=False),

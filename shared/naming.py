@@ -43,9 +43,23 @@ class Names:
     def function(self, service: str, function: str) -> str:
         return f"{self.prefix}-{service}-{function}"
 
+    @property
+    def route_store(self) -> str:
+        """The edge's CloudFront KeyValueStore of API routes."""
+        return f"{self.prefix}-routes"
+
+    @property
+    def route_registrar_role(self) -> str:
+        return f"{self.prefix}-route-registrar"
+
     def secret_parameter(self, service: str) -> str:
         """SSM SecureString (platform account) holding a service's origin secret."""
         return f"/{self.platform}/{self.env}/origin-secret/{service}"
+
+
+def deploy_role_name(platform: str, region: str) -> str:
+    """The role ``archway bootstrap`` creates for deploys in every account and region."""
+    return f"{platform}-deploy-{region}"
 
 
 def route_path(service: str, path: str) -> str | None:

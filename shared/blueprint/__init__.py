@@ -12,7 +12,7 @@ from typing import Literal
 
 from troposphere import Output, Parameter, Tags, Template
 
-SourceKind = Literal["stack_output", "secret"]
+SourceKind = Literal["stack_output", "secret", "service_accounts"]
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,8 @@ class Source:
     ``stack_output``: output ``output`` of the stack with id ``stack`` (read in that
     stack's account and region). ``secret``: the origin secret ``name``, generated once
     and kept encrypted in the platform account; always passed as a NoEcho parameter.
+    ``service_accounts``: the accounts of every service stack in the manifest, as a
+    comma-separated list (the route registrar's trust).
     """
 
     kind: SourceKind
@@ -39,6 +41,10 @@ def stack_output(stack: str, output: str) -> Source:
 
 def secret(name: str) -> Source:
     return Source("secret", name=name)
+
+
+def service_accounts() -> Source:
+    return Source("service_accounts")
 
 
 @dataclass(frozen=True)
@@ -76,9 +82,8 @@ class StackDef:
             kwargs.setdefault("NoEcho", True)
             kwargs.setdefault("MinLength", 20)
         self.sources[name] = source
-        return self.template.add_parameter(
-            Parameter(name, Type="String", Description=description, **kwargs)
-        )
+        kwargs.setdefault("Type", "String")
+        return self.template.add_parameter(Parameter(name, Description=description, **kwargs))
 
 
 def tags(platform: str, env: str, **extra: str) -> Tags:

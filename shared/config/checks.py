@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING
 
 from archway.shared.errors import ConfigError
 from archway.shared.naming import Names, route_path
+from archway.shared.routes import MAX_STORE_BYTES, MAX_VALUE_BYTES, SERVICE_KEY, entry_bytes_bound
 
 if TYPE_CHECKING:
     from archway.shared.config.loader import Config
     from archway.shared.config.models import ServiceConfig
 
-MAX_SERVICES_PER_DISTRIBUTION = 24  # CloudFront's default quota is 25 cache behaviors
 
 
 def cross_check(config: Config) -> list[ConfigError]:
@@ -27,10 +27,30 @@ def cross_check(config: Config) -> list[ConfigError]:
                               f"environment {env!r} (config/environments/{env}.yaml)"))
         longest_env = max(config.environments, key=lambda env: (len(env), env))
         errors += _lengths(file, Names(config.platform.name, longest_env), service)
-    if len(config.services) > MAX_SERVICES_PER_DISTRIBUTION:
-        errors.append(ConfigError("config/platform.yaml", "edge.routing", (
-            f"{len(config.services)} services exceed the {MAX_SERVICES_PER_DISTRIBUTION} cache "
-            "behaviors one distribution allows")))
+    errors += _route_store(config)
+    return errors
+
+
+def _route_store(config: Config) -> list[ConfigError]:
+    """Every service's route fits the edge's KeyValueStore (see archway.shared.routes)."""
+    errors: list[ConfigError] = []
+    for env_name, env in config.environments.items():
+        total = 0
+        for name in sorted(config.services):
+            file = config.service_files[name]
+            if not SERVICE_KEY.match(name):
+                errors.append(ConfigError(file, "name", "must be a lowercase route key: a "
+                                          f"letter, then letters, digits or '-' (got {name!r})"))
+                continue
+            size = entry_bytes_bound(name, config.platform.home_region, env.stage_name)
+            if size > MAX_VALUE_BYTES:
+                errors.append(ConfigError(file, "name", f"route entry would take {size} bytes, "
+                                          f"over the store's {MAX_VALUE_BYTES} (got {name!r})"))
+            total += size
+        if total > MAX_STORE_BYTES:
+            errors.append(ConfigError(f"config/environments/{env_name}.yaml", "services", (
+                f"{len(config.services)} routes take {total} bytes, over the edge "
+                f"KeyValueStore's {MAX_STORE_BYTES}")))
     return errors
 
 

@@ -147,6 +147,10 @@ def plan_stack(session: Session, target: Target) -> None:
         ui.line(target.id, "planned", f"inputs not ready yet: {exc}")
         return
     change_set = provider.preview(target, params)  # type: ignore[attr-defined]
+    routes = engine.route_preview(target)
+    if routes:
+        change_set = change_set or ChangeSet(target.name)
+        change_set.routes += routes
     if change_set is None or not (change_set.changes or change_set.routes):
         ui.line(target.id, "skipped", "no changes")
         return

@@ -18,6 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from archway.shared.errors import ArchwayError
+from archway.shared.naming import deploy_role_name
 
 RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 10}, connect_timeout=10,
                  read_timeout=60)
@@ -26,11 +27,6 @@ LOCAL_CREDENTIALS = {"aws_access_key_id": "archway-local", "aws_secret_access_ke
 
 class CredentialsError(ArchwayError):
     exit_code = 1
-
-
-def deploy_role_name(platform: str, region: str) -> str:
-    """The role ``archway bootstrap`` creates for deploys in every account."""
-    return f"{platform}-deploy-{region}"
 
 
 class ConnectionManager:
@@ -117,6 +113,34 @@ class ConnectionManager:
             return cached
         client = self.session(account, region).client(
             service, region_name=region, endpoint_url=self.endpoint_url, config=RETRIES)
+        if self.on_client is not None:
+            self.on_client(client)
+        with self._lock:
+            return self._clients.setdefault(key, client)
+
+    def chained_client(self, service: str, role_arn: str, via_account: str,
+                       via_region: str) -> Any:
+        """A client acting as ``role_arn``, assumed from the deploy role of ``via_account``
+        (role chaining: e.g. a service account's deploy role -> the edge's registrar)."""
+        key = (service, role_arn, f"{via_account}/{via_region}")
+        with self._lock:
+            cached = self._clients.get(key)
+        if cached is not None:
+            return cached
+        region = self.home_region
+        sts = self.client("sts", via_account, via_region)
+        try:
+            credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName="archway-routes",
+                                          DurationSeconds=3600)["Credentials"]
+        except (ClientError, BotoCoreError) as exc:
+            raise CredentialsError(f"cannot assume {role_arn} from the deploy role of "
+                                   f"{via_account}: {exc}") from None
+        session = boto3.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"], region_name=region)
+        client = session.client(service, region_name=region, endpoint_url=self.endpoint_url,
+                                config=RETRIES)
         if self.on_client is not None:
             self.on_client(client)
         with self._lock:

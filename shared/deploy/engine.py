@@ -37,10 +37,16 @@ from archway.shared.deploy.connections import ConnectionManager
 from archway.shared.deploy.display import Display
 from archway.shared.deploy.params import SecretStore
 from archway.shared.deploy.provider import Provider, Resolved, StackResult, Target
+from archway.shared.deploy.routes import KeyValueStoreRoutes, RouteRegistry, RouteStore
 from archway.shared.deploy.upload import upload_asset
 from archway.shared.errors import ArchwayError
 from archway.shared.model import Platform
+from archway.shared.routes import RouteEntry
 from archway.shared.synth import SynthResult
+
+# Where a service's route is written, acting from ``via`` (a stack's account and region);
+# None when there is no store yet (the edge is not deployed).
+RouteStoreFactory = Callable[[Target], RouteStore | None]
 
 
 class DeployError(ArchwayError):
@@ -97,7 +103,7 @@ def digest(target: Target, values: dict[str, str], secrets: frozenset[str]) -> s
 class Engine:
     def __init__(self, platform: Platform, synth: SynthResult, connections: ConnectionManager,
                  provider_for: Callable[[Target], Provider], ui: Display,
-                 concurrency: int = 4) -> None:
+                 concurrency: int = 4, route_store: RouteStoreFactory | None = None) -> None:
         self.platform = platform
         self.synth = synth
         self.targets = load_targets(synth)
@@ -106,6 +112,7 @@ class Engine:
         self.ui = ui
         self.concurrency = max(1, concurrency)
         self.secrets = SecretStore(connections, platform)
+        self.route_store = route_store or self._key_value_store
 
     def select(self, what: str, service: str | None = None) -> list[str]:
         if what == "all":
@@ -144,6 +151,8 @@ class Engine:
                 for stack in (s for later in plan.waves[index + 1:] for s in later):
                     self.ui.line(stack, "skipped", "a stack it depends on failed")
                 break
+        if not self.ui.cancelled.is_set():
+            results += self.sync_routes(results)
         return results
 
     def _run_wave(self, wave: list[str]) -> list[StackResult]:
@@ -184,6 +193,8 @@ class Engine:
                 secret_names.add(name)
             elif source["kind"] == "stack_output":
                 values[name] = self.output_of(source["stack"], source["output"], target)
+            elif source["kind"] == "service_accounts":
+                values[name] = ",".join(self.route_accounts())
             else:
                 raise DeployError(f"{target.id}: parameter {name} has an unknown source "
                                   f"{source!r}")
@@ -205,6 +216,92 @@ class Engine:
             raise DeployError(f"{consumer.id} needs output {output} of {producer.name}, which "
                               f"has none (outputs: {', '.join(state.outputs) or 'none'})")
         return state.outputs[output]
+
+    # ------------------------------------------------------------------ routes
+
+    def route_accounts(self) -> list[str]:
+        """Accounts whose deploy roles may write routes: every service's, the platform's."""
+        return sorted({t.account for t in self.targets.values() if t.kind == "service"}
+                      | {self.platform.account})
+
+    def registry(self, via: Target) -> RouteRegistry | None:
+        store = self.route_store(via)
+        if store is None:
+            return None
+        return RouteRegistry(store, self.expected_route, [s.name for s in self.platform.services])
+
+    def expected_route(self, service: str) -> RouteEntry | None:
+        """The entry config and the deployed API call for (None: the API is not deployed)."""
+        target = self.targets.get(f"svc-{service}")
+        if target is None:
+            return None
+        state = self.provider_for(target).describe(target)
+        if state is None or "ApiDomain" not in state.outputs:
+            return None
+        model = self.platform.service(service)
+        return RouteEntry(service, state.outputs["ApiDomain"], model.stage,
+                          self.secrets.get_or_create(service))
+
+    def route_preview(self, target: Target) -> list[str]:
+        """What deploying ``target`` (a service) would do to its route, for a plan."""
+        service = target.id.removeprefix("svc-")
+        if target.kind != "service":
+            return []
+        registry = self.registry(target)
+        if registry is None:
+            return [f"+ /api/{service}/* (registered once the edge is deployed)"]
+        current = registry.store.get(service)
+        expected = self.expected_route(service)
+        if current is None:
+            return [f"+ /api/{service}/* -> its API (registered by the deploy)"]
+        if expected is None or current != expected.value():
+            return [f"~ /api/{service}/* -> its API (re-registered by the deploy)"]
+        return []
+
+    def sync_routes(self, results: list[StackResult]) -> list[StackResult]:
+        """After a deploy: register each service deployed now; after the edge, every one
+        (and remove entries of services config no longer has)."""
+        done = {r.id for r in results if r.ok}
+        services = [t for t in self.targets.values() if t.kind == "service"]
+        if "edge" not in done:
+            services = [t for t in services if t.id in done]
+        failed = []
+        for target in services:
+            try:
+                registry = self.registry(target)
+                if registry is None:
+                    self.ui.line(target.id, "route", "not registered yet: the edge is not "
+                                 "deployed (archway deploy edge)")
+                    continue
+                self.ui.line(target.id, "route", registry.register(target.id.removeprefix("svc-")))
+            except ArchwayError as exc:
+                failed.append(StackResult(target.id, "failed", f"route not registered: {exc}"))
+                self.ui.result(failed[-1])
+        if "edge" in done:
+            failed += self._prune_routes()
+        return failed
+
+    def _prune_routes(self) -> list[StackResult]:
+        try:
+            registry = self.registry(self.targets["edge"])
+            for service in registry.prune() if registry else []:
+                self.ui.line("edge", "route", f"removed /api/{service}/* (no longer in config)")
+        except ArchwayError as exc:
+            return [StackResult("edge", "failed", f"stale routes not removed: {exc}")]
+        return []
+
+    def _key_value_store(self, via: Target) -> RouteStore | None:
+        """On AWS: the edge's KeyValueStore, as its registrar role, chained from ``via``."""
+        edge = self.targets.get("edge")
+        if edge is None:
+            return None
+        state = self.provider_for(edge).describe(edge)
+        if state is None or "RouteStoreArn" not in state.outputs:
+            return None
+        client = self.connections.chained_client(
+            "cloudfront-keyvaluestore", state.outputs["RouteRegistrarRoleArn"],
+            via.account, via.region)
+        return KeyValueStoreRoutes(client, state.outputs["RouteStoreArn"])
 
     def status(self) -> list[tuple[Target, Any]]:
         return [(t, self.provider_for(t).describe(t)) for t in self.targets.values()]

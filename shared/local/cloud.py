@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +23,7 @@ from archway.shared.deploy.connections import ConnectionManager
 from archway.shared.deploy.display import Display
 from archway.shared.deploy.engine import Engine
 from archway.shared.deploy.provider import StackResult, Target
+from archway.shared.deploy.routes import FileRoutes
 from archway.shared.deploy.site import publish_site
 from archway.shared.errors import ArchwayError
 from archway.shared.local.api_router import ApiRouter
@@ -32,9 +33,11 @@ from archway.shared.local.edge_router import (
     ApiOrigin,
     Behavior,
     EdgeRouter,
+    FailClosedOrigin,
     S3Origin,
     WebAcl,
 )
+from archway.shared.local.http import Request, Response
 from archway.shared.local.moto_server import HOST, LocalCloudError, MotoServer
 from archway.shared.local.probe import HandlerProbe
 from archway.shared.local.processes import clean_stale, process_tag, running_owner
@@ -73,6 +76,11 @@ def running_endpoint(root: Path) -> str:
                                    "`tox -e local` (or `archway local`)") from None
 
 
+def route_store_path(platform: Platform) -> Path:
+    """The local stand-in of the edge's KeyValueStore (shared with archway deploy)."""
+    return state_path(platform.root).parent / "routes" / f"{platform.names.route_store}.json"
+
+
 def local_engine(platform: Platform, result: SynthResult, endpoint: str,
                  ui: Display, probe: bool = True) -> Engine:
     """The engine for the local cloud. ``probe``: load each deployed stack's handlers and say
@@ -82,7 +90,9 @@ def local_engine(platform: Platform, result: SynthResult, endpoint: str,
     handlers = HandlerProbe(connections.client, connections.credentials, endpoint, work,
                             code_locations(platform)) if probe else None
     provider = LocalProvider(connections.client, work / "deployed", handlers)
-    return Engine(platform, result, connections, lambda _target: provider, ui)
+    store = FileRoutes(route_store_path(platform))
+    return Engine(platform, result, connections, lambda _target: provider, ui,
+                  route_store=lambda _via: store)
 
 
 def code_locations(platform: Platform) -> dict[str, dict[str, str]]:
@@ -128,6 +138,8 @@ class LocalCloud:
         self.app: App | None = None
         self._sources: dict[str, float] = {}
         self._started = False
+        self.apis: dict[str, ApiRouter] = {}  # execute-api domain -> API (what the edge reaches)
+        self._routes: tuple[object, dict[str, str]] = (None, {})
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -196,6 +208,7 @@ class LocalCloud:
             if target.kind == "service":
                 api = self._service(target)
                 apis[api.domain] = api
+        self.apis = apis
         edge = self._edge(engine.targets["edge"], engine.targets["edge-global"], apis)
         digests = {t.id: (s.digest if s else None) for t, s in engine.status()}
         self._warm()
@@ -247,12 +260,14 @@ class LocalCloud:
         for origin in config["Origins"]:
             if "S3OriginConfig" in origin:
                 origins[origin["Id"]] = self._s3_origin(target, origin["DomainName"])
-            else:
+            elif origin["DomainName"] in apis:
                 api = apis[origin["DomainName"]]
                 headers = {h["HeaderName"]: h["HeaderValue"]
                            for h in origin.get("OriginCustomHeaders", [])}
                 origins[origin["Id"]] = ApiOrigin(api.handle, api.domain,
                                                   origin.get("OriginPath", ""), headers)
+            else:  # the router's placeholder: the private bucket, unsigned
+                origins[origin["Id"]] = FailClosedOrigin()
 
         def policy(policy_id: str | None, kind: str) -> dict[str, Any] | None:
             if policy_id is None:
@@ -269,8 +284,11 @@ class LocalCloud:
                 if association["EventType"] == "viewer-request":
                     logical = association["FunctionARN"].rsplit("/", 1)[-1]
                     if logical not in functions:
-                        functions[logical] = CloudFrontFunction(
-                            resources[logical]["Properties"]["FunctionCode"], logical)
+                        props = resources[logical]["Properties"]
+                        store = (self._route_snapshot if props["FunctionConfig"].get(
+                            "KeyValueStoreAssociations") else None)
+                        functions[logical] = CloudFrontFunction(props["FunctionCode"], logical,
+                                                                store)
                     return functions[logical]
             return None
 
@@ -282,7 +300,23 @@ class LocalCloud:
             for b in [*config.get("CacheBehaviors", []), config["DefaultCacheBehavior"]]
         ]
         return EdgeRouter(behaviors, origins, config.get("DefaultRootObject"),
-                          WebAcl.from_template(edge_global.template), f"{HOST}:{self.port}")
+                          WebAcl.from_template(edge_global.template), f"{HOST}:{self.port}",
+                          api_for=self._api_handle)
+
+    def _api_handle(self, domain: str) -> Callable[[Request], Awaitable[Response]] | None:
+        api = self.apis.get(domain)
+        return api.handle if api is not None else None
+
+    def _route_snapshot(self) -> tuple[object, dict[str, str]]:
+        """The route store as the router function sees it; re-read when the file changes."""
+        path = route_store_path(self.platform)
+        try:
+            version: object = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return None, {}
+        if version != self._routes[0]:
+            self._routes = (version, FileRoutes(path).items())
+        return self._routes
 
     def _s3_origin(self, target: Target, domain: str) -> S3Origin:
         assert self.engine is not None

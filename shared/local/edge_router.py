@@ -92,6 +92,16 @@ class ApiOrigin:
         return await self.handle(forwarded)
 
 
+class StaticOrigin:
+    """Always the same answer (an origin CloudFront cannot reach)."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+    async def fetch(self, request: Request) -> Response:
+        return Response(self.response.status, list(self.response.headers), self.response.body)
+
+
 class RateLimit:
     """WAF rate-based rule: more than ``limit`` requests per IP in the window -> block."""
 
@@ -203,12 +213,25 @@ def cache_ttl(policy: dict[str, Any], cache_control: str | None) -> int:
     return default
 
 
+class FailClosedOrigin:
+    """A custom origin that answers like an unsigned request to a private bucket."""
+
+    async def fetch(self, request: Request) -> Response:
+        return Response(403, [("content-type", "application/xml")], b"<Error><Code>"
+                        b"AccessDenied</Code><Message>Access Denied</Message></Error>")
+
+
+# An API's handler by its execute-api domain (None: no such API on the local cloud).
+ApiLookup = Callable[[str], Callable[[Request], Awaitable[Response]] | None]
+
+
 class EdgeRouter:
     def __init__(self, behaviors: list[Behavior], origins: dict[str, Origin],
                  default_root: str | None, waf: WebAcl | RateLimit | None,
-                 distribution_domain: str) -> None:
+                 distribution_domain: str, api_for: ApiLookup | None = None) -> None:
         self.behaviors = behaviors
         self.origins = origins
+        self.api_for = api_for or (lambda _domain: None)
         self.default_root = default_root
         self.waf = WebAcl([], [], waf) if isinstance(waf, RateLimit) else waf
         self.domain = distribution_domain
@@ -229,15 +252,33 @@ class EdgeRouter:
         if request.path == "/" and self.default_root:
             request = Request(request.method, "/" + self.default_root, request.query_string,
                               request.headers, request.body, request.source_ip)
+        origin, origin_id = self.origins[behavior.origin], behavior.origin
         if behavior.function is not None:
-            outcome = self._viewer_request(behavior.function, request)
+            outcome, override = self._viewer_request(behavior.function, request)
             if isinstance(outcome, Response):
                 return self._finish(outcome, behavior, "FunctionGeneratedResponse"), "function"
             request = outcome
-        response, cache_state = await self._fetch(behavior, request)
-        return self._finish(response, behavior, cache_state), behavior.origin
+            if override is not None:
+                origin, origin_id = self._updated_origin(override), override["domainName"]
+        response, cache_state = await self._fetch(behavior, request, origin)
+        return self._finish(response, behavior, cache_state), origin_id
 
-    async def _fetch(self, behavior: Behavior, request: Request) -> tuple[Response, str]:
+    def _updated_origin(self, update: dict[str, Any]) -> Origin:
+        """The origin a function chose with cf.updateRequestOrigin: a local API by domain.
+
+        CloudFront answers 502 when it cannot connect to an origin:
+        https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/http-502-bad-gateway.html
+        """
+        domain = str(update.get("domainName", ""))
+        handle = self.api_for(domain)
+        if handle is None:
+            return StaticOrigin(Response(502, [("content-type", "text/html")],
+                                         b"CloudFront wasn't able to connect to the origin."))
+        return ApiOrigin(handle, domain, str(update.get("originPath", "")),
+                         {str(k): str(v) for k, v in (update.get("customHeaders") or {}).items()})
+
+    async def _fetch(self, behavior: Behavior, request: Request,
+                     origin: Origin) -> tuple[Response, str]:
         cacheable = request.method in {"GET", "HEAD"}
         key = self._cache_key(behavior, request)
         if cacheable:
@@ -245,7 +286,7 @@ class EdgeRouter:
             if hit is not None:
                 response, _ = hit
                 return Response(response.status, list(response.headers), response.body), "Hit"
-        response = await self.origins[behavior.origin].fetch(request)
+        response = await origin.fetch(request)
         if cacheable and response.status in {200, 203, 300, 301, 404, 410}:
             ttl = cache_ttl(behavior.cache_policy, response.header("cache-control"))
             if ttl > 0:
@@ -261,8 +302,8 @@ class EdgeRouter:
         return (behavior.pattern or "*", request.method if request.method != "HEAD" else "GET",
                 request.path, query)
 
-    def _viewer_request(self, function: CloudFrontFunction,
-                        request: Request) -> Request | Response:
+    def _viewer_request(self, function: CloudFrontFunction, request: Request
+                        ) -> tuple[Request | Response, dict[str, Any] | None]:
         event = {
             "version": "1.0",
             "context": {"distributionDomainName": self.domain, "distributionId": "LOCAL",
@@ -276,14 +317,14 @@ class EdgeRouter:
                 "cookies": {},
             },
         }
-        result = function.run(event)
+        result, override = function.invoke(event)
         if "statusCode" in result:
             headers = [(k.lower(), v["value"]) for k, v in (result.get("headers") or {}).items()]
             body = result.get("body") or ""
             data = (body.get("data", "") if isinstance(body, dict) else body).encode()
-            return Response(int(result["statusCode"]), headers, data)
+            return Response(int(result["statusCode"]), headers, data), None
         return Request(request.method, result.get("uri", request.path), request.query_string,
-                       request.headers, request.body, request.source_ip)
+                       request.headers, request.body, request.source_ip), override
 
     def _finish(self, response: Response, behavior: Behavior, cache_state: str) -> Response:
         policy = behavior.headers_policy or {}

@@ -16,8 +16,10 @@ import pytest
 from archway.shared.commands import load_platform
 from archway.shared.deploy.cli import edge_staleness
 from archway.shared.deploy.display import Display
-from archway.shared.local.cloud import ensure_asset_buckets, local_engine
+from archway.shared.deploy.routes import FileRoutes
+from archway.shared.local.cloud import ensure_asset_buckets, local_engine, route_store_path
 from archway.shared.local.moto_server import MotoServer
+from archway.shared.routes import RouteEntry
 from archway.shared.synth import synth
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,16 +41,16 @@ def deployed(moto: MotoServer, tmp_path_factory: pytest.TempPathFactory):  # noq
 
 def test_every_stack_lands_in_its_account_and_region(deployed) -> None:  # noqa: ANN001
     platform, engine, results, _ = deployed
-    assert {r.id: r.outcome for r in results} == {
-        "svc-catalog": "created", "svc-reviews": "created",
-        "edge-global": "created", "edge": "created"}
-    catalog, reviews = platform.service("catalog"), platform.service("reviews")
+    assert {r.id: r.outcome for r in results} == {t: "created" for t in engine.targets}
     client = engine.connections.client
     # each table exists in its service's account only
-    assert client("dynamodb", catalog.account, catalog.region).list_tables()["TableNames"] == [
-        "archway-local-catalog-products"]
-    assert client("dynamodb", reviews.account, reviews.region).list_tables()["TableNames"] == [
-        "archway-local-reviews-reviews"]
+    for service in platform.services:
+        tables = client("dynamodb", service.account, service.region).list_tables()
+        mine = {t.physical for t in service.tables.values()}
+        others = {t.physical for s in platform.services if s.account != service.account
+                  for t in s.tables.values()}
+        assert mine <= set(tables["TableNames"])
+        assert not others & set(tables["TableNames"])
     assert client("dynamodb", platform.account, platform.home_region) \
         .list_tables()["TableNames"] == []
     # edge-global in us-east-1 of the platform account; edge in its home region
@@ -63,25 +65,38 @@ def test_assets_land_in_their_accounts_bucket(deployed) -> None:  # noqa: ANN001
         asset = engine.synth.manifest["assets"][service.name]
         s3 = engine.connections.client("s3", service.account, service.region)
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket=asset["bucket"])["Contents"]]
-        assert keys == [asset["key"]]
+        assert asset["key"] in keys
         assert asset["bucket"] == f"archway-assets-{service.account}-{service.region}"
 
 
-def test_edge_parameters_come_from_other_accounts(deployed) -> None:  # noqa: ANN001
+def routes(engine) -> dict[str, RouteEntry]:  # noqa: ANN001
+    store = FileRoutes(route_store_path(engine.platform))
+    return {k: RouteEntry.parse(k, v) for k, v in store.items().items()}
+
+
+def test_deploy_registers_every_service_in_the_route_store(deployed) -> None:  # noqa: ANN001
     platform, engine, _, _ = deployed
-    edge = engine.targets["edge"]
-    params = engine.resolve(edge)
-    catalog = engine.targets["svc-catalog"]
-    catalog_outputs = engine.provider_for(catalog).describe(catalog).outputs
-    assert params.values["CatalogApiDomain"] == catalog_outputs["ApiDomain"]
-    assert catalog.account != edge.account
-    # the secret is shared by the service's API key and the edge's header, kept encrypted
-    # in the platform account
-    assert params.values["CatalogOriginSecret"] == \
-        engine.resolve(catalog).values["OriginSecret"]
+    live = routes(engine)
+    # THEN every service is routed to its own API, in its own account, with its secret
+    assert sorted(live) == sorted(s.name for s in platform.services)
+    for service in platform.services:
+        target = engine.targets[f"svc-{service.name}"]
+        outputs = engine.provider_for(target).describe(target).outputs
+        entry = live[service.name]
+        assert (entry.domain, entry.stage) == (outputs["ApiDomain"], service.stage)
+        # the secret is shared by the service's API key and its route, kept encrypted in
+        # the platform account
+        assert entry.secret == engine.resolve(target).values["OriginSecret"]
     ssm = engine.connections.client("ssm", platform.account, platform.home_region)
-    stored = ssm.get_parameter(Name="/archway/local/origin-secret/catalog")["Parameter"]
+    first = platform.services[0].name
+    stored = ssm.get_parameter(Name=f"/archway/local/origin-secret/{first}")["Parameter"]
     assert stored["Type"] == "SecureString"
+    # AND the registrar trusts exactly the accounts of the services and the platform
+    accounts = engine.resolve(engine.targets["edge"]).values["RegistrarAccounts"]
+    assert accounts.split(",") == sorted({s.account for s in platform.services}
+                                         | {platform.account})
+    assert {row.state for row in engine.registry(engine.targets["edge"]).table()} == \
+        {"registered"}
 
 
 def test_second_deploy_is_a_no_op(deployed) -> None:  # noqa: ANN001
@@ -93,26 +108,61 @@ def test_second_deploy_is_a_no_op(deployed) -> None:  # noqa: ANN001
 
 
 def test_no_secret_in_any_printed_line(deployed) -> None:  # noqa: ANN001
-    _, engine, _, out = deployed
-    for name in ("catalog", "reviews"):
-        secret = engine.secrets.get_or_create(name)
+    platform, engine, _, out = deployed
+    for service in platform.services:
+        secret = engine.secrets.get_or_create(service.name)
         assert secret not in out.getvalue()
         for stack in engine.targets.values():
             assert secret not in stack.template_body
 
 
-def test_edge_is_stale_after_a_secret_rotates(deployed) -> None:  # noqa: ANN001
-    platform, engine, _, _ = deployed
+def test_a_rotated_secret_reaches_the_route_without_an_edge_deploy(deployed) -> None:  # noqa: ANN001
+    platform, engine, _, out = deployed
     states = {t.id: s for t, s in engine.status()}
     assert edge_staleness(engine, states) == []
-    # WHEN the reviews secret is rotated (a new value in the platform account's store)
+    service = platform.services[-1].name
+    old = routes(engine)[service].secret
+    # WHEN the secret is rotated (a new value in the platform account's store)
     ssm = engine.connections.client("ssm", platform.account, platform.home_region)
-    ssm.delete_parameter(Name="/archway/local/origin-secret/reviews")
+    ssm.delete_parameter(Name=f"/archway/local/origin-secret/{service}")
     engine.secrets._cache.clear()  # noqa: SLF001 - a new process would not remember it
-    engine.deploy(engine.select("service", "reviews"))
-    # THEN the edge is stale until it is redeployed
-    states = {t.id: s for t, s in engine.status()}
-    assert edge_staleness(engine, states)[-1] == "redeploy with: archway deploy edge"
-    engine.deploy(engine.select("edge"))
+    engine.deploy(engine.select("service", service))
+    # THEN the service's deploy wrote the new secret into its route; the edge is current
+    new = routes(engine)[service].secret
+    assert new != old
+    assert new == engine.resolve(engine.targets[f"svc-{service}"]).values["OriginSecret"]
     states = {t.id: s for t, s in engine.status()}
     assert edge_staleness(engine, states) == []
+    assert new not in out.getvalue()
+
+
+def test_routes_of_removed_services_go_with_the_next_edge_deploy(deployed) -> None:  # noqa: ANN001
+    _, engine, _, out = deployed
+    # GIVEN an entry for a service that config does not have
+    store = FileRoutes(route_store_path(engine.platform))
+    store.put("gone", RouteEntry("gone", "x.execute-api.eu-west-1.amazonaws.com", "live",
+                                 "s" * 43).value())
+    assert [r.state for r in engine.registry(engine.targets["edge"]).table()
+            if r.service == "gone"] == ["orphan"]
+    # WHEN the edge is deployed
+    engine.deploy(engine.select("edge"))
+    # THEN the entry is removed, and said so
+    assert "gone" not in store.items()
+    assert "removed /api/gone/*" in out.getvalue()
+
+
+def test_plan_shows_a_route_that_a_deploy_would_register(deployed) -> None:  # noqa: ANN001
+    platform, engine, _, _ = deployed
+    service = platform.services[0].name
+    target = engine.targets[f"svc-{service}"]
+    assert engine.route_preview(target) == []
+    # GIVEN the service's entry is missing from the store
+    store = FileRoutes(route_store_path(engine.platform))
+    value = store.get(service)
+    store.delete(service)
+    try:
+        # THEN the plan says the deploy registers it
+        assert engine.route_preview(target) == [
+            f"+ /api/{service}/* -> its API (registered by the deploy)"]
+    finally:
+        store.put(service, value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -41,32 +42,64 @@ def test_default_behavior_is_the_private_bucket_with_spa_fallback(
     assert "/index.html" in function["FunctionCode"]
 
 
-def test_each_api_behavior_goes_to_its_service_in_order_without_host(
+def test_one_api_behavior_routes_every_service_through_the_store(
         platforms: dict[str, Platform]) -> None:
-    platform = platforms["prod"]
-    stack = edge_stack(platform)
-    config = distribution(rendered(stack))
-    behaviors = config["CacheBehaviors"]
-    assert [b["PathPattern"] for b in behaviors] == ["/api/catalog/*", "/api/reviews/*"]
-    for behavior, service in zip(behaviors, platform.services, strict=True):
-        origin = origins(config)[behavior["TargetOriginId"]]
-        domain_param = origin["DomainName"]["Ref"]
-        # the origin's domain is the service's ApiDomain output, read from its stack
-        assert stack.sources[domain_param].to_dict() == {
-            "kind": "stack_output", "stack": f"svc-{service.name}", "output": "ApiDomain"}
-        assert origin["OriginPath"] == "/live"
-        assert origin["CustomOriginConfig"] == {
-            "HTTPSPort": 443, "OriginProtocolPolicy": "https-only",
-            "OriginSSLProtocols": ["TLSv1.2"]}
-        (header,) = origin["OriginCustomHeaders"]
-        assert header["HeaderName"] == "x-api-key"
-        secret_param = header["HeaderValue"]["Ref"]
-        assert stack.sources[secret_param].to_dict() == {"kind": "secret", "name": service.name}
-        # the viewer's Host header never reaches API Gateway
-        assert behavior["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST
-        assert "FunctionAssociations" not in behavior
-        assert set(behavior["AllowedMethods"]) == {
-            "GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"}
+    # GIVEN the prod edge
+    template = rendered(edge_stack(platforms["prod"]))
+    config = distribution(template)
+    # THEN /api/* is one behavior whose viewer-request function reads the route store
+    (behavior,) = config["CacheBehaviors"]
+    assert behavior["PathPattern"] == "/api/*"
+    assert behavior["FunctionAssociations"] == [{
+        "EventType": "viewer-request",
+        "FunctionARN": {"Fn::GetAtt": ["ApiRouterFunction", "FunctionMetadata.FunctionARN"]}}]
+    function = template["Resources"]["ApiRouterFunction"]["Properties"]
+    assert function["FunctionConfig"]["Runtime"] == "cloudfront-js-2.0"
+    assert function["FunctionConfig"]["KeyValueStoreAssociations"] == [
+        {"KeyValueStoreARN": {"Fn::GetAtt": ["RouteStore", "Arn"]}}]
+    assert function["FunctionCode"].startswith("import cf from 'cloudfront';")
+    # AND the viewer's Host header never reaches API Gateway; every method is allowed
+    assert behavior["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST
+    assert set(behavior["AllowedMethods"]) == {
+        "GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"}
+    # AND its placeholder origin carries no secret and fails closed (the private bucket)
+    placeholder = origins(config)[behavior["TargetOriginId"]]
+    assert "OriginCustomHeaders" not in placeholder
+    assert placeholder["DomainName"] == {"Fn::GetAtt": ["SiteBucket", "RegionalDomainName"]}
+    assert placeholder["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+    # AND no service, secret or API domain is a parameter of the edge
+    assert set(template["Parameters"]) <= {"WebAclArn", "CertificateArn", "RegistrarAccounts"}
+
+
+def test_edge_template_does_not_change_when_services_come_and_go(
+        platforms: dict[str, Platform]) -> None:
+    # GIVEN the dev platform, with one service less and with one more (a copy of catalog)
+    platform = platforms["dev"]
+    fewer = dataclasses.replace(platform, services=platform.services[:1])
+    orders = dataclasses.replace(platform.services[0], name="orders")
+    more = dataclasses.replace(platform, services=(*platform.services, orders))
+    # THEN the edge stack is the same template: services live in the route store
+    same = {render(edge_stack(p)) for p in (platform, fewer, more)}
+    assert len(same) == 1
+
+
+def test_route_registrar_may_write_only_the_store_and_trusts_deploy_roles(
+        platforms: dict[str, Platform]) -> None:
+    stack = edge_stack(platforms["dev"])
+    template = rendered(stack)
+    role = template["Resources"]["RouteRegistrarRole"]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    # the accounts come from the manifest (every service's and the platform's) ...
+    assert trust["Principal"] == {"AWS": {"Ref": "RegistrarAccounts"}}
+    assert stack.sources["RegistrarAccounts"].to_dict() == {"kind": "service_accounts"}
+    # ... and only their deploy roles, not any principal of those accounts
+    assert trust["Condition"] == {"ArnLike": {"aws:PrincipalArn": {
+        "Fn::Sub": "arn:${AWS::Partition}:iam::*:role/archway-deploy-eu-west-1"}}}
+    (policy,) = role["Policies"]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Resource"] == [{"Fn::GetAtt": ["RouteStore", "Arn"]}]
+    assert all(a.startswith("cloudfront-keyvaluestore:") for a in statement["Action"])
+    assert "cloudfront-keyvaluestore:PutKey" in statement["Action"]
 
 
 def test_api_cache_policy_honours_origin_cache_control(platforms: dict[str, Platform]) -> None:
@@ -78,8 +111,13 @@ def test_api_cache_policy_honours_origin_cache_control(platforms: dict[str, Plat
 
 
 @pytest.mark.parametrize("env", ["local", "dev", "prod"])
-def test_no_custom_error_responses(platforms: dict[str, Platform], env: str) -> None:
-    assert "CustomErrorResponses" not in distribution(rendered(edge_stack(platforms[env])))
+def test_error_responses_are_never_cached_nor_replaced(platforms: dict[str, Platform],
+                                                       env: str) -> None:
+    # Error responses only set caching to 0 s: no page (an API 404 stays the API's 404)
+    errors = distribution(rendered(edge_stack(platforms[env])))["CustomErrorResponses"]
+    assert {e["ErrorCode"] for e in errors} >= {403, 404, 500, 502, 503, 504}
+    for error in errors:
+        assert error == {"ErrorCode": error["ErrorCode"], "ErrorCachingMinTTL": 0}
 
 
 def test_tls_with_a_domain_and_default_certificate_without(
@@ -178,18 +216,17 @@ def test_certificate_only_with_a_domain(platforms: dict[str, Platform]) -> None:
     assert resources(dev, "AWS::CertificateManager::Certificate") == {}
 
 
-def test_edge_depends_on_edge_global_and_every_service(platforms: dict[str, Platform]) -> None:
+def test_edge_depends_on_edge_global_only(platforms: dict[str, Platform]) -> None:
+    # services register themselves in the store: the edge waits for no service stack
+    assert edge_stack(platforms["prod"]).depends_on == ["edge-global"]
+
+
+def test_no_secret_reaches_the_edge_template(platforms: dict[str, Platform]) -> None:
+    # origin secrets travel only through the route store, written at deploy time
     stack = edge_stack(platforms["prod"])
-    assert stack.depends_on == ["edge-global", "svc-catalog", "svc-reviews"]
-
-
-def test_secrets_are_noecho_and_never_in_outputs(platforms: dict[str, Platform]) -> None:
-    template = rendered(edge_stack(platforms["prod"]))
-    secrets = [n for n, p in template["Parameters"].items() if n.endswith("OriginSecret")]
-    assert secrets == ["CatalogOriginSecret", "ReviewsOriginSecret"]
-    assert all(template["Parameters"][n]["NoEcho"] is True for n in secrets)
-    outputs = json.dumps(template["Outputs"])
-    assert not any(name in outputs for name in secrets)
+    template = rendered(stack)
+    assert not [s for s in stack.sources.values() if s.kind == "secret"]
+    assert "x-api-key" not in json.dumps(template["Resources"]["Distribution"])
     assert not any(isinstance(v, str) and v.startswith("arn:aws:") for v in walk(template))
 
 

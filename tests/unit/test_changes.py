@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 from archway.platform.edge import edge_stack
@@ -14,13 +13,16 @@ from archway.shared.synth import render
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_adding_a_service_shows_its_route_and_origin() -> None:
+def test_a_new_behavior_shows_as_a_route() -> None:
+    # GIVEN an edge without its /api/* behavior, then with it
     platform = load_platform(REPO, "dev")
-    without_reviews = replace(platform, services=platform.services[:1])
-    old = json.loads(render(edge_stack(without_reviews)))
     new = json.loads(render(edge_stack(platform)))
+    old = json.loads(json.dumps(new))
+    config = old["Resources"]["Distribution"]["Properties"]["DistributionConfig"]
+    config["CacheBehaviors"] = []
+    # THEN the plan shows the route it adds, and the distribution as modified
     change_set = diff_templates("edge", old, new)
-    assert change_set.routes == ["+ /api/reviews/* -> api-reviews"]
+    assert change_set.routes == ["+ /api/* -> api-router"]
     assert [str(c) for c in change_set.changes] == [
         "Modify Distribution [AWS::CloudFront::Distribution]"]
 
