@@ -28,6 +28,7 @@ from archway.shared.deploy.site import publish_site
 from archway.shared.errors import ArchwayError
 from archway.shared.local.api_router import ApiRouter
 from archway.shared.local.cf_function import CloudFrontFunction
+from archway.shared.local.deps import requirements_key
 from archway.shared.local.edge_router import (
     MANAGED_CACHE_POLICIES,
     ApiOrigin,
@@ -200,6 +201,7 @@ class LocalCloud:
     def mount(self) -> Mounted:
         assert self.engine is not None
         engine = self.engine
+        digests = self._digests()  # before anything is read: a later change is seen next time
         if self.runner is None:
             self.runner = LambdaRunner(engine.connections.client, engine.connections.credentials,
                                        self.moto.endpoint, self.work, console=self.out)
@@ -210,7 +212,6 @@ class LocalCloud:
                 apis[api.domain] = api
         self.apis = apis
         edge = self._edge(engine.targets["edge"], engine.targets["edge-global"], apis)
-        digests = {t.id: (s.digest if s else None) for t, s in engine.status()}
         self._warm()
         self._write_state({"apis": {api.service: api.domain for api in apis.values()}})
         return Mounted(Router(edge, apis), digests)
@@ -397,7 +398,7 @@ class LocalCloud:
 
     def _remount_if_deployed(self, mounted: Mounted) -> Mounted:
         assert self.engine is not None
-        digests = {t.id: (s.digest if s else None) for t, s in self.engine.status()}
+        digests = self._digests()
         if digests == mounted.digests:
             return mounted
         mounted.digests = digests  # a failed reload is reported once, not every second
@@ -413,11 +414,23 @@ class LocalCloud:
         self.out("redeploy detected: routes and functions reloaded")
         return fresh
 
+    def _digests(self) -> dict[str, str | None]:
+        """What the mounted routes and functions follow: each deployed stack's digest, and
+        each service's requirements.txt (which is not part of the asset)."""
+        assert self.engine is not None
+        digests = {t.id: (s.digest if s else None) for t, s in self.engine.status()}
+        for service in self.platform.services:
+            requirements = service.source_dir.parent / "requirements.txt"
+            digests[f"{service.name}/requirements.txt"] = (
+                requirements_key(requirements) if requirements.is_file() else None)
+        return digests
+
     def _source_stamps(self) -> dict[str, float]:
         stamps = {}
         for service in self.platform.services:
             files = [p for p in service.source_dir.rglob("*.py") if "__pycache__" not in p.parts]
-            files.append(service.source_dir.parent / "service.yaml")
+            files += [service.source_dir.parent / name
+                      for name in ("service.yaml", "requirements.txt")]
             stamps[service.name] = max((p.stat().st_mtime for p in files if p.exists()),
                                        default=0.0)
         return stamps

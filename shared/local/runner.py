@@ -31,7 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from archway.shared.local import worker as worker_module
-from archway.shared.local.deps import DependencyError, runtime_layer, vendored
+from archway.shared.local.deps import (
+    DependencyError,
+    requirements_key,
+    runtime_layer,
+    vendored,
+)
 from archway.shared.local.processes import TAG, process_tag
 from archway.shared.local.text import printable, readable
 from archway.shared.local.worker import read_message, write_message
@@ -55,8 +60,12 @@ class LocalFunction:
     requirements: str = ""  # services/<svc>/requirements.txt (absolute), if the service has one
 
     @property
-    def generation(self) -> tuple[str, tuple[tuple[str, str], ...]]:
-        return self.code_key, tuple(sorted(self.environment.items()))
+    def generation(self) -> tuple[str, tuple[tuple[str, str], ...], str]:
+        """Workers of another generation are retired: new code, settings or requirements."""
+        requirements = Path(self.requirements) if self.requirements else None
+        key = (requirements_key(requirements)
+               if requirements is not None and requirements.is_file() else "")
+        return self.code_key, tuple(sorted(self.environment.items())), key
 
 
 @dataclass(frozen=True)
@@ -256,23 +265,26 @@ class LambdaRunner:
         self.workers_per_function = workers_per_function
         self._lock = threading.Lock()
         self._functions: dict[str, LocalFunction] = {}
+        self._generations: dict[str, object] = {}
         self._pools: dict[str, Pool] = {}
 
     def register(self, function: LocalFunction) -> bool:
-        """Register or update a function; True when its code or settings changed."""
+        """Register or update a function; True when its code, settings or requirements
+        changed (its workers are then replaced)."""
+        generation = function.generation
         with self._lock:
-            current = self._functions.get(function.name)
-            if current is not None and current.generation == function.generation:
+            if self._generations.get(function.name) == generation:
                 return False
-            self._functions[function.name] = function
-            old = self._pools.pop(function.name, None)
-        if old is not None:
-            old.close()
         code_dir = self._code(function)
         paths = self._import_paths(function)
         pool = Pool(lambda: self._spawn(function, code_dir, paths), self.workers_per_function)
-        with self._lock:
+        with self._lock:  # invokes meanwhile keep the old workers; from here on, the new ones
+            self._functions[function.name] = function
+            self._generations[function.name] = generation
+            old = self._pools.get(function.name)
             self._pools[function.name] = pool
+        if old is not None:
+            old.close()
         return True
 
     def functions(self) -> list[LocalFunction]:
@@ -353,6 +365,6 @@ class LambdaRunner:
     def close(self) -> None:
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}
-            self._functions = {}
+            self._functions, self._generations = {}, {}
         for pool in pools:
             pool.close()

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from helpers.local_platform import LocalPlatform
+from helpers.wheels import tiny_wheel
 
 pytestmark = pytest.mark.integration
 
@@ -130,3 +131,29 @@ def test_table_key_change_is_refused_like_cloudformation(local_platform: LocalPl
                 "Crème Brûlée Torch", "Crystal Water Carafe"]
     finally:
         config.write_text(source)
+
+
+def test_requirements_txt_gives_a_service_its_dependencies(
+        local_platform: LocalPlatform) -> None:
+    service = local_platform.root / "services" / "catalog"
+    handler = service / "src" / "products.py"
+    requirements = service / "requirements.txt"
+    source = handler.read_text()
+    future = "from __future__ import annotations\n"
+    assert source.count(future) == 1
+    tiny_wheel(service / "wheels")
+    try:
+        # WHEN a handler imports a package its service does not declare
+        handler.write_text(source.replace(future, future + "import tinydep\n"))
+        # THEN it fails as on Lambda (the host's environment is not importable either)
+        _wait_for(local_platform, lambda http: _product_status(http) == 502, "502")
+        assert "Unable to import module 'products': No module named 'tinydep'" in (
+            local_platform.log.read_text())
+        # WHEN the service declares it in requirements.txt THEN it is installed and served
+        requirements.write_text("--no-index\n--find-links wheels\ntinydep==1.0\n")
+        _wait_for(local_platform, lambda http: _product_status(http) == 404,
+                  "the handler importing its vendored dependency", timeout=60)
+    finally:
+        handler.write_text(source)
+        requirements.unlink(missing_ok=True)
+    _wait_for(local_platform, lambda http: _product_status(http) == 404, "recovery")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -352,3 +354,31 @@ def test_lambda_payload_limit(runner: LambdaRunner) -> None:
     # a response over 6 MB: Lambda fails the invoke and API Gateway answers 502
     assert call(api, "GET", "/live/api/svc/big")[::2] == (
         502, {"message": "Internal server error"})
+
+
+def test_invokes_during_a_redeploy_are_served_by_the_old_code(
+        runner: LambdaRunner, moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a function serving, and a redeploy whose asset takes a while to arrive
+    event = {"path": "/", "pathParameters": None, "queryStringParameters": None}
+    runner.register(function("fn-swap", "a", ACCOUNTS[0]))
+    assert runner.invoke("fn-swap", event).payload["statusCode"] == 200
+    connections = ConnectionManager("archway", REGION, endpoint_url=moto.endpoint)
+    s3 = connections.client("s3", ACCOUNTS[0], REGION)
+    s3.put_object(Bucket=f"assets-{ACCOUNTS[0]}", Key="b-as-a.zip", Body=s3.get_object(
+        Bucket=f"assets-{ACCOUNTS[1]}", Key="b.zip")["Body"].read())
+    fetch = runner._code  # noqa: SLF001 - slowed down, not replaced
+
+    def slow_fetch(fn: LocalFunction) -> Path:
+        time.sleep(1.0)
+        return fetch(fn)
+
+    monkeypatch.setattr(runner, "_code", slow_fetch)
+    swap = threading.Thread(target=runner.register,
+                            args=(function("fn-swap", "b", ACCOUNTS[0], key="b-as-a.zip"),))
+    swap.start()
+    # WHEN requests arrive meanwhile THEN the old code answers them (no error, no gap)
+    during = [runner.invoke("fn-swap", event).payload["statusCode"] for _ in range(3)]
+    swap.join(timeout=30)
+    assert during == [200, 200, 200]
+    # AND afterwards the new code does
+    assert runner.invoke("fn-swap", event).payload["statusCode"] == 201

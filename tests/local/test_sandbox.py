@@ -3,7 +3,6 @@ runtime's boto3 and Powertools; never the rest of the host's environment."""
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from archway.shared.deploy.connections import ConnectionManager
 from archway.shared.local.deps import DependencyError, requirements_key, vendored
 from archway.shared.local.moto_server import MotoServer
 from archway.shared.local.runner import LambdaRunner, LocalFunction
+from helpers.wheels import tiny_wheel
 
 REGION = "eu-west-1"
 ACCOUNT = "100000000001"
@@ -35,24 +35,6 @@ def uses_dep(event, context):
     return {"value": tinydep.VALUE}
 """
 HTTPX = "import httpx\n\ndef handler(event, context):\n    return {}\n"
-
-
-def tiny_wheel(folder: Path) -> Path:
-    """A real (tiny) wheel, so pip installs it with no network."""
-    folder.mkdir(parents=True, exist_ok=True)
-    wheel = folder / "tinydep-1.0-py3-none-any.whl"
-    files = {
-        "tinydep/__init__.py": "VALUE = 42\n",
-        "tinydep-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: tinydep\nVersion: 1.0\n",
-        "tinydep-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: archway-tests\n"
-                                       "Root-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-        record = "".join(f"{name},,\n" for name in files) + "tinydep-1.0.dist-info/RECORD,,\n"
-        archive.writestr("tinydep-1.0.dist-info/RECORD", record)
-    return wheel
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +118,19 @@ def test_unavailable_requirement_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(DependencyError, match=r"requirements.txt: pip install failed: "):
         vendored(requirements, tmp_path / "work")
     assert not (tmp_path / "work" / "deps" / requirements_key(requirements)).exists()
+
+
+def test_changed_requirements_retire_the_workers(setup: tuple[LambdaRunner, Path],
+                                                 tmp_path: Path) -> None:
+    runner, _ = setup
+    # GIVEN a function whose service has no requirements.txt yet: tinydep is not there
+    tiny_wheel(tmp_path / "wheels")
+    requirements = tmp_path / "requirements.txt"
+    function = fn("fn-later", "app.uses_dep", requirements)
+    runner.register(function)
+    assert runner.invoke("fn-later", {}).error["errorMessage"] == "No module named 'tinydep'"
+    # WHEN the service declares it (same code, same settings)
+    requirements.write_text("--no-index\n--find-links wheels\ntinydep==1.0\n")
+    # THEN registering again starts new workers that have it
+    assert runner.register(function) is True
+    assert runner.invoke("fn-later", {}).payload == {"value": 42}
