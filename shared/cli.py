@@ -1,7 +1,8 @@
 """The `archway` command: parse, call, map errors to messages and exit codes.
 
 Exit codes: 0 ok, 1 a known failure (deploy failed, lint findings), 2 bad input
-(config or arguments), 3 an unexpected error (a bug: traceback printed), 130 Ctrl-C.
+(config or arguments), 3 an unexpected error (a bug: one line saying so; --debug
+re-raises it with its traceback), 130 Ctrl-C.
 Command groups live beside the code they drive and register themselves here.
 """
 
@@ -10,11 +11,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from archway.shared.errors import ArchwayError
+from archway.shared.errors import ArchwayError, one_line
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -67,12 +67,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception:  # noqa: BLE001 - the boundary: anything else is a bug
+    except Exception as exc:  # noqa: BLE001 - the boundary: anything else is a bug
         if args.debug:
             raise
-        traceback.print_exc()
-        print("error: unexpected failure: this is a bug in Archway, please report it with "
-              "the traceback above (rerun with --debug to re-raise)", file=sys.stderr)
+        print(f"error: internal error ({type(exc).__name__}: {one_line(str(exc), 200)}): "
+              "this is a bug in Archway, please report it (rerun with --debug for the "
+              "traceback)", file=sys.stderr)
         return 3
 
 

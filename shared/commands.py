@@ -11,7 +11,7 @@ from pathlib import Path
 from archway.shared.config import load_config
 from archway.shared.errors import ArchwayError, ConfigError
 from archway.shared.model import Platform, resolve
-from archway.shared.synth import SynthResult, synth
+from archway.shared.synth import Rendered, SynthResult, render_all
 
 
 class LintFailed(ArchwayError):
@@ -41,8 +41,8 @@ def environments(root: Path, env: str) -> list[str]:
     return [env]
 
 
-def synth_env(root: Path, env: str) -> SynthResult:
-    """Synthesize one environment, or the pipelines for ``tooling``."""
+def render_env(root: Path, env: str) -> Rendered:
+    """Validate and render one environment, or the pipelines for ``tooling``: in memory."""
     from archway.pipelines.blueprint import pipeline_stacks
 
     if env == TOOLING:
@@ -50,14 +50,24 @@ def synth_env(root: Path, env: str) -> SynthResult:
         if config.platform.pipelines is None:
             raise ConfigError("config/platform.yaml", "pipelines", "is not set: no pipelines "
                               "to synthesize")
-        return synth(ToolingScope(config.root, config.platform.name),
-                     stacks=pipeline_stacks(config))
-    return synth(load_platform(root, env))
+        return render_all(ToolingScope(config.root, config.platform.name),
+                          stacks=pipeline_stacks(config))
+    return render_all(load_platform(root, env))
+
+
+def synth_env(root: Path, env: str) -> SynthResult:
+    """Synthesize one environment: validated and rendered first, then written."""
+    return render_env(root, env).write()
+
+
+def synth_all(root: Path, env: str) -> list[tuple[str, SynthResult]]:
+    """Every environment of ``env`` (``all`` too) rendered before any of them is written."""
+    rendered = [(name, render_env(root, name)) for name in environments(root, env)]
+    return [(name, plan.write()) for name, plan in rendered]
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    for env in environments(args.root, args.env):
-        result = synth_env(args.root, env)
+    for env, result in synth_all(args.root, args.env):
         stacks = result.manifest["stacks"]
         print(f"{env}: {len(stacks)} templates + manifest in {_show(result.out_dir)}")
         for stack in stacks:
@@ -69,8 +79,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
     from archway.shared.lint import lint_synth
 
     total = 0
-    for env in environments(args.root, args.env):
-        result = synth_env(args.root, env)
+    for env, result in synth_all(args.root, args.env):
         findings = lint_synth(result)
         for finding in findings:
             print(f"{env}/{finding}")
@@ -107,7 +116,9 @@ def _show(path: Path) -> str:
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from archway.shared.cli import common
+    from archway.shared.scaffold import register as register_scaffold
 
+    register_scaffold(sub)
     parser = sub.add_parser("synth", help="write build/<env>/*.json and manifest.json")
     common(parser)
     parser.set_defaults(handler=cmd_synth)

@@ -174,8 +174,20 @@ def cmd_status(args: argparse.Namespace) -> int:
     for reason in stale:
         session.ui.line("edge", "stale", reason)
     if "edge" in states and not stale and states["edge"] is not None:
-        session.ui.line("edge", "current", "every service's API domain and secret match")
+        session.ui.line("edge", "current", "deployed from this template and these inputs")
+    show_routes(session)
     return 0
+
+
+def show_routes(session: Session) -> None:
+    """The live route table (the edge's KeyValueStore) against config."""
+    edge = session.engine.targets.get("edge")
+    registry = session.engine.registry(edge) if edge is not None else None
+    if registry is None:
+        session.ui.line("routes", "missing", "no route store: the edge is not deployed")
+        return
+    for row in registry.table():
+        session.ui.line("routes", row.state, f"/api/{row.service}/* {row.detail}")
 
 
 def edge_staleness(engine: Engine, states: dict[str, object]) -> list[str]:

@@ -23,7 +23,8 @@ from typing import Any, TextIO
 from archway.shared.deploy.provider import StackResult
 
 COLOURS = {"created": "32", "updated": "32", "skipped": "36", "failed": "31",
-           "planned": "33", "uploaded": "35", "stale": "31", "missing": "33"}
+           "planned": "33", "uploaded": "35", "stale": "31", "missing": "33",
+           "registered": "32", "orphan": "33", "route": "36"}
 
 
 @dataclass

@@ -8,15 +8,18 @@ through the routing the real distribution uses. While it runs, ``archway deploy`
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
-import time
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import watchfiles
 from botocore.exceptions import ClientError
 
 from archway.shared.deploy.connections import ConnectionManager
@@ -82,6 +85,26 @@ def route_store_path(platform: Platform) -> Path:
     return state_path(platform.root).parent / "routes" / f"{platform.names.route_store}.json"
 
 
+@contextlib.contextmanager
+def deploy_lock(root: Path) -> Iterator[None]:
+    """One local deploy at a time across processes (archway local, archway deploy)."""
+    path = state_path(root).parent / "deploy.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+class LocalEngine(Engine):
+    """The engine on the local cloud: accounts set up on the fly (assets buckets: the
+    local stand-in for archway bootstrap), deploys serialised across processes."""
+
+    def deploy(self, selected: list[str]) -> list[StackResult]:
+        with deploy_lock(self.platform.root):
+            ensure_asset_buckets(self)
+            return super().deploy(selected)
+
+
 def local_engine(platform: Platform, result: SynthResult, endpoint: str,
                  ui: Display, probe: bool = True) -> Engine:
     """The engine for the local cloud. ``probe``: load each deployed stack's handlers and say
@@ -92,8 +115,8 @@ def local_engine(platform: Platform, result: SynthResult, endpoint: str,
                             code_locations(platform)) if probe else None
     provider = LocalProvider(connections.client, work / "deployed", handlers)
     store = FileRoutes(route_store_path(platform))
-    return Engine(platform, result, connections, lambda _target: provider, ui,
-                  route_store=lambda _via: store)
+    return LocalEngine(platform, result, connections, lambda _target: provider, ui,
+                       route_store=lambda _via: store)
 
 
 def code_locations(platform: Platform) -> dict[str, dict[str, str]]:
@@ -137,7 +160,6 @@ class LocalCloud:
         self.runner: LambdaRunner | None = None
         self.engine: Engine | None = None
         self.app: App | None = None
-        self._sources: dict[str, float] = {}
         self._started = False
         self.apis: dict[str, ApiRouter] = {}  # execute-api domain -> API (what the edge reaches)
         self._routes: tuple[object, dict[str, str]] = (None, {})
@@ -177,7 +199,6 @@ class LocalCloud:
         result = synth(self.platform)
         self.engine = local_engine(self.platform, result, self.moto.endpoint, Display(),
                                    probe=False)
-        ensure_asset_buckets(self.engine)
         results = self.engine.deploy(self.engine.select(what, service))
         failed = [r for r in results if not r.ok]
         if failed:
@@ -358,61 +379,65 @@ class LocalCloud:
         self.server.start()
 
     def watch(self, mounted: Mounted, interval: float = 1.0,
-              until: Callable[[], bool] = lambda: False) -> None:
-        """Until Ctrl-C: redeploy a service whose src/ changed; remount after any deploy."""
-        self._sources = self._source_stamps()
-        while not until():
-            time.sleep(interval)
-            mounted = self._watch_once(mounted)
+              stop: threading.Event | None = None) -> None:
+        """Follow the repository until Ctrl-C (or ``stop``), with watchfiles.
 
-    def _watch_once(self, mounted: Mounted) -> Mounted:
-        """One look at the sources and the deployed stacks. Nothing here stops the cloud: a
-        broken service.yaml or a failed reload is reported and the last good state serves."""
-        changed = self._changed_services()
-        if changed and not self._reload_config():
-            return mounted
-        for service in changed:
-            self.out(f"{service}: handler code changed, redeploying")
+        - a changed ``services/<svc>/`` (code or service.yaml) redeploys that service;
+        - a new service folder is deployed, and its account set up, on the fly;
+        - a changed ``config/`` or ``service.yaml`` is validated first: a bad file is
+          reported and the last good state keeps serving;
+        - a deploy from another process (archway deploy --env local) is picked up.
+        After any of these the routes and functions are remounted.
+        """
+        root = self.platform.root
+        paths = [p for p in (root / "services", root / "config") if p.is_dir()]
+        for changes in watchfiles.watch(
+                *paths, stop_event=stop, debounce=400, step=100, yield_on_timeout=True,
+                rust_timeout=int(interval * 1000), watch_filter=_source_filter,
+                raise_interrupt=True):
+            try:
+                mounted = self._follow({Path(path) for _, path in changes}, mounted)
+            except ArchwayError as exc:
+                self.out(f"{exc}: still serving the last good state")
+            except Exception as exc:  # noqa: BLE001 - nothing a change does stops the cloud
+                self.out(f"reload failed (a bug in archway local, please report it): "
+                         f"{type(exc).__name__}: {exc}: still serving the last good state")
+
+    def _follow(self, changed: set[Path], mounted: Mounted) -> Mounted:
+        services, config_changed = self._changed(changed)
+        new: set[str] = set()
+        if config_changed:
+            from archway.shared.commands import load_platform
+
+            before = {s.name for s in self.platform.services}
+            self.platform = load_platform(self.platform.root, self.platform.env)
+            after = {s.name for s in self.platform.services}
+            new = after - before
+            services |= new
+            for gone in sorted(before - after):
+                self.out(f"{gone}: removed from the repository, its route goes away")
+        for service in sorted(services & {s.name for s in self.platform.services}):
+            self.out(f"{service}: new service, deploying" if service in new
+                     else f"{service}: changed, redeploying")
             try:
                 self.deploy("service", service)
             except ArchwayError as exc:
                 self.out(f"{service}: redeploy failed: {exc}")
-        try:
-            return self._remount_if_deployed(mounted)
-        except ArchwayError as exc:
-            self.out(f"reload failed: {exc}\n  still serving the last good deploy")
-        except Exception as exc:  # noqa: BLE001 - never let a reload take the cloud down
-            self.out(f"reload failed (a bug in archway local, please report it): "
-                     f"{type(exc).__name__}: {exc}\n  still serving the last good deploy")
-        return mounted
-
-    def _reload_config(self) -> bool:
-        from archway.shared.commands import load_platform
-
-        try:
-            self.platform = load_platform(self.platform.root, self.platform.env)
-        except ArchwayError as exc:
-            self.out(f"{exc}\n  not deployed: still serving the last good deploy")
-            return False
-        return True
-
-    def _remount_if_deployed(self, mounted: Mounted) -> Mounted:
+        if config_changed:
+            self.engine = local_engine(self.platform, synth(self.platform),
+                                       self.moto.endpoint, Display(), probe=False)
+            registry = self.engine.registry(self.engine.targets["edge"])
+            for gone in registry.prune() if registry else []:
+                self.out(f"{gone}: route removed")
         assert self.engine is not None
         digests = self._digests()
-        if digests == mounted.digests:
-            return mounted
-        mounted.digests = digests  # a failed reload is reported once, not every second
-        from archway.shared.commands import load_platform
-
-        platform = load_platform(self.platform.root, self.platform.env)
-        engine = local_engine(platform, synth(platform), self.moto.endpoint, Display(),
-                              probe=False)
-        self.platform, self.engine = platform, engine
-        fresh = self.mount()
-        assert self.app is not None
-        self.app.router = fresh.router
-        self.out("redeploy detected: routes and functions reloaded")
-        return fresh
+        if digests != mounted.digests:
+            mounted.digests = digests  # a failed remount is reported once, not every second
+            mounted = self.mount()
+            assert self.app is not None
+            self.app.router = mounted.router
+            self.out("routes and functions reloaded")
+        return mounted
 
     def _digests(self) -> dict[str, str | None]:
         """What the mounted routes and functions follow: each deployed stack's digest, and
@@ -425,18 +450,30 @@ class LocalCloud:
                 requirements_key(requirements) if requirements.is_file() else None)
         return digests
 
-    def _source_stamps(self) -> dict[str, float]:
-        stamps = {}
-        for service in self.platform.services:
-            files = [p for p in service.source_dir.rglob("*.py") if "__pycache__" not in p.parts]
-            files += [service.source_dir.parent / name
-                      for name in ("service.yaml", "requirements.txt")]
-            stamps[service.name] = max((p.stat().st_mtime for p in files if p.exists()),
-                                       default=0.0)
-        return stamps
+    def _changed(self, paths: set[Path]) -> tuple[set[str], bool]:
+        """Services whose folder changed, and whether any config file did."""
+        root = self.platform.root.resolve()
+        services: set[str] = set()
+        config_changed = False
+        for path in paths:
+            try:
+                parts = path.resolve().relative_to(root).parts
+            except ValueError:
+                continue
+            if parts[0] == "config" or parts[-1] == "service.yaml":
+                config_changed = True
+            if parts[0] != "services" or len(parts) < 2:
+                continue
+            known = parts[1] in {s.name for s in self.platform.services}
+            if not known or (len(parts) > 2 and parts[2] in {"src", "service.yaml",
+                                                             "requirements.txt"}):
+                services.add(parts[1])  # a new folder shows up as the folder alone
+                config_changed |= not known
+        return services, config_changed
 
-    def _changed_services(self) -> list[str]:
-        stamps = self._source_stamps()
-        changed = [s for s, t in stamps.items() if self._sources.get(s) != t]
-        self._sources = stamps
-        return changed
+
+def _source_filter(change: watchfiles.Change, path: str) -> bool:
+    """Code and config, not caches, tests or editor droppings."""
+    name = Path(path).name
+    return ("__pycache__" not in path and "/tests/" not in path and not name.startswith(".")
+            and not name.endswith(("~", ".swp", ".tmp")))

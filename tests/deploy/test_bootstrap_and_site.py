@@ -29,9 +29,11 @@ def template() -> dict[str, Any]:
 
 def test_targets_cover_every_account_and_region_of_an_environment() -> None:
     platform = load_platform(REPO, "prod")
-    assert bootstrap_targets(platform) == [
-        ("300000000000", "eu-west-1"), ("300000000000", "us-east-1"),
-        ("310000000001", "eu-west-1"), ("310000000002", "eu-west-1")]
+    # the platform account in its home region and in us-east-1 (edge-global), and every
+    # service's account in its region, once each
+    expected = {(platform.account, platform.home_region), (platform.account, "us-east-1")}
+    expected |= {(s.account, s.region) for s in platform.services}
+    assert bootstrap_targets(platform) == sorted(expected)
 
 
 def test_only_the_tooling_account_and_a_configured_ci_role_may_deploy(template: dict) -> None:

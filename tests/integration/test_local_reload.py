@@ -36,7 +36,7 @@ def test_changed_handler_is_redeployed_and_served(local_platform: LocalPlatform)
             assert time.monotonic() < deadline, local_platform.log.read_text()[-2000:]
             time.sleep(0.5)
     assert response.json()["name"] == "Crème Brûlée Torch"
-    assert "catalog: handler code changed, redeploying" in local_platform.log.read_text()
+    assert "catalog: changed, redeploying" in local_platform.log.read_text()
 
 
 def _wait_for(local_platform: LocalPlatform, check: Callable[[httpx.Client], bool],
@@ -96,7 +96,7 @@ def test_service_yaml_typo_is_reported_and_the_last_good_state_serves(
         config.write_text(source.replace("    memory: 256\n", "    memory: lots\n", 1))
         # THEN the error names the file and key, and the cloud keeps serving the last deploy
         deadline = time.monotonic() + 30
-        while "still serving the last good deploy" not in local_platform.log.read_text():
+        while "still serving the last good state" not in local_platform.log.read_text():
             assert time.monotonic() < deadline, local_platform.log.read_text()[-3000:]
             time.sleep(0.5)
         assert "services/catalog/service.yaml: functions.search.memory" in (

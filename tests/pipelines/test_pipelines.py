@@ -52,7 +52,9 @@ def variables(project: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_one_pipeline_per_service_and_one_for_the_platform(templates: dict) -> None:
-    assert sorted(templates) == ["pipeline-catalog", "pipeline-platform", "pipeline-reviews"]
+    services = load_config(REPO).services
+    assert sorted(templates) == sorted(["pipeline-platform",
+                                        *(f"pipeline-{name}" for name in services)])
 
 
 def test_gates_come_before_any_deploy_and_approval_right_before_prod(templates: dict) -> None:
