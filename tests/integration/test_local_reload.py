@@ -72,14 +72,20 @@ def test_syntax_error_in_a_handler_never_stops_the_cloud(local_platform: LocalPl
         # AND the console names the file and line under services/<svc>/src
         log = local_platform.log.read_text()
         assert "services/catalog/src/products.py:2: Runtime.UserCodeSyntaxError: " in log
-        # AND so does a deploy of the service into the running cloud, which goes through
+        # WHEN the file parses but imports a module that is nowhere, and the service is
+        # deployed into the running cloud (config checks parse handlers, they never import)
+        future = "from __future__ import annotations\n"
+        handler.write_text(source.replace(future, future + "import no_such_module_xyz\n"))
         proc = subprocess.run(
             [sys.executable, "-m", "archway.shared.cli", "deploy", "service", "catalog",
              "--root", str(local_platform.root)],
             capture_output=True, text=True, timeout=120, cwd=local_platform.root)
+        # THEN the deploy goes through, as on AWS, and names the file and line that fail
         assert proc.returncode == 0, proc.stdout + proc.stderr
+        line = source.splitlines().index(future.strip()) + 2
         assert ("archway-local-catalog-products cannot load its handler (products.handler): "
-                "services/catalog/src/products.py:2: Runtime.UserCodeSyntaxError: ") in proc.stdout
+                f"services/catalog/src/products.py:{line}: Runtime.ImportModuleError: Unable to "
+                "import module 'products': No module named 'no_such_module_xyz'") in proc.stdout
     finally:
         handler.write_text(source)
     # THEN fixing the file recovers
