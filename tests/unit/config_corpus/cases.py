@@ -89,6 +89,11 @@ YAML_CASES = {
                                    ("true",)),
     "service.yml extension": Case((rename(CATALOG, "services/catalog/service.yml"),),
                                   "services/catalog/service.yml: ", "'service.yaml'"),
+    "service file in capitals": Case((rename(CATALOG, "services/catalog/Service.yaml"),),
+                                     "services/catalog/Service.yaml: ", "'service.yaml'"),
+    "environment in capital extension": Case(
+        (rename("config/environments/prod.yaml", "config/environments/prod.YAML"),),
+        "config/environments/prod.YAML: ", "'prod.yaml'"),
     "environment .yml extension": Case(
         (rename("config/environments/prod.yaml", "config/environments/prod.yml"),),
         "config/environments/prod.yml: ", "'prod.yaml'"),
