@@ -73,6 +73,10 @@ YAML_CASES = {
                                ("got nothing",)),
     "service file is a list": Case((write(CATALOG, "- name: catalog\n"),),
                                    "services/catalog/service.yaml: ", "(got list)"),
+    "non-breaking space pasted in": Case((replace(CATALOG, "    memory: 256",
+                                                  "    memory:\u00a0256"),),
+                                         "services/catalog/service.yaml: line 24: ",
+                                         "non-breaking space (U+00A0)"),
     "octal-looking account id": Case(
         (replace(CATALOG, 'dev: "210000000001"', "dev: 012345670123"),),
         "services/catalog/service.yaml: accounts.dev: ", "012345670123",
@@ -344,6 +348,10 @@ SEMANTIC_CASES = {
     "burst of zero": Case((replace(CATALOG, "throttling: {rate: 200, burst: 400}",
                                    "throttling: {rate: 200, burst: 0}"),),
                           "services/catalog/service.yaml: throttling.burst: ", "(got 0)"),
+    "account for an environment that does not exist": Case(
+        (replace(CATALOG, '  prod: "310000000001"',
+                 '  prod: "310000000001"\n  prd: "310000000001"'),),
+        "services/catalog/service.yaml: accounts.prd: ", "'prd'", ("did you mean 'prod'?",)),
     "account id too short": Case((replace(CATALOG, 'dev: "210000000001"', 'dev: "21000001"'),),
                                  "services/catalog/service.yaml: accounts.dev: ", "'21000001'",
                                  ("12-digit",)),
