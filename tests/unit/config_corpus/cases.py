@@ -140,6 +140,9 @@ NAME_CASES = {
         "config/environments/integration-eu-central-1.yaml: ",
         "'archway-integration-eu-central-1-edge-logs-200000000000-eu-west-1'",
         ("S3 bucket", "(max 63)")),
+    "environment file name with a line break": Case(
+        (rename(DEV, "config/environments/dev\u0085eu.yaml"),),
+        "config/environments/dev\\x85eu.yaml: ", "'dev\\x85eu'"),
     "environment named all": Case((rename(DEV, "config/environments/all.yaml"),),
                                   "config/environments/all.yaml: ", "'all' is reserved"),
     "environment named tooling": Case((rename(DEV, "config/environments/tooling.yaml"),),
