@@ -3,10 +3,12 @@ edge, with no restart and no edge deploy, while the other services keep answerin
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -83,3 +85,26 @@ def test_a_scaffolded_service_is_deployed_and_routed_without_a_restart(
     assert watcher.statuses and set(watcher.statuses) == {200}, watcher.statuses
     # AND no secret reached the deploy's output
     assert "x-api-key" not in deployed.stdout
+
+
+def test_the_platform_tests_pass_with_a_new_service(tmp_path) -> None:  # noqa: ANN001
+    # GIVEN a copy of the repository with a freshly scaffolded service
+    repo = Path(__file__).resolve().parents[2]
+    root = tmp_path / "repo"
+    shutil.copytree(repo, root, ignore=shutil.ignore_patterns(
+        ".git", ".tox", "build", "__pycache__", "*.egg-info", "node_modules"))
+    made = archway("new", "service", "orders", "--account", "dev=210000000009",
+                   "--account", "prod=310000000009", "--root", str(root), root=root)
+    assert made.returncode == 0, made.stderr
+    # WHEN the platform's tests that read the configured services run there (what every
+    # service pipeline's gate runs; the packaging test checks this checkout's install, and
+    # the slower engine tests on moto iterate over the services the same way)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir",
+         str(root), "-m", "not integration and not browser", "tests/functional",
+         "tests/unit", "tests/pipelines", "tests/deploy/test_bootstrap_and_site.py",
+         "services", "--deselect", "tests/unit/test_packaging.py"],
+        cwd=root, capture_output=True, text=True, timeout=600)
+    # THEN every one passes, and the new stack got its own golden snapshot
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert (root / "tests" / "golden" / "dev" / "svc-orders.json").is_file()
