@@ -50,7 +50,7 @@ YAML_CASES = {
     "alias bomb": Case((write(PLATFORM, "name: archway\nhome_region: eu-west-1\n" + BOMB),),
                        "config/platform.yaml: line ", "aliases expand to more than"),
     "recursive alias": Case((append(PLATFORM, "loop: &loop [*loop]\n"),),
-                            "config/platform.yaml: line 28: ", "recursive alias"),
+                            "config/platform.yaml: line ", "recursive alias"),
     "undefined alias": Case((replace(CATALOG, "timeout: 5\n    reads",
                                      "timeout: *five\n    reads"),),
                             "services/catalog/service.yaml: line 25, column 14: ", "alias 'five'"),
