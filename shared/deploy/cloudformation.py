@@ -15,6 +15,7 @@ https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-re
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -23,7 +24,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from archway.shared.deploy.changes import STATEFUL, Change, ChangeSet, route_changes
+from archway.shared.deploy.changes import (
+    STATEFUL,
+    ChangeSet,
+    all_pages,
+    parse_change_set,
+    route_changes,
+)
 from archway.shared.deploy.connections import ConnectionManager, Role
 from archway.shared.deploy.provider import Resolved, StackResult, StackState, Target
 from archway.shared.errors import ArchwayError
@@ -71,7 +78,7 @@ class CloudFormationProvider:
         state = self._stack(target)
         if state is None:
             return None
-        return StackState(state.status, state.outputs, self._digest(target), state.parameters)
+        return dataclasses.replace(state, digest=self._digest(target))
 
     def read(self, target: Target) -> StackState | None:
         """The stack's state (no digest) through its account's read-only lookup role:
@@ -90,7 +97,10 @@ class CloudFormationProvider:
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
         parameters = {p["ParameterKey"]: p.get("ParameterValue", "")
                       for p in stack.get("Parameters", [])}
-        return StackState(stack["StackStatus"], outputs, None, parameters)
+        # DriftInformation: the last detection's result (archway drift runs one)
+        # https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackDriftInformation.html
+        drift = stack.get("DriftInformation", {}).get("StackDriftStatus", "NOT_CHECKED")
+        return StackState(stack["StackStatus"], outputs, None, parameters, drift)
 
     def _ssm(self, target: Target) -> Any:
         return self.connections.client("ssm", target.account, target.region)
@@ -227,7 +237,9 @@ class CloudFormationProvider:
             **body,
         )
         while True:
-            described = cfn.describe_change_set(StackName=target.name, ChangeSetName=name)
+            # property-level Details (BeforeValue/AfterValue): see changes.parse_change_set
+            described = cfn.describe_change_set(StackName=target.name, ChangeSetName=name,
+                                                IncludePropertyValues=True)
             status = described["Status"]
             if status == "CREATE_COMPLETE":
                 break
@@ -238,13 +250,9 @@ class CloudFormationProvider:
                     return None
                 raise ChangeSetFailed(f"{target.name}: change set failed: {reason}")
             time.sleep(self.poll)
-        created = described.get("CreationTime")
-        return ChangeSet(target.name, [
-            Change(c["ResourceChange"]["Action"], c["ResourceChange"]["LogicalResourceId"],
-                   c["ResourceChange"]["ResourceType"],
-                   c["ResourceChange"].get("Replacement", "False"))
-            for c in described.get("Changes", []) if c.get("Type") == "Resource"],
-            created=created.timestamp() if created else None)
+        described = all_pages(cfn, described, StackName=target.name, ChangeSetName=name)
+        return parse_change_set(target.name, described,
+                                [params.values[n] for n in params.secret_names])
 
     def execution_role_arn(self, target: Target) -> str:
         from archway.shared.deploy.bootstrap import execution_role_name
