@@ -7,6 +7,7 @@ account, region, parameters and where each value comes from, dependencies and as
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -63,7 +64,26 @@ def platform_stacks(platform: Platform) -> list[StackDef]:
 
 def every_deployed_stack(root: Path) -> list[StackDef]:
     """The app stacks of every environment and the pipelines: what execution roles serve
-    (an account two environments share needs the resource types of both)."""
+    (an account two environments share needs the resource types of both).
+
+    Building them is most of a synth's cost, and every environment's bootstrap needs the
+    same list: it is built once per process for a given state of the config files (read
+    only, to compute resource types; callers must not render or change these stacks).
+    """
+    return list(_every_deployed_stack(root.resolve(), _config_fingerprint(root)))
+
+
+def _config_fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
+    files = [*(root / "config").rglob("*.y*ml"), *(root / "services").glob("*/service.y*ml")]
+    stamps = []
+    for path in sorted(files):
+        stat = path.stat()
+        stamps.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(stamps)
+
+
+@functools.lru_cache(maxsize=4)
+def _every_deployed_stack(root: Path, _fingerprint: object) -> tuple[StackDef, ...]:
     from archway.pipelines.blueprint import pipeline_stacks
     from archway.shared.config import load_config
     from archway.shared.model import resolve
@@ -71,7 +91,7 @@ def every_deployed_stack(root: Path) -> list[StackDef]:
     config = load_config(root)
     stacks = [stack for env in sorted(config.environments) if env != LOCAL
               for stack in app_stacks(resolve(config, env))]
-    return stacks + pipeline_stacks(config)
+    return tuple(stacks + pipeline_stacks(config))
 
 
 def render(stack: StackDef) -> str:
