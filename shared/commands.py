@@ -8,7 +8,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from archway.shared.config import load_config
+from archway.shared.blueprint import StackDef
+from archway.shared.config import Config, load_config
 from archway.shared.errors import ArchwayError, ConfigError
 from archway.shared.model import Platform, resolve
 from archway.shared.synth import Rendered, SynthResult, render_all
@@ -54,7 +55,7 @@ def render_env(root: Path, env: str) -> Rendered:
             raise ConfigError("config/platform.yaml", "pipelines", "is not set: no pipelines "
                               "to synthesize")
         return render_all(ToolingScope(config.root, config.platform.name),
-                          stacks=pipeline_stacks(config))
+                          stacks=tooling_stacks(config, pipeline_stacks(config)))
     return render_all(load_platform(root, env))
 
 
@@ -69,6 +70,23 @@ def synth_all(root: Path, env: str) -> list[tuple[str, SynthResult]]:
     return [(name, plan.write()) for name, plan in rendered]
 
 
+def tooling_stacks(config: Config, pipelines: list[StackDef]) -> list[StackDef]:
+    """The pipelines, then the tooling account's bootstrap (it deploys them)."""
+    from archway.shared.blueprint.bootstrap import bootstrap_stacks
+    from archway.shared.synth import every_deployed_stack
+
+    if not pipelines:
+        return pipelines
+    settings = config.platform.pipelines
+    protect = settings is not None and any(
+        config.environments[env].termination_protection for env in settings.promotion)
+    tooling = pipelines[0].account
+    return pipelines + bootstrap_stacks(
+        config.platform.name, tooling, every_deployed_stack(config.root),
+        config.platform.operator_roles, protect, secrets_at=None,
+        targets=[(tooling, config.platform.home_region)])
+
+
 def cmd_synth(args: argparse.Namespace) -> int:
     for env, result in synth_all(args.root, args.env):
         stacks = result.manifest["stacks"]
@@ -79,13 +97,15 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
-    from archway.shared.lint import lint_synth
+    from archway.shared.lint import declared_deviations, lint_synth
 
     total = 0
     for env, result in synth_all(args.root, args.env):
         findings = lint_synth(result)
         for finding in findings:
             print(f"{env}/{finding}")
+        for line in declared_deviations(result):
+            print(f"{env}/{line}")
         total += len(findings)
         count = len(result.manifest["stacks"])
         print(f"{env}: {count} templates, {len(findings)} findings", file=sys.stderr)

@@ -156,3 +156,39 @@ LOGICAL_ID = NameRule(
     "CloudFormation logical id", r"[A-Za-z0-9]+", 255,
     url="https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/"
         "resources-section-structure.html")
+
+
+# ------------------------------------------------------- bootstrap (per account, region)
+# One set per account and region (IAM names are account-wide, bootstrap is regional).
+
+
+def execution_role(platform: str, region: str) -> str:
+    """What CloudFormation acts as (computed from the templates' resource types)."""
+    return f"{platform}-cfn-exec-{region}"
+
+
+def lookup_role(platform: str, region: str) -> str:
+    """Read-only: stack outputs of the platform's stacks (and, in the platform account,
+    the origin secrets). Pipelines read other accounts through it, never a deploy role."""
+    return f"{platform}-lookup-{region}"
+
+
+def bootstrap_role_patterns(platform: str) -> tuple[str, ...]:
+    """Role name patterns of everything bootstrap makes: no template may touch them."""
+    return (f"{platform}-deploy-*", f"{platform}-cfn-exec-*", f"{platform}-lookup-*",
+            f"{platform}-apigw-logs-*")
+
+
+def pipeline_deploy_role(platform: str, pipeline: str) -> str:
+    """The tooling account role a pipeline's deploy builds run as (trusted by name)."""
+    return f"{platform}-tooling-{pipeline}-deploy"
+
+
+def pipeline_deploy_role_pattern(platform: str) -> str:
+    return f"{platform}-tooling-*-deploy"
+
+
+def deployed_digest_parameter(platform: str, stack: str) -> str:
+    """SSM parameter (the stack's account and region) holding what was last deployed:
+    the no-op key lives here, never on the stack (stack tags reach every resource)."""
+    return f"/{platform}/deployed/{stack}"

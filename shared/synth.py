@@ -32,16 +32,49 @@ MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 
 
-def platform_stacks(platform: Platform) -> list[StackDef]:
-    """Every stack of an environment, in a stable order."""
+LOCAL = "local"  # the embedded environment: the local cloud bootstraps itself
+
+
+def app_stacks(platform: Platform) -> list[StackDef]:
+    """The stacks CloudFormation deploys for an environment, in a stable order."""
     from archway.platform.edge import edge_stack
     from archway.platform.edge_global import edge_global_stack
     from archway.services.blueprint import service_stack
+    from archway.shared.blueprint.iam import enforce_boundary
 
     stacks = [service_stack(platform, service) for service in platform.services]
     stacks.append(edge_global_stack(platform))
     stacks.append(edge_stack(platform))
+    for stack in stacks:  # every role the execution role creates carries the boundary
+        enforce_boundary(stack.template, platform.name)
     return stacks
+
+
+def platform_stacks(platform: Platform) -> list[StackDef]:
+    """Every stack of an environment: its app stacks, then its bootstrap stacks."""
+    stacks = app_stacks(platform)
+    if platform.env == LOCAL:
+        return stacks
+    from archway.shared.blueprint.bootstrap import bootstrap_stacks, bootstrap_targets
+
+    return stacks + bootstrap_stacks(
+        platform.name, platform.tooling_account, every_deployed_stack(platform.root),
+        platform.settings.operator_roles, platform.environment.termination_protection,
+        secrets_at=(platform.account, platform.home_region),
+        targets=bootstrap_targets(platform))
+
+
+def every_deployed_stack(root: Path) -> list[StackDef]:
+    """The app stacks of every environment and the pipelines: what execution roles serve
+    (an account two environments share needs the resource types of both)."""
+    from archway.pipelines.blueprint import pipeline_stacks
+    from archway.shared.config import load_config
+    from archway.shared.model import resolve
+
+    config = load_config(root)
+    stacks = [stack for env in sorted(config.environments) if env != LOCAL
+              for stack in app_stacks(resolve(config, env))]
+    return stacks + pipeline_stacks(config)
 
 
 def render(stack: StackDef) -> str:

@@ -185,6 +185,14 @@ class Pipelines(Strict):
                              description="CodeBuild image (needs Python 3.11+).")
 
 
+class Encryption(Strict):
+    customer_managed_keys: bool = Field(
+        False, description="Encrypt each service's tables, log groups and alarm topic with "
+                           "a customer-managed KMS key of its stack (rotated yearly) instead "
+                           "of AWS-owned keys. Alarm topics always use a customer-managed "
+                           "key (CloudWatch must be allowed to use it).")
+
+
 class PlatformConfig(Strict):
     """config/platform.yaml"""
 
@@ -195,6 +203,13 @@ class PlatformConfig(Strict):
     edge: Edge = Field(default_factory=Edge)
     lambda_: Lambda = Field(default_factory=Lambda, alias="lambda")
     pipelines: Pipelines | None = Field(None, description="Omit to synthesize no pipelines.")
+    encryption: Encryption = Field(default_factory=Encryption)
+    operator_roles: tuple[Annotated[str, StringConstraints(
+        pattern=r"^[A-Za-z0-9+=,.@_*/-]+$", max_length=512)], ...] = Field(
+        (), description="Role names (with path; * wildcards) in the tooling account whose "
+                        "sessions may assume the deploy and lookup roles besides the "
+                        "pipelines, e.g. aws-reserved/sso.amazonaws.com/*/"
+                        "AWSReservedSSO_ArchwayOperator_*.")
 
     @field_validator("log_retention_days")
     @classmethod

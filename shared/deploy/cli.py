@@ -18,7 +18,6 @@ from typing import Any
 
 from archway.shared.commands import TOOLING, load_platform, synth_env
 from archway.shared.config import load_config
-from archway.shared.deploy.bootstrap import bootstrap_stack, bootstrap_targets
 from archway.shared.deploy.changes import ChangeSet
 from archway.shared.deploy.cloudformation import CloudFormationProvider, Confirm
 from archway.shared.deploy.connections import ConnectionManager
@@ -28,7 +27,6 @@ from archway.shared.deploy.preflight import preflight
 from archway.shared.deploy.provider import Provider, Resolved, StackState, Target
 from archway.shared.errors import ArchwayError
 from archway.shared.model import Platform
-from archway.shared.synth import synth
 
 
 class NotConfirmed(ArchwayError):
@@ -364,10 +362,8 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
     if args.env == "local":
         raise ArchwayError("the local cloud bootstraps itself: run archway local")
     require_answerable(args)
-    platform = load_platform(args.root, args.env)
-    stacks = [bootstrap_stack(platform, a, r) for a, r in bootstrap_targets(platform)]
-    out = platform.root / "build" / platform.env / "bootstrap"
-    result = synth(platform, out, stacks=stacks)
+    platform = _platform(args.root, args.env)
+    result = synth_env(args.root, args.env)
     ui = Display()
     connections = ConnectionManager(platform.name, platform.home_region, profile=args.profile,
                                     region=args.region, endpoint_url=args.endpoint_url,
@@ -377,13 +373,14 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
     provider = CloudFormationProvider(connections, _confirm(args.yes, ui),
                                       lambda t, line: ui.line(t.id, "event", line))
     failed = 0
-    for target in load_targets(result).values():
+    targets = load_targets(result, bootstrap=True)
+    for target in targets.values():
         ui.line(target.id, "starting", f"{target.name} -> {target.account}/{target.region}")
         params = Resolved({}, frozenset(), digest(target, {}, frozenset()))
         outcome = provider.deploy(target, params)
         ui.result(outcome)
         failed += not outcome.ok
-    print(f"StackSet-ready template: {out / (stacks[0].id + '.json')} (see docs/bootstrap.md)")
+    print(f"bootstrap templates: {result.out_dir}/bootstrap-*.json (see docs/bootstrap.md)")
     return 1 if failed else 0
 
 
