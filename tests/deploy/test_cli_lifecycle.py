@@ -50,7 +50,8 @@ def root(moto: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator
                         ignore=shutil.ignore_patterns("__pycache__", "tests"))
     state = state_path(root)
     state.parent.mkdir(parents=True)
-    state.write_text(json.dumps({"endpoint": moto.endpoint, "pid": 0, "url": "-"}))
+    # the moto server stands in for a running `archway local` (its process is one of ours)
+    state.write_text(json.dumps({"endpoint": moto.endpoint, "pid": moto.pid, "url": "-"}))
     platform = load_platform(root, "local")
     ensure_asset_buckets(local_engine(platform, synth(platform), moto.endpoint,
                                       Display(io.StringIO())))
