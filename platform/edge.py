@@ -29,6 +29,7 @@ from troposphere import cloudfront as cf
 
 from archway.shared.blueprint import (
     StackDef,
+    deviation,
     new_template,
     output,
     service_accounts,
@@ -133,14 +134,30 @@ class EdgeBlueprint:
         )
         return private_bucket(
             self.t, "SiteBucket", extra_statements=(read,), Tags=self.tags(),
-            BucketName=f"{self.prefix}-site-{self.platform.account}-{self.platform.home_region}")
+            BucketName=f"{self.prefix}-site-{self.platform.account}-{self.platform.home_region}",
+            # Server access logs (FSBP S3.9) into the edge's log bucket:
+            # https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html
+            LoggingConfiguration=s3.LoggingConfiguration(
+                DestinationBucketName=Ref(self.log_bucket), LogFilePrefix="s3/site/"))
 
     @cached_property
     def log_bucket(self) -> s3.Bucket:
         # CloudFront standard logs are delivered with an ACL: the log bucket needs them.
+        # S3 server access logs of the site bucket arrive as the logging service, allowed
+        # for this account's site bucket only (the target keeps SSE-S3, as S3 requires).
+        delivery = Statement(
+            Sid="S3ServerAccessLogDelivery", Effect=Allow,
+            Principal=Principal("Service", ["logging.s3.amazonaws.com"]),
+            Action=[s3_actions.PutObject], Resource=[Sub("${LogBucket.Arn}/s3/*")],
+            Condition=Condition([
+                StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")}),
+                ArnLike({"aws:SourceArn": GetAtt("SiteBucket", "Arn")})]))
+        deviation(self.t, "S3.9", ["LogBucket"], (
+            "the edge's log bucket (CloudFront and site access logs): logging it would "
+            "log the logs"))
         return private_bucket(
             self.t, "LogBucket", ownership="BucketOwnerPreferred", versioned=False,
-            Tags=self.tags(),
+            extra_statements=(delivery,), Tags=self.tags(),
             BucketName=f"{self.prefix}-edge-logs-{self.platform.account}-"
                        f"{self.platform.home_region}",
             LifecycleConfiguration=s3.LifecycleConfiguration(Rules=[s3.LifecycleRule(

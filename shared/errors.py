@@ -9,6 +9,12 @@ def one_line(text: str, limit: int = 400) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
 
 
+def printable(text: str) -> str:
+    """File names and keys as typed, with invisible or line-breaking characters escaped."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
+
+
 class ArchwayError(Exception):
     """An error the user can fix; the CLI prints it without a traceback."""
 
@@ -21,10 +27,10 @@ class ConfigError(ArchwayError):
     exit_code = 2
 
     def __init__(self, file: str, path: str, message: str) -> None:
-        self.file = file
-        self.path = one_line(path)
+        self.file = printable(file)
+        self.path = one_line(printable(path))
         self.message = one_line(message)
-        path, message = self.path, self.message
+        file, path, message = self.file, self.path, self.message
         where = f"{file}: {path}: " if path else f"{file}: "
         super().__init__(f"{where}{message}")
 

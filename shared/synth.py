@@ -7,6 +7,7 @@ account, region, parameters and where each value comes from, dependencies and as
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -40,13 +41,10 @@ def app_stacks(platform: Platform) -> list[StackDef]:
     from archway.platform.edge import edge_stack
     from archway.platform.edge_global import edge_global_stack
     from archway.services.blueprint import service_stack
-    from archway.shared.blueprint.iam import enforce_boundary
 
     stacks = [service_stack(platform, service) for service in platform.services]
     stacks.append(edge_global_stack(platform))
     stacks.append(edge_stack(platform))
-    for stack in stacks:  # every role the execution role creates carries the boundary
-        enforce_boundary(stack.template, platform.name)
     return stacks
 
 
@@ -66,7 +64,26 @@ def platform_stacks(platform: Platform) -> list[StackDef]:
 
 def every_deployed_stack(root: Path) -> list[StackDef]:
     """The app stacks of every environment and the pipelines: what execution roles serve
-    (an account two environments share needs the resource types of both)."""
+    (an account two environments share needs the resource types of both).
+
+    Building them is most of a synth's cost, and every environment's bootstrap needs the
+    same list: it is built once per process for a given state of the config files (read
+    only, to compute resource types; callers must not render or change these stacks).
+    """
+    return list(_every_deployed_stack(root.resolve(), _config_fingerprint(root)))
+
+
+def _config_fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
+    files = [*(root / "config").rglob("*.y*ml"), *(root / "services").glob("*/service.y*ml")]
+    stamps = []
+    for path in sorted(files):
+        stat = path.stat()
+        stamps.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(stamps)
+
+
+@functools.lru_cache(maxsize=4)
+def _every_deployed_stack(root: Path, _fingerprint: object) -> tuple[StackDef, ...]:
     from archway.pipelines.blueprint import pipeline_stacks
     from archway.shared.config import load_config
     from archway.shared.model import resolve
@@ -74,11 +91,21 @@ def every_deployed_stack(root: Path) -> list[StackDef]:
     config = load_config(root)
     stacks = [stack for env in sorted(config.environments) if env != LOCAL
               for stack in app_stacks(resolve(config, env))]
-    return stacks + pipeline_stacks(config)
+    return tuple(stacks + pipeline_stacks(config))
 
 
 def render(stack: StackDef) -> str:
-    """The template body exactly as written to disk and sent to CloudFormation."""
+    """The template body exactly as written to disk and sent to CloudFormation.
+
+    Every role a stack the execution role deploys creates carries the bootstrap's
+    permissions boundary (it could not be created otherwise): attached here, the one
+    chokepoint, to any role a blueprint made without it. The platform name is the stack
+    name's first part (platform names have no hyphen: config/platform.yaml ``name``).
+    """
+    if stack.kind != "bootstrap":
+        from archway.shared.blueprint.iam import enforce_boundary
+
+        enforce_boundary(stack.template, stack.name.split("-", 1)[0])
     return json.dumps(stack.template.to_dict(), indent=1, sort_keys=True) + "\n"
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -39,6 +41,35 @@ def no_process_left_behind() -> Iterator[None]:
     if found:
         pytest.fail("processes left running after the tests (now killed):\n" + "\n".join(
             f"  pid {pid}: {cmd[:200]}" for pid, cmd in sorted(found.items())), pytrace=False)
+
+
+class OffLoopback(RuntimeError):
+    """Not an OSError on purpose: no client library retries it; the test fails at once."""
+
+
+def _loopback_only(connect):  # noqa: ANN001, ANN202
+    def guarded(sock: socket.socket, address, *args):  # noqa: ANN001, ANN202
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            host = str(address[0])
+            try:
+                allowed = ipaddress.ip_address(host.split("%")[0]).is_loopback
+            except ValueError:
+                allowed = host == "localhost"
+            if not allowed:
+                raise OffLoopback(f"a test tried to reach {host}:{address[1]}: tests talk to "
+                                  "127.0.0.1 only (stub the AWS call, or use moto)")
+        return connect(sock, address, *args)
+    return guarded
+
+
+@pytest.fixture(scope="session", autouse=True)
+def loopback_only() -> Iterator[None]:
+    """Every connection this test process opens goes to the loopback interface."""
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+    socket.socket.connect = _loopback_only(real_connect)  # type: ignore[method-assign]
+    socket.socket.connect_ex = _loopback_only(real_connect_ex)  # type: ignore[method-assign]
+    yield
+    socket.socket.connect, socket.socket.connect_ex = real_connect, real_connect_ex
 
 
 @pytest.fixture

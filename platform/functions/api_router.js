@@ -8,7 +8,7 @@ import cf from 'cloudfront';
 // the SPA bucket, and the placeholder origin of the behavior is never used.
 //   runtime 2.0, import cf, async/await, const:
 //     https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/functions-javascript-runtime-20.html
-//   cf.kvs().get(key, {format: 'json'}) rejects for a missing key:
+//   cf.kvs().get(key) rejects for a missing key:
 //     https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/functions-custom-methods.html
 //   cf.updateRequestOrigin (viewer request only; customHeaders replaces the origin's):
 //     https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/helper-functions-origin-modification.html
@@ -33,11 +33,17 @@ async function handler(event) {
     if (!match) {
         return notFound('Not Found: no service in this path');
     }
-    let route;
+    let raw;
     try {
-        route = await kvs.get(match[1], { format: 'json' });
+        raw = await kvs.get(match[1]);
     } catch (e) {
         return notFound('Not Found: no service named ' + match[1]);
+    }
+    // A corrupt entry throws (CloudFront answers 503): never routed, never the SPA.
+    const route = JSON.parse(raw);
+    if (!route || typeof route.d !== 'string' || typeof route.p !== 'string' ||
+            typeof route.k !== 'string') {
+        throw new Error('the route of ' + match[1] + ' is not an Archway route');
     }
     cf.updateRequestOrigin({
         domainName: route.d,

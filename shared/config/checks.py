@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import TYPE_CHECKING
 
 from archway.shared.config.names import check_names, environment_names
@@ -30,6 +31,7 @@ def cross_check(config: Config) -> list[ConfigError]:
             if env not in service.accounts:
                 errors.append(ConfigError(file, f"accounts.{env}", f"missing account for "
                               f"environment {env!r} (config/environments/{env}.yaml)"))
+        errors += _unknown_accounts(file, service, config)
     if not errors:  # names are checked once the keys they come from are known to be sound
         errors += check_names(config)
     errors += _route_store(config)
@@ -56,6 +58,20 @@ def _route_store(config: Config) -> list[ConfigError]:
             errors.append(ConfigError(f"config/environments/{env_name}.yaml", "services", (
                 f"{len(config.services)} routes take {total} bytes, over the edge "
                 f"KeyValueStore's {MAX_STORE_BYTES}")))
+    return errors
+
+
+def _unknown_accounts(file: str, service: ServiceConfig, config: Config) -> list[ConfigError]:
+    """An account for an environment that has no file is a typo (``prd``) or a leftover."""
+    errors = []
+    known = sorted(config.environments)
+    for env in service.accounts:
+        if env not in config.environments:
+            close = difflib.get_close_matches(env, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            errors.append(ConfigError(file, f"accounts.{env}", (
+                f"no environment {env!r} (no config/environments/{env}.yaml); {hint}"
+                f"environments: {', '.join(known)}")))
     return errors
 
 

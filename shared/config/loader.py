@@ -106,18 +106,24 @@ def load_config(root: Path | str = ".") -> Config:
     return config
 
 
-# Files Archway would silently skip because of their extension: refuse them instead.
-_MISNAMED = ("config/platform.yml", "config/environments/*.yml", "services/*/service.yml",
-             "services/*/Service.yaml", "config/environments/*.YAML")
-
-
 def _wrong_extensions(root: Path) -> None:
-    for pattern in _MISNAMED:
-        for path in sorted(root.glob(pattern)):
-            rel = _rel(root, path)
-            wanted = path.with_name(path.stem.lower() + ".yaml").name
-            raise ConfigError(rel, "", f"is not read: Archway reads {wanted!r} (rename the "
-                              "file; .yml and other spellings are ignored)")
+    """Refuse the files Archway would silently skip for their spelling (``service.yml``,
+    ``prod.YAML``, ``Service.yaml``). Names are compared as listed, not through the file
+    system, which may ignore case."""
+    folders = [(root / "config", {"platform.yaml"}), (root / ENVIRONMENTS_DIR, None)]
+    folders += [(path, {"service.yaml"}) for path in sorted((root / "services").glob("*"))
+                if path.is_dir()]
+    for folder, wanted in folders:
+        for entry in sorted(folder.iterdir()) if folder.is_dir() else []:
+            stem, dot, suffix = entry.name.rpartition(".")
+            if not dot or suffix.lower() not in {"yml", "yaml"}:
+                continue
+            # an environment's name is its file's stem, whatever its case (checked later)
+            right = f"{stem}.yaml" if wanted is None else f"{stem.lower()}.yaml"
+            if wanted is not None and right not in wanted or entry.name == right:
+                continue
+            raise ConfigError(_rel(root, entry), "", f"is not read: Archway reads {right!r} "
+                              "(rename the file; .yml and other spellings are ignored)")
 
 
 def _rel(root: Path, path: Path) -> str:

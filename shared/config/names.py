@@ -38,10 +38,12 @@ FIXED_IDS = {
     "OriginKey": "the origin API key", "OriginSecret": "the origin secret parameter",
     "EdgeUsagePlan": "the usage plan", "EdgeUsagePlanKey": "the usage plan key",
     "AlarmTopic": "the alarm topic", "AlarmTopicPolicy": "the alarm topic policy",
-    # the topic's own key; with platform.yaml's customer-managed keys, DataKey instead
-    "AlarmTopicKey": "the alarm topic's key",
     "Api5xxAlarm": "the API 5XX alarm", "ApiLatencyAlarm": "the API latency alarm",
 }
+# The stack's KMS key: one customer-managed key for everything (platform.yaml
+# encryption.customer_managed_keys), else a key for the alarm topic only.
+KEY_IDS = {True: ("DataKey", "the stack's data key"),
+           False: ("AlarmTopicKey", "the alarm topic's key")}
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,9 @@ class Generated:
 def check_names(config: Config) -> list[ConfigError]:
     """Generated names and logical ids (environment names are checked first, apart)."""
     errors = _generated(config)
+    keys = config.platform.encryption.customer_managed_keys
     for name, service in config.services.items():
-        errors += _logical_ids(config.service_files[name], service)
+        errors += _logical_ids(config.service_files[name], service, keys)
     return errors
 
 
@@ -145,13 +148,14 @@ def _problems(made: list[Generated], prefix: str = "") -> list[ConfigError]:
 # ------------------------------------------------------------------------ logical ids
 
 
-def service_logical_ids(service: ServiceConfig) -> list[tuple[str, str]]:
+def service_logical_ids(service: ServiceConfig,
+                        customer_managed_keys: bool = False) -> list[tuple[str, str]]:
     """(logical id, config key it comes from) for every id of a service's stack.
 
     Mirrors services/blueprint.py and shared/blueprint/alarms.py (a test compares this
     list with the ids of the rendered template, so the two cannot drift apart).
     """
-    ids = [(lid, "") for lid in FIXED_IDS]
+    ids = [(lid, "") for lid in (*FIXED_IDS, KEY_IDS[customer_managed_keys][0])]
     for tname in service.tables:
         ids += [(logical_id(tname, "table"), f"tables.{tname}"),
                 (logical_id(f"{tname}-throttles", "alarm"), f"tables.{tname}")]
@@ -181,10 +185,10 @@ def path_id(segments: tuple[str, ...]) -> str:
                    for s in segments)
 
 
-def _logical_ids(file: str, service: ServiceConfig) -> list[ConfigError]:
+def _logical_ids(file: str, service: ServiceConfig, keys: bool) -> list[ConfigError]:
     errors: list[ConfigError] = []
     owners: dict[str, str] = {}
-    ids = service_logical_ids(service)
+    ids = service_logical_ids(service, keys)
     blamed: set[str] = set()
     for lid, key in ids:
         first = owners.setdefault(lid, key)
@@ -214,7 +218,8 @@ def _value(service: ServiceConfig, key: str) -> str:
 
 
 def _owner(service: ServiceConfig, key: str, lid: str) -> str:
-    return FIXED_IDS[lid] if not key else f"{key} {_value(service, key)}"
+    fixed = {**FIXED_IDS, **dict(KEY_IDS.values())}
+    return fixed[lid] if not key else f"{key} {_value(service, key)}"
 
 
 def _short(text: str, limit: int = 40) -> str:

@@ -97,7 +97,7 @@ def load(raw: bytes) -> Document:
         _walk(node, (), scalars)
         return Document(loader.construct_document(node), scalars)
     except yaml.MarkedYAMLError as exc:
-        raise _syntax(exc) from None
+        raise _invisible(text) or _syntax(exc) from None
     except yaml.YAMLError as exc:
         raise YamlProblem("", f"invalid YAML: {exc}") from None
     finally:
@@ -117,6 +117,23 @@ def _decode(raw: bytes) -> str:
         raise YamlProblem(f"line {line}", (
             f"control character U+{ord(found.group()):04X} is not allowed; delete it"))
     return text
+
+
+# Look like spaces (or nothing) but are not YAML whitespace: pasted from documents.
+_INVISIBLE = {"\u00a0": "a non-breaking space", "\u200b": "a zero-width space",
+              "\u2007": "a figure space", "\u202f": "a narrow no-break space",
+              "\ufeff": "a byte order mark"}
+
+
+def _invisible(text: str) -> YamlProblem | None:
+    """A syntax error in a file holding a look-alike space: name that, not the symptom."""
+    for index, char in enumerate(text):
+        if char in _INVISIBLE:
+            line = text.count("\n", 0, index) + 1
+            return YamlProblem(f"line {line}", (
+                f"invalid YAML: {_INVISIBLE[char]} (U+{ord(char):04X}) where YAML needs a "
+                "plain space; retype it"))
+    return None
 
 
 def _syntax(exc: yaml.MarkedYAMLError) -> YamlProblem:

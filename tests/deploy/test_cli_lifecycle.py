@@ -11,6 +11,8 @@ import io
 import json
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
@@ -48,15 +50,21 @@ def root(moto: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     for folder in ("config", "services", "platform"):
         shutil.copytree(REPO / folder, root / folder,
                         ignore=shutil.ignore_patterns("__pycache__", "tests"))
+    # a live process stands in for the archway local that owns the state file
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(900)",
+                              "archway-local-stand-in"])
     state = state_path(root)
     state.parent.mkdir(parents=True)
-    # the moto server stands in for a running `archway local` (its process is one of ours)
-    state.write_text(json.dumps({"endpoint": moto.endpoint, "pid": moto.pid, "url": "-"}))
-    platform = load_platform(root, "local")
-    ensure_asset_buckets(local_engine(platform, synth(platform), moto.endpoint,
-                                      Display(io.StringIO())))
-    assert run(root, "deploy", "all", "--yes").code == 0
-    yield root
+    state.write_text(json.dumps({"endpoint": moto.endpoint, "pid": owner.pid, "url": "-"}))
+    try:
+        platform = load_platform(root, "local")
+        ensure_asset_buckets(local_engine(platform, synth(platform), moto.endpoint,
+                                          Display(io.StringIO())))
+        assert run(root, "deploy", "all", "--yes").code == 0
+        yield root
+    finally:
+        owner.kill()
+        owner.wait(timeout=10)
 
 
 def run(root: Path, *argv: str) -> Run:

@@ -6,6 +6,7 @@ policies (tests/helpers/iam_eval.py) rather than by reading their text.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -269,3 +270,23 @@ def test_the_deploy_role_assumes_only_route_registrars(service_account: dict, ro
     documents = [ctx.resolve(p["PolicyDocument"]) for p in
                  service_account["Resources"]["DeployRole"]["Properties"]["Policies"]]
     assert (decide(documents, "sts:AssumeRole", role) == "allow") is allowed_
+
+
+def test_render_gives_a_role_made_without_the_boundary_the_boundary() -> None:
+    from troposphere import Template, iam
+
+    from archway.shared.synth import render
+
+    # GIVEN a blueprint that made a role without the boundary, and a bootstrap stack
+    made = []
+    for kind in ("edge", "bootstrap"):
+        template = Template()
+        template.add_resource(iam.Role("Bare", AssumeRolePolicyDocument={"Statement": []}))
+        made.append(json.loads(render(StackDef(
+            id=kind, name="archway-dev-edge", account=ACCOUNT, region=REGION,
+            template=template, kind=kind)))["Resources"]["Bare"]["Properties"])
+    edge, bootstrap = made
+    # THEN what CloudFormation receives carries this account's boundary; bootstrap's own
+    # roles (the trust anchors) are left as they are
+    assert Context().resolve(edge["PermissionsBoundary"]) == BOUNDARY
+    assert "PermissionsBoundary" not in bootstrap

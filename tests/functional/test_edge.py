@@ -234,3 +234,21 @@ def test_no_secret_reaches_the_edge_template(platforms: dict[str, Platform]) -> 
 def test_cfn_lint_is_clean(platforms: dict[str, Platform], env: str) -> None:
     for stack in (edge_global_stack(platforms[env]), edge_stack(platforms[env])):
         assert lint_template(render(stack), stack.region) == []
+
+
+def test_site_access_is_logged_into_the_log_bucket_by_s3_only(
+        platforms: dict[str, Platform]) -> None:
+    template = rendered(edge_stack(platforms["dev"]))
+    # GIVEN the site bucket: its server access logs go to the edge's log bucket (S3.9)
+    logging = template["Resources"]["SiteBucket"]["Properties"]["LoggingConfiguration"]
+    assert logging == {"DestinationBucketName": {"Ref": "LogBucket"}, "LogFilePrefix": "s3/site/"}
+    # THEN the log bucket lets S3's logging service write there, for this site bucket only
+    policy = template["Resources"]["LogBucketPolicy"]["Properties"]["PolicyDocument"]
+    (delivery,) = [s for s in policy["Statement"] if s.get("Sid") == "S3ServerAccessLogDelivery"]
+    assert delivery["Principal"] == {"Service": ["logging.s3.amazonaws.com"]}
+    assert delivery["Action"] == ["s3:PutObject"]
+    assert delivery["Condition"]["ArnLike"] == {
+        "aws:SourceArn": {"Fn::GetAtt": ["SiteBucket", "Arn"]}}
+    # AND the log bucket's own logging is a declared deviation, with its reason
+    declared = template["Metadata"]["Archway::Deviations"]
+    assert [d["Resources"] for d in declared if d["Control"] == "S3.9"] == [["LogBucket"]]

@@ -144,9 +144,11 @@ def test_a_scaffolded_service_names_its_schema(repo_copy: Path,
 
     shutil.copytree(REPO / SCHEMA_DIR, repo_copy / SCHEMA_DIR)
     # GIVEN a new service scaffolded by its team
-    assert main(["new", "service", "shipping", "--root", str(repo_copy), "--account",
+    name = next(f"orders{n}" for n in range(100)
+                if not (repo_copy / "services" / f"orders{n}").exists())
+    assert main(["new", "service", name, "--root", str(repo_copy), "--account",
                  "dev=210000000009", "--account", "prod=310000000009"]) == 0
-    path = repo_copy / "services" / "shipping" / "service.yaml"
+    path = repo_copy / "services" / name / "service.yaml"
     # THEN its editor finds the schema through the first line, and the file satisfies it
     first = path.read_text().splitlines()[0]
     assert first == "# yaml-language-server: $schema=../../schema/service.schema.json"

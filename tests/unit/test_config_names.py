@@ -27,8 +27,15 @@ def rendered_ids(root: Path, env: str) -> dict[str, set[str]]:
     return ids
 
 
-def test_the_mirror_matches_the_rendered_templates(repo_copy: Path) -> None:
-    # GIVEN the real services plus a provisioned function and a dotted route
+@pytest.mark.parametrize("customer_managed_keys", [False, True])
+def test_the_mirror_matches_the_rendered_templates(
+    repo_copy: Path, customer_managed_keys: bool
+) -> None:
+    # GIVEN the real services plus a provisioned function and a dotted route, with or
+    # without customer-managed keys
+    if customer_managed_keys:
+        platform = repo_copy / "config" / "platform.yaml"
+        platform.write_text(platform.read_text() + "encryption: {customer_managed_keys: true}\n")
     path = repo_copy / "services" / "catalog" / "service.yaml"
     text = path.read_text()
     text = text.replace("    reads: [products]\n\nroutes:",
@@ -43,7 +50,8 @@ def test_the_mirror_matches_the_rendered_templates(repo_copy: Path) -> None:
     rendered = rendered_ids(repo_copy, "dev")
     # THEN both agree, id for id
     for name, service in config.services.items():
-        assert {lid for lid, _ in service_logical_ids(service)} == rendered[name]
+        mirrored = service_logical_ids(service, customer_managed_keys)
+        assert {lid for lid, _ in mirrored} == rendered[name]
     assert "ResourceApiCatalogFeedsAllJson" in rendered["catalog"]
     assert "ProductsAlias" in rendered["catalog"]
 

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 FILES = ("config/platform.yaml", "config/environments/dev.yaml",
          "config/environments/prod.yaml", "services/catalog/service.yaml",
          "services/reviews/service.yaml")
-SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 scalars = st.one_of(
@@ -122,5 +122,39 @@ def test_damaged_bytes_give_exit_0_or_one_line(
         raw = (root / file).read_bytes()
         at = int(len(raw) * cut)
         (root / file).write_bytes(raw[:at] + junk + raw[at:])
+        # WHEN synthesizing, THEN exit 0, or exit 2 with one line and nothing written
+        check(root)
+
+
+names = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="/\x00"),
+                min_size=1, max_size=70).filter(lambda n: n not in {".", ".."})
+
+
+@SETTINGS
+@given(kind=st.sampled_from(["environment", "function", "table", "route", "index"]),
+       name=names)
+def test_random_names_give_exit_0_or_one_line(kind: str, name: str) -> None:
+    with repo() as root:
+        # GIVEN a random string as an environment, function, table, index name or path
+        service = root / "services" / "catalog" / "service.yaml"
+        if kind == "environment":
+            try:
+                (root / "config/environments/dev.yaml").rename(
+                    root / "config/environments" / f"{name}.yaml")
+            except OSError:
+                return  # not a file name this file system accepts
+        else:
+            document = yaml.safe_load(service.read_text())
+            if kind == "function":
+                document["functions"][name] = {"handler": "search.handler"}
+            elif kind == "table":
+                document["tables"][name] = {"partition_key": {"name": "pk"}}
+            elif kind == "index":
+                document["tables"]["products"]["indexes"][name] = {
+                    "partition_key": {"name": "x"}}
+            else:
+                document["routes"].append({"method": "GET", "path": name,
+                                           "function": "search"})
+            service.write_text(yaml.safe_dump(document, allow_unicode=True))
         # WHEN synthesizing, THEN exit 0, or exit 2 with one line and nothing written
         check(root)

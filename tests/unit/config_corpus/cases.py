@@ -74,6 +74,10 @@ YAML_CASES = {
                                ("got nothing",)),
     "service file is a list": Case((write(CATALOG, "- name: catalog\n"),),
                                    "services/catalog/service.yaml: ", "(got list)"),
+    "non-breaking space pasted in": Case((replace(CATALOG, "    memory: 256",
+                                                  "    memory:\u00a0256"),),
+                                         "services/catalog/service.yaml: line 24: ",
+                                         "non-breaking space (U+00A0)"),
     "octal-looking account id": Case(
         (replace(CATALOG, 'dev: "210000000001"', "dev: 012345670123"),),
         "services/catalog/service.yaml: accounts.dev: ", "012345670123",
@@ -90,6 +94,11 @@ YAML_CASES = {
                                    ("true",)),
     "service.yml extension": Case((rename(CATALOG, "services/catalog/service.yml"),),
                                   "services/catalog/service.yml: ", "'service.yaml'"),
+    "service file in capitals": Case((rename(CATALOG, "services/catalog/Service.yaml"),),
+                                     "services/catalog/Service.yaml: ", "'service.yaml'"),
+    "environment in capital extension": Case(
+        (rename("config/environments/prod.yaml", "config/environments/prod.YAML"),),
+        "config/environments/prod.YAML: ", "'prod.yaml'"),
     "environment .yml extension": Case(
         (rename("config/environments/prod.yaml", "config/environments/prod.yml"),),
         "config/environments/prod.yml: ", "'prod.yaml'"),
@@ -132,6 +141,9 @@ NAME_CASES = {
         "config/environments/integration-eu-central-1.yaml: ",
         "'archway-integration-eu-central-1-edge-logs-200000000000-eu-west-1'",
         ("S3 bucket", "(max 63)")),
+    "environment file name with a line break": Case(
+        (rename(DEV, "config/environments/dev\u0085eu.yaml"),),
+        "config/environments/dev\\x85eu.yaml: ", "'dev\\x85eu'"),
     "environment named all": Case((rename(DEV, "config/environments/all.yaml"),),
                                   "config/environments/all.yaml: ", "'all' is reserved"),
     "environment named tooling": Case((rename(DEV, "config/environments/tooling.yaml"),),
@@ -340,6 +352,10 @@ SEMANTIC_CASES = {
     "burst of zero": Case((replace(CATALOG, "throttling: {rate: 200, burst: 400}",
                                    "throttling: {rate: 200, burst: 0}"),),
                           "services/catalog/service.yaml: throttling.burst: ", "(got 0)"),
+    "account for an environment that does not exist": Case(
+        (replace(CATALOG, '  prod: "310000000001"',
+                 '  prod: "310000000001"\n  prd: "310000000001"'),),
+        "services/catalog/service.yaml: accounts.prd: ", "'prd'", ("did you mean 'prod'?",)),
     "account id too short": Case((replace(CATALOG, 'dev: "210000000001"', 'dev: "21000001"'),),
                                  "services/catalog/service.yaml: accounts.dev: ", "'21000001'",
                                  ("12-digit",)),
