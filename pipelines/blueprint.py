@@ -14,7 +14,7 @@ from functools import cached_property
 
 from awacs import codebuild as cb_actions
 from awacs import codestar_connections, kms, logs, s3, sns, sts
-from awacs.aws import Allow, Principal, Statement
+from awacs.aws import Allow, ArnLike, Condition, Principal, Statement, StringEquals
 from troposphere import GetAtt, Ref, Sub, iam
 from troposphere import codebuild as cb
 from troposphere import codepipeline as cp
@@ -23,14 +23,20 @@ from troposphere import kms as kms_resources
 from troposphere import s3 as s3_resources
 from troposphere import sns as sns_resources
 
-from archway.shared.blueprint import StackDef, new_template, output, tags
-from archway.shared.blueprint.iam import assume_role_policy, policy
+from archway.shared.blueprint import StackDef, deviation, new_template, output, tags
+from archway.shared.blueprint.iam import archway_role, policy
+from archway.shared.blueprint.keys import account_administers, services_publish
 from archway.shared.blueprint.storage import private_bucket
 from archway.shared.config import Config
 from archway.shared.config.models import Pipelines
-from archway.shared.deploy.connections import deploy_role_name
 from archway.shared.errors import ConfigError
-from archway.shared.naming import GLOBAL_REGION, Names
+from archway.shared.naming import (
+    GLOBAL_REGION,
+    Names,
+    deploy_role_name,
+    lookup_role,
+    pipeline_deploy_role,
+)
 
 BUILDSPECS = "pipelines/buildspecs"
 SHARED_PATHS = ("shared/**", "config/**", "pyproject.toml", "tox.ini")
@@ -43,6 +49,7 @@ class PipelineSpec:
     deploy_command: str  # run with ARCHWAY_ENV set, in the repository root
     accounts: dict[str, str]  # env -> account the deploy touches
     regions: tuple[str, ...]  # regions of those accounts it deploys to (one role each)
+    lookups: tuple[tuple[str, str], ...] = ()  # (account, region) whose lookup role it reads
 
 
 def pipeline_stacks(config: Config) -> list[StackDef]:
@@ -51,15 +58,21 @@ def pipeline_stacks(config: Config) -> list[StackDef]:
         return []
     tooling = _tooling_account(config, settings)
     home = config.platform.home_region
+    platform_accounts = {env: config.environments[env].platform_account
+                         for env in settings.promotion}
+    # A service deploy reads its origin secret in the platform account; the edge deploy
+    # reads every service's ApiDomain output in the service accounts.
     specs = [PipelineSpec(
         svc, (f"services/{svc}/**", *SHARED_PATHS), f"archway deploy service {svc} --yes",
-        {env: service.accounts[env] for env in settings.promotion}, (home,))
+        {env: service.accounts[env] for env in settings.promotion}, (home,),
+        tuple(sorted({(platform_accounts[env], home) for env in settings.promotion})))
         for svc, service in sorted(config.services.items())]
     specs.append(PipelineSpec(
         "platform", ("platform/**", *SHARED_PATHS),
         "archway deploy edge --yes && archway publish-site",
-        {env: config.environments[env].platform_account for env in settings.promotion},
-        (home, GLOBAL_REGION)))  # edge-global lives in us-east-1
+        platform_accounts, (home, GLOBAL_REGION),  # edge-global lives in us-east-1
+        tuple(sorted({(service.accounts[env], home) for service in config.services.values()
+                      for env in settings.promotion}))))
     return [PipelineBlueprint(config, settings, spec, tooling).build() for spec in specs]
 
 
@@ -106,6 +119,13 @@ class PipelineBlueprint:
         return Sub(f"arn:${{AWS::Partition}}:iam::{account}:role/{role}")
 
     @property
+    def lookup_roles(self) -> list[Sub]:
+        """The read-only lookup role of every account whose outputs or secrets it reads."""
+        name = self.config.platform.name
+        return [Sub(f"arn:${{AWS::Partition}}:iam::{account}:role/{lookup_role(name, region)}")
+                for account, region in self.spec.lookups]
+
+    @property
     def target_roles(self) -> list[Sub]:
         """The bootstrap deploy role of every account and region this pipeline deploys to."""
         return [self.deploy_role_arn(account, region)
@@ -117,29 +137,62 @@ class PipelineBlueprint:
     @cached_property
     def key(self) -> kms_resources.Key:
         # The account statement lets this account's IAM policies grant use of the key (the
-        # pipeline and build roles hold such grants); other accounts' deploy roles can only
-        # be let in here, so exactly they are named.
+        # pipeline and build roles hold such grants). Other accounts' deploy roles are let
+        # in by account principal narrowed with aws:PrincipalArn: a key policy that names
+        # a role ARN is rejected while that role does not exist yet (an account not yet
+        # bootstrapped), see
+        # https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html
         return self.t.add_resource(kms_resources.Key(
             "ArtifactKey",
             Description=f"{self.prefix}: pipeline artifacts",
             EnableKeyRotation=True,
             KeyPolicy=policy(
-                # A key policy's resource is always the key itself ("*" means this key).
-                Statement(Sid="AccountAdministers", Effect=Allow,
-                          Principal=Principal("AWS", [Sub("arn:${AWS::Partition}:iam::"
-                                                          "${AWS::AccountId}:root")]),
-                          Action=[kms.Action("*")], Resource=["*"]),
+                account_administers(),
+                # the notification topic is encrypted with this key (FSBP SNS.1)
+                services_publish(["codestar-notifications.amazonaws.com"]),
                 Statement(Sid="TargetDeployRolesDecrypt", Effect=Allow,
-                          Principal=Principal("AWS", self.target_roles),
-                          Action=[kms.Decrypt, kms.DescribeKey], Resource=["*"]),
+                          Principal=Principal("AWS", [
+                              Sub(f"arn:${{AWS::Partition}}:iam::{account}:root")
+                              for account in sorted(set(self.spec.accounts.values()))]),
+                          Action=[kms.Decrypt, kms.DescribeKey], Resource=["*"],
+                          Condition=Condition(ArnLike({"aws:PrincipalArn":
+                                                       self.target_roles}))),
             ),
             Tags=self.tags(),
         ))
 
     @cached_property
+    def access_logs(self) -> s3_resources.Bucket:
+        """Server access logs of the artifact bucket (FSBP S3.9).
+
+        S3 delivers them as the logging service principal, allowed by the bucket policy
+        for this account's artifact bucket only; the target must use SSE-S3:
+        https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html
+        """
+        deviation(self.t, "S3.9", ["ArtifactAccessLogs"], (
+            "the access-log bucket of the artifact bucket: logging it would log the logs"))
+        delivery = Statement(
+            Sid="S3ServerAccessLogDelivery", Effect=Allow,
+            Principal=Principal("Service", ["logging.s3.amazonaws.com"]),
+            Action=[s3.PutObject], Resource=[Sub("${ArtifactAccessLogs.Arn}/*")],
+            Condition=Condition([
+                StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")}),
+                # by name: the artifact bucket is made after this one (it logs here)
+                ArnLike({"aws:SourceArn": GetAtt("ArtifactBucket", "Arn")})]))
+        return private_bucket(
+            self.t, "ArtifactAccessLogs", extra_statements=(delivery,), Tags=self.tags(),
+            LifecycleConfiguration=s3_resources.LifecycleConfiguration(Rules=[
+                s3_resources.LifecycleRule(Id="expire-access-logs", Status="Enabled",
+                                           ExpirationInDays=365,
+                                           NoncurrentVersionExpirationInDays=30)]))
+
+    @cached_property
     def bucket(self) -> s3_resources.Bucket:
         return private_bucket(
             self.t, "ArtifactBucket", kms_key=GetAtt(self.key, "Arn"), Tags=self.tags(),
+            LoggingConfiguration=s3_resources.LoggingConfiguration(
+                DestinationBucketName=Ref(self.access_logs),
+                LogFilePrefix="artifacts/"),
             LifecycleConfiguration=s3_resources.LifecycleConfiguration(Rules=[
                 s3_resources.LifecycleRule(Id="expire-old-artifacts", Status="Enabled",
                                            ExpirationInDays=90,
@@ -159,6 +212,15 @@ class PipelineBlueprint:
                       Resource=[GetAtt(self.key, "Arn")]),
         ]
 
+    def _clone(self) -> Statement:
+        """CodeBuild clones the repository itself (CODEBUILD_CLONE_REF) with the
+        connection, so every build role needs UseConnection, not only the pipeline's:
+        https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-CodestarConnectionSource.html
+        """
+        return Statement(Sid="CloneThroughTheConnection", Effect=Allow,
+                         Action=[codestar_connections.UseConnection],
+                         Resource=[self.settings.connection_arn])
+
     def _build_logs(self) -> Statement:
         return Statement(Sid="OwnBuildLogs", Effect=Allow,
                          Action=[logs.CreateLogGroup, logs.CreateLogStream, logs.PutLogEvents],
@@ -170,7 +232,7 @@ class PipelineBlueprint:
     def build_role(self) -> iam.Role:
         """Gate and synth builds: artifacts, logs, test reports; no access to any target."""
         return self._role("BuildRole", "codebuild.amazonaws.com", [
-            *self._artifacts(write=True), self._build_logs(),
+            *self._artifacts(write=True), self._build_logs(), self._clone(),
             Statement(Sid="TestReports", Effect=Allow,
                       Action=[cb_actions.CreateReportGroup, cb_actions.CreateReport,
                               cb_actions.UpdateReport, cb_actions.BatchPutTestCases],
@@ -180,12 +242,19 @@ class PipelineBlueprint:
 
     @cached_property
     def deploy_role(self) -> iam.Role:
-        """Deploy builds: may assume exactly the deploy roles of this pipeline's targets."""
-        return self._role("DeployBuildRole", "codebuild.amazonaws.com", [
-            *self._artifacts(write=False), self._build_logs(),
+        """Deploy builds: may assume exactly the deploy roles of this pipeline's targets
+        and the read-only lookup roles of the accounts whose outputs or secrets it reads.
+        Named, so the bootstrap roles can trust it by name."""
+        statements = [
+            *self._artifacts(write=False), self._build_logs(), self._clone(),
             Statement(Sid="AssumeTargetDeployRoles", Effect=Allow, Action=[sts.AssumeRole],
-                      Resource=self.target_roles),
-        ])
+                      Resource=self.target_roles)]
+        if self.spec.lookups:
+            statements.append(Statement(Sid="AssumeLookupRoles", Effect=Allow,
+                                        Action=[sts.AssumeRole], Resource=self.lookup_roles))
+        return self._role("DeployBuildRole", "codebuild.amazonaws.com", statements,
+                          RoleName=pipeline_deploy_role(self.config.platform.name,
+                                                        self.spec.id))
 
     @cached_property
     def pipeline_role(self) -> iam.Role:
@@ -202,12 +271,10 @@ class PipelineBlueprint:
                       Resource=[Ref(self.topic)]),
         ])
 
-    def _role(self, title: str, service: str, statements: list[Statement]) -> iam.Role:
-        return self.t.add_resource(iam.Role(
-            title, AssumeRolePolicyDocument=assume_role_policy(service),
-            Policies=[iam.Policy(PolicyName="least-privilege",
-                                 PolicyDocument=policy(*statements))],
-            Tags=self.tags()))
+    def _role(self, title: str, service: str, statements: list[Statement],
+              **props: object) -> iam.Role:
+        return archway_role(self.t, title, self.config.platform.name, service, statements,
+                            Tags=self.tags(), **props)
 
     # ------------------------------------------------------------------- builds
 
@@ -324,7 +391,8 @@ class PipelineBlueprint:
     @cached_property
     def topic(self) -> sns_resources.Topic:
         topic = self.t.add_resource(sns_resources.Topic(
-            "NotificationTopic", TopicName=f"{self.prefix}-notifications", Tags=self.tags()))
+            "NotificationTopic", TopicName=f"{self.prefix}-notifications",
+            KmsMasterKeyId=Ref(self.key), Tags=self.tags()))
         self.t.add_resource(sns_resources.TopicPolicy(
             "NotificationTopicPolicy", Topics=[Ref(topic)],
             PolicyDocument=policy(Statement(

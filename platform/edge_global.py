@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from troposphere import GetAtt, Ref
+from troposphere import GetAtt, Ref, Sub, logs
 from troposphere import certificatemanager as acm
 from troposphere import wafv2 as waf
 
@@ -52,6 +52,7 @@ class EdgeGlobalBlueprint:
         self.t = self.stack.template
 
     def build(self) -> StackDef:
+        _ = self.waf_logging
         output(self.t, "WebAclArn", GetAtt(self.web_acl, "Arn"), "WAF web ACL for CloudFront")
         if self.certificate is not None:
             output(self.t, "CertificateArn", Ref(self.certificate),
@@ -128,6 +129,36 @@ class EdgeGlobalBlueprint:
             Rules=self.rules(),
             VisibilityConfig=_visibility(f"{self.prefix}-edge"),
             Tags=tags(self.platform.name, self.platform.env),
+        ))
+
+    @cached_property
+    def waf_logs(self) -> logs.LogGroup:
+        # WAF logs only to destinations named aws-waf-logs-*, and a CloudFront web ACL's
+        # log group must be in us-east-1 (this stack's region):
+        # https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html
+        retention = (self.platform.environment.log_retention_days
+                     or self.platform.settings.log_retention_days)
+        return self.t.add_resource(logs.LogGroup(
+            "WafLogs", LogGroupName=f"aws-waf-logs-{self.prefix}",
+            RetentionInDays=retention, Tags=tags(self.platform.name, self.platform.env)))
+
+    @cached_property
+    def waf_logging(self) -> waf.LoggingConfiguration:
+        """Every request the web ACL sees, with credentials redacted (FSBP WAF.11).
+
+        The destination is the log group's ARN without the ``:*`` that its Arn attribute
+        carries, which WAF refuses:
+        https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-wafv2-loggingconfiguration.html
+        """
+        return self.t.add_resource(waf.LoggingConfiguration(
+            "WafLogging",
+            ResourceArn=GetAtt(self.web_acl, "Arn"),
+            LogDestinationConfigs=[Sub(
+                "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+                "${Group}", Group=Ref(self.waf_logs))],
+            RedactedFields=[
+                waf.LoggingConfigurationFieldToMatch(SingleHeader=waf.SingleHeader(Name=name))
+                for name in ("authorization", "cookie")],
         ))
 
     @cached_property

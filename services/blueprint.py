@@ -15,14 +15,23 @@ from pathlib import Path
 
 from awacs.aws import Allow, Condition, Principal, Statement, StringEquals
 from awacs.sns import Publish
-from troposphere import AWSObject, GetAtt, Ref, Sub, awslambda, iam, logs, sns
+from troposphere import AWSObject, GetAtt, Ref, Sub, awslambda, iam, kms, logs, sns
 from troposphere import apigateway as apigw
 from troposphere import dynamodb as ddb
 
 from archway.shared.assets import assets_bucket, build_zip, sha256
-from archway.shared.blueprint import Asset, StackDef, new_template, output, secret, tags
+from archway.shared.blueprint import (
+    Asset,
+    StackDef,
+    deviation,
+    new_template,
+    output,
+    secret,
+    tags,
+)
 from archway.shared.blueprint import iam as grants
 from archway.shared.blueprint.alarms import Alarms
+from archway.shared.blueprint.keys import service_key, topic_key
 from archway.shared.model import FunctionModel, Platform, RouteModel, ServiceModel, TableModel
 from archway.shared.naming import logical_id
 
@@ -66,6 +75,7 @@ class ServiceBlueprint:
     def build(self) -> StackDef:
         _ = self.origin_secret, self.tables, self.functions, self.stage, self.usage_plan_key
         _ = self.alarms
+        self.declare_deviations()
         output(self.t, "ApiDomain", Sub("${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}"),
                "Domain of the REST API (the edge's origin)")
         output(self.t, "ApiId", Ref(self.api), "REST API id")
@@ -74,6 +84,19 @@ class ServiceBlueprint:
         return self.stack
 
     # ------------------------------------------------------------------ common
+
+    def declare_deviations(self) -> None:
+        """Security Hub FSBP controls this stack deliberately does not meet, and why:
+        https://docs.aws.amazon.com/securityhub/latest/userguide/fsbp-standard.html"""
+        deviation(self.t, "APIGateway.4", ["Stage"], (
+            "the stage answers only requests carrying the edge's origin secret (API key); "
+            "the WAF web ACL filters every request at CloudFront, in front of it"))
+        if not self.service.deletion_protection and self.service.tables:
+            deviation(self.t, "DynamoDB.6", sorted(
+                logical_id(t, "table") for t in self.service.tables), (
+                f"deletion_protection is off in config/environments/{self.platform.env}.yaml: "
+                "this environment's tables may be deleted (Retain still keeps them when "
+                "the stack goes)"))
 
     def tags(self, **extra: str) -> object:
         return tags(self.platform.name, self.platform.env, **{
@@ -97,6 +120,19 @@ class ServiceBlueprint:
             key=f"assets/{self.service.name}/{digest}.zip",
         )
 
+    # -------------------------------------------------------------- encryption
+
+    @cached_property
+    def data_key(self) -> kms.Key | None:
+        """The stack's customer-managed key (platform.yaml encryption), or None."""
+        if not self.platform.settings.encryption.customer_managed_keys:
+            return None
+        return service_key(self.t, "DataKey", f"{self.service.api_name}: tables, logs, alarms",
+                           ["cloudwatch.amazonaws.com"], Tags=self.tags())
+
+    def _log_encryption(self) -> dict[str, object]:
+        return {"KmsKeyId": GetAtt(self.data_key, "Arn")} if self.data_key else {}
+
     # ------------------------------------------------------------------ tables
 
     @cached_property
@@ -116,7 +152,9 @@ class ServiceBlueprint:
             AttributeDefinitions=[ddb.AttributeDefinition(AttributeName=n, AttributeType=t)
                                   for n, t in sorted(attributes.items())],
             KeySchema=_key_schema(cfg.partition_key, cfg.sort_key),
-            SSESpecification=ddb.SSESpecification(SSEEnabled=True),
+            SSESpecification=ddb.SSESpecification(
+                SSEEnabled=True, SSEType="KMS", KMSMasterKeyId=Ref(self.data_key))
+            if self.data_key else ddb.SSESpecification(SSEEnabled=True),
             PointInTimeRecoverySpecification=ddb.PointInTimeRecoverySpecification(
                 PointInTimeRecoveryEnabled=True),
             DeletionProtectionEnabled=self.service.deletion_protection,
@@ -163,6 +201,7 @@ class ServiceBlueprint:
             LogGroupName=fn.log_group,
             RetentionInDays=self.service.log_retention_days,
             Tags=self.tags(),
+            **self._log_encryption(),
         ))
 
     def _role(self, fn: FunctionModel, log_group: logs.LogGroup) -> iam.Role:
@@ -172,15 +211,11 @@ class ServiceBlueprint:
                 [(self.tables[t.name], bool(t.config.indexes)) for t in fn.reads]))
         if fn.writes:
             statements.append(grants.table_write([self.tables[t.name] for t in fn.writes]))
-        return self.t.add_resource(iam.Role(
-            logical_id(fn.name, "role"),
-            RoleName=fn.physical,
+        return grants.archway_role(
+            self.t, logical_id(fn.name, "role"), self.platform.name, "lambda.amazonaws.com",
+            statements, RoleName=fn.physical,
             Description=f"Runs {fn.physical}: its own logs, traces and declared tables only",
-            AssumeRolePolicyDocument=grants.assume_role_policy("lambda.amazonaws.com"),
-            Policies=[iam.Policy(PolicyName="least-privilege",
-                                 PolicyDocument=grants.policy(*statements))],
-            Tags=self.tags(),
-        ))
+            Tags=self.tags())
 
     def _function(self, fn: FunctionModel) -> awslambda.Function:
         cfg = fn.config
@@ -288,15 +323,28 @@ class ServiceBlueprint:
         ))
         return method
 
+    API_SURFACE = ("AWS::ApiGateway::Resource", "AWS::ApiGateway::Method",
+                   "AWS::Lambda::Permission", "AWS::Lambda::Alias", "AWS::Lambda::Version")
+
     @cached_property
     def deployment(self) -> apigw.Deployment:
-        # A new logical id per route set: CloudFormation only deploys an API on creation.
-        shape = [(r.method, r.path, r.function) for r in self.service.routes]
-        digest = hashlib.sha256(json.dumps(shape).encode()).hexdigest()[:8]
+        """A new logical id whenever anything the stage serves changes.
+
+        CloudFormation deploys an API only when the Deployment resource is created, so
+        its id hashes the whole rendered API surface: resources, methods with their
+        integrations, invoke permissions, aliases (provisioned concurrency) and versions.
+        A route removal is deleted only after the new deployment exists (CloudFormation
+        deletes in its cleanup phase), so the deploy engine deploys the stage once more
+        after such an update (shared/deploy/cloudformation.py).
+        """
+        _ = self.methods, self.invoke_targets
+        surface = {title: resource.to_dict() for title, resource in sorted(
+            self.t.resources.items()) if resource.resource_type in self.API_SURFACE}
+        digest = hashlib.sha256(json.dumps(surface, sort_keys=True).encode()).hexdigest()[:8]
         return self.t.add_resource(apigw.Deployment(
             f"Deployment{digest}",
             RestApiId=Ref(self.api),
-            Description=f"routes {digest}",
+            Description=f"API surface {digest}",
             DependsOn=[m.title for m in self.methods],
         ))
 
@@ -307,6 +355,7 @@ class ServiceBlueprint:
             LogGroupName=f"/aws/apigateway/{self.service.api_name}",
             RetentionInDays=self.service.log_retention_days,
             Tags=self.tags(),
+            **self._log_encryption(),
         ))
 
     @cached_property
@@ -363,8 +412,12 @@ class ServiceBlueprint:
 
     @cached_property
     def topic(self) -> sns.Topic:
+        # Encrypted at rest (FSBP SNS.1) with a key CloudWatch may use to publish.
+        key = self.data_key or topic_key(
+            self.t, "AlarmTopicKey", f"{self.service.api_name}: alarm topic",
+            ["cloudwatch.amazonaws.com"], Tags=self.tags())
         props: dict[str, object] = dict(TopicName=f"{self.service.api_name}-alarms",
-                                        Tags=self.tags())
+                                        KmsMasterKeyId=Ref(key), Tags=self.tags())
         if self.service.alarm_email:
             props["Subscription"] = [sns.Subscription(Protocol="email",
                                                       Endpoint=self.service.alarm_email)]

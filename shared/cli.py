@@ -1,7 +1,8 @@
 """The `archway` command: parse, call, map errors to messages and exit codes.
 
 Exit codes: 0 ok, 1 a known failure (deploy failed, lint findings), 2 bad input
-(config or arguments), 3 an unexpected error (a bug: traceback printed), 130 Ctrl-C.
+(config or arguments), 3 an unexpected error (a bug: one line saying so; --debug
+re-raises it with its traceback), 130 Ctrl-C.
 Command groups live beside the code they drive and register themselves here.
 """
 
@@ -10,11 +11,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from archway.shared.errors import ArchwayError
+from archway.shared.errors import ArchwayError, ConfigError, one_line
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -24,7 +24,29 @@ def common(parser: argparse.ArgumentParser) -> None:
     default = os.environ.get("ARCHWAY_ENV", "local")
     parser.add_argument("--env", default=default,
                         help=f"environment (default: $ARCHWAY_ENV or local; now {default})")
-    parser.add_argument("--root", type=Path, default=Path("."), help="repository root")
+    parser.add_argument("--root", type=Path, default=Path("."),
+                        help="repository root (default: the nearest folder at or above the "
+                             "current one holding config/platform.yaml)")
+
+
+def find_root(start: Path) -> Path:
+    """The nearest folder at or above ``start`` holding config/platform.yaml."""
+    here = start.resolve()
+    for folder in (here, *here.parents):
+        if (folder / "config" / "platform.yaml").is_file():
+            return folder
+    raise ConfigError("config/platform.yaml", "", f"not found in {here} or any folder above "
+                      "it: run archway inside an Archway repository, or pass --root")
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("archway")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="archway", description=(
         "Archway: many serverless microservices behind one domain on AWS."))
     parser.add_argument("--debug", action="store_true", help="re-raise errors with tracebacks")
+    parser.add_argument("--version", action="version", version=f"archway {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.register(sub)
     for register in _plugins():
@@ -58,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Handler = args.handler
     try:
+        if isinstance(getattr(args, "root", None), Path):
+            args.root = find_root(args.root)
         return handler(args)
     except ArchwayError as exc:
         if args.debug:
@@ -67,12 +92,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception:  # noqa: BLE001 - the boundary: anything else is a bug
+    except Exception as exc:  # noqa: BLE001 - the boundary: anything else is a bug
         if args.debug:
             raise
-        traceback.print_exc()
-        print("error: unexpected failure: this is a bug in Archway, please report it with "
-              "the traceback above (rerun with --debug to re-raise)", file=sys.stderr)
+        print(f"error: internal error ({type(exc).__name__}: {one_line(str(exc), 200)}): "
+              "this is a bug in Archway, please report it (rerun with --debug for the "
+              "traceback)", file=sys.stderr)
         return 3
 
 

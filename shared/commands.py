@@ -8,16 +8,20 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from archway.shared.config import load_config
+from archway.shared.blueprint import StackDef
+from archway.shared.config import Config, load_config
 from archway.shared.errors import ArchwayError, ConfigError
 from archway.shared.model import Platform, resolve
-from archway.shared.synth import SynthResult, synth
+from archway.shared.synth import Rendered, SynthResult, render_all
 
 
 class LintFailed(ArchwayError):
     exit_code = 1
 
 
+SCHEMA_DIR = "schema"  # tracked: editors read it through each config file's modeline
+SCHEMAS = {"platform": "config/platform.yaml", "environment": "config/environments/*.yaml",
+           "service": "services/*/service.yaml"}
 TOOLING = "tooling"  # the pseudo-environment of the pipeline stacks (tooling account)
 
 
@@ -41,8 +45,8 @@ def environments(root: Path, env: str) -> list[str]:
     return [env]
 
 
-def synth_env(root: Path, env: str) -> SynthResult:
-    """Synthesize one environment, or the pipelines for ``tooling``."""
+def render_env(root: Path, env: str) -> Rendered:
+    """Validate and render one environment, or the pipelines for ``tooling``: in memory."""
     from archway.pipelines.blueprint import pipeline_stacks
 
     if env == TOOLING:
@@ -50,14 +54,41 @@ def synth_env(root: Path, env: str) -> SynthResult:
         if config.platform.pipelines is None:
             raise ConfigError("config/platform.yaml", "pipelines", "is not set: no pipelines "
                               "to synthesize")
-        return synth(ToolingScope(config.root, config.platform.name),
-                     stacks=pipeline_stacks(config))
-    return synth(load_platform(root, env))
+        return render_all(ToolingScope(config.root, config.platform.name),
+                          stacks=tooling_stacks(config, pipeline_stacks(config)))
+    return render_all(load_platform(root, env))
+
+
+def synth_env(root: Path, env: str) -> SynthResult:
+    """Synthesize one environment: validated and rendered first, then written."""
+    return render_env(root, env).write()
+
+
+def synth_all(root: Path, env: str) -> list[tuple[str, SynthResult]]:
+    """Every environment of ``env`` (``all`` too) rendered before any of them is written."""
+    rendered = [(name, render_env(root, name)) for name in environments(root, env)]
+    return [(name, plan.write()) for name, plan in rendered]
+
+
+def tooling_stacks(config: Config, pipelines: list[StackDef]) -> list[StackDef]:
+    """The pipelines, then the tooling account's bootstrap (it deploys them)."""
+    from archway.shared.blueprint.bootstrap import bootstrap_stacks
+    from archway.shared.synth import every_deployed_stack
+
+    if not pipelines:
+        return pipelines
+    settings = config.platform.pipelines
+    protect = settings is not None and any(
+        config.environments[env].termination_protection for env in settings.promotion)
+    tooling = pipelines[0].account
+    return pipelines + bootstrap_stacks(
+        config.platform.name, tooling, every_deployed_stack(config.root),
+        config.platform.operator_roles, protect, secrets_at=None,
+        targets=[(tooling, config.platform.home_region)])
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    for env in environments(args.root, args.env):
-        result = synth_env(args.root, env)
+    for env, result in synth_all(args.root, args.env):
         stacks = result.manifest["stacks"]
         print(f"{env}: {len(stacks)} templates + manifest in {_show(result.out_dir)}")
         for stack in stacks:
@@ -66,14 +97,15 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
-    from archway.shared.lint import lint_synth
+    from archway.shared.lint import declared_deviations, lint_synth
 
     total = 0
-    for env in environments(args.root, args.env):
-        result = synth_env(args.root, env)
+    for env, result in synth_all(args.root, args.env):
         findings = lint_synth(result)
         for finding in findings:
             print(f"{env}/{finding}")
+        for line in declared_deviations(result):
+            print(f"{env}/{line}")
         total += len(findings)
         count = len(result.manifest["stacks"])
         print(f"{env}: {count} templates, {len(findings)} findings", file=sys.stderr)
@@ -85,7 +117,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
 def cmd_schema(args: argparse.Namespace) -> int:
     from archway.shared.config.models import EnvironmentConfig, PlatformConfig, ServiceConfig
 
-    out: Path = args.out or args.root / "build" / "schema"
+    out: Path = args.out or args.root / SCHEMA_DIR
     out.mkdir(parents=True, exist_ok=True)
     for name, model in (("platform", PlatformConfig), ("environment", EnvironmentConfig),
                         ("service", ServiceConfig)):
@@ -93,8 +125,25 @@ def cmd_schema(args: argparse.Namespace) -> int:
         schema = model.model_json_schema(by_alias=True)
         path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         print(f"wrote {_show(path)}")
-    print("point your editor's YAML schema setting at these files (e.g. "
-          "# yaml-language-server: $schema=...)")
+    print("config files point at them with a first line like "
+          "# yaml-language-server: $schema=../../schema/service.schema.json")
+    return 0
+
+
+def cmd_diagram(args: argparse.Namespace) -> int:
+    from archway.shared.deploy.diagram import build, markdown, to_svg
+
+    out: Path = args.out or args.root / "docs"
+    out.mkdir(parents=True, exist_ok=True)
+    for env in environments(args.root, args.env):
+        if env == TOOLING:
+            continue
+        graph = build(load_platform(args.root, env))
+        svg = out / f"platform-{env}.svg"
+        svg.write_text(to_svg(graph), encoding="utf-8")
+        page = out / f"platform-{env}.md"
+        page.write_text(markdown(graph, svg.name, env), encoding="utf-8")
+        print(f"wrote {_show(page)} (Mermaid) and {_show(svg)}")
     return 0
 
 
@@ -110,16 +159,34 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from archway.shared.scaffold import register as register_scaffold
 
     register_scaffold(sub)
-    parser = sub.add_parser("synth", help="write build/<env>/*.json and manifest.json")
+    parser = sub.add_parser(
+        "synth", help="write build/<env>/*.json and manifest.json",
+        description="Synthesize every stack of an environment (or --env all) into "
+        "build/<env>/<stack>.json plus manifest.json; the same input gives the same bytes.")
     common(parser)
     parser.set_defaults(handler=cmd_synth)
     parser.epilog = "--env all synthesizes every environment"
 
-    parser = sub.add_parser("lint", help="cfn-lint every template (zero findings allowed)")
+    parser = sub.add_parser(
+        "lint", help="cfn-lint every template (zero findings allowed)",
+        description="Synthesize, then run cfn-lint and the house rules on every template.",
+        epilog="exit codes: 0 no findings, 1 findings, 2 bad config")
     common(parser)
     parser.set_defaults(handler=cmd_lint)
 
-    parser = sub.add_parser("schema", help="write the JSON Schema of the config files")
+    parser = sub.add_parser(
+        "diagram", help="the platform as Mermaid and SVG in docs/",
+        description="Accounts, stacks, the edge and every route to its function and tables, "
+        "from the config alone: docs/platform-<env>.md (Mermaid) and docs/platform-<env>.svg.")
     common(parser)
-    parser.add_argument("--out", type=Path, default=None, help="folder (default build/schema)")
+    parser.add_argument("--out", type=Path, default=None, help="folder (default docs/)")
+    parser.set_defaults(handler=cmd_diagram)
+
+    parser = sub.add_parser(
+        "schema", help="write the JSON Schema of the config files to schema/",
+        description="Write platform, environment and service JSON Schemas to schema/ (tracked); "
+        "the config files name them in a yaml-language-server modeline so editors complete "
+        "and check them.")
+    common(parser)
+    parser.add_argument("--out", type=Path, default=None, help="folder (default schema/)")
     parser.set_defaults(handler=cmd_schema)

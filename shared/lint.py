@@ -82,3 +82,17 @@ def _read_cache(path: Path) -> dict[str, bool]:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+
+
+def declared_deviations(result: SynthResult) -> list[str]:
+    """Every deliberate deviation from a control the templates declare in their Metadata
+    (``Archway::Deviations``), one line each: template, control, resources, reason."""
+    from archway.shared.blueprint import DEVIATIONS
+
+    lines = []
+    for stack in result.manifest["stacks"]:
+        body = json.loads((result.out_dir / stack["template"]).read_text(encoding="utf-8"))
+        for declared in body.get("Metadata", {}).get(DEVIATIONS, []):
+            lines.append(f"{stack['template']}: deviation {declared['Control']} "
+                         f"({', '.join(declared['Resources'])}): {declared['Reason']}")
+    return lines

@@ -70,7 +70,8 @@ def parse_accounts(values: list[str], envs: list[str]) -> dict[str, str]:
 
 def service_yaml(name: str, owner: str, accounts: dict[str, str]) -> str:
     lines = "\n".join(f'  {env}: "{account}"' for env, account in accounts.items())
-    return f"""# The {name} service. Reference: services/catalog/service.yaml and `archway schema`.
+    return f"""# yaml-language-server: $schema=../../schema/service.schema.json
+# The {name} service. Reference: services/catalog/service.yaml and `archway schema`.
 name: {name}
 owner: {owner}
 runtime: python3.12

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,16 +32,49 @@ MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 
 
-def platform_stacks(platform: Platform) -> list[StackDef]:
-    """Every stack of an environment, in a stable order."""
+LOCAL = "local"  # the embedded environment: the local cloud bootstraps itself
+
+
+def app_stacks(platform: Platform) -> list[StackDef]:
+    """The stacks CloudFormation deploys for an environment, in a stable order."""
     from archway.platform.edge import edge_stack
     from archway.platform.edge_global import edge_global_stack
     from archway.services.blueprint import service_stack
+    from archway.shared.blueprint.iam import enforce_boundary
 
     stacks = [service_stack(platform, service) for service in platform.services]
     stacks.append(edge_global_stack(platform))
     stacks.append(edge_stack(platform))
+    for stack in stacks:  # every role the execution role creates carries the boundary
+        enforce_boundary(stack.template, platform.name)
     return stacks
+
+
+def platform_stacks(platform: Platform) -> list[StackDef]:
+    """Every stack of an environment: its app stacks, then its bootstrap stacks."""
+    stacks = app_stacks(platform)
+    if platform.env == LOCAL:
+        return stacks
+    from archway.shared.blueprint.bootstrap import bootstrap_stacks, bootstrap_targets
+
+    return stacks + bootstrap_stacks(
+        platform.name, platform.tooling_account, every_deployed_stack(platform.root),
+        platform.settings.operator_roles, platform.environment.termination_protection,
+        secrets_at=(platform.account, platform.home_region),
+        targets=bootstrap_targets(platform))
+
+
+def every_deployed_stack(root: Path) -> list[StackDef]:
+    """The app stacks of every environment and the pipelines: what execution roles serve
+    (an account two environments share needs the resource types of both)."""
+    from archway.pipelines.blueprint import pipeline_stacks
+    from archway.shared.config import load_config
+    from archway.shared.model import resolve
+
+    config = load_config(root)
+    stacks = [stack for env in sorted(config.environments) if env != LOCAL
+              for stack in app_stacks(resolve(config, env))]
+    return stacks + pipeline_stacks(config)
 
 
 def render(stack: StackDef) -> str:
@@ -56,19 +92,45 @@ class SynthResult:
         return [self.out_dir / s["template"] for s in self.manifest["stacks"]]
 
 
-def synth(platform: Scope, out_dir: Path | None = None,
-          stacks: list[StackDef] | None = None) -> SynthResult:
+@dataclass(frozen=True)
+class Rendered:
+    """Everything one synth would write, held in memory: nothing is on disk yet."""
+
+    out_dir: Path
+    files: dict[str, str]  # file name -> text: the templates, then the manifest
+    manifest: dict[str, Any]
+
+    def write(self) -> SynthResult:
+        """Write through a temporary folder: each file appears whole or not at all."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=self.out_dir.parent, prefix=f".{self.out_dir.name}-"))
+        try:
+            changed = [name for name, text in self.files.items()
+                       if _differs(self.out_dir / name, text)]
+            for name in changed:
+                (staging / name).write_text(self.files[name], encoding="utf-8")
+            for name in changed:  # the manifest last: it names the templates
+                os.replace(staging / name, self.out_dir / name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        _remove_stale(self.out_dir, set(self.files))
+        return SynthResult(self.out_dir, self.manifest)
+
+
+def render_all(platform: Scope, out_dir: Path | None = None,
+               stacks: list[StackDef] | None = None) -> Rendered:
+    """Build and render every stack of ``platform`` in memory (any error: nothing written)."""
     out_dir = out_dir or platform.root / "build" / platform.env
-    out_dir.mkdir(parents=True, exist_ok=True)
     if stacks is None:
         assert isinstance(platform, Platform), "stacks are required outside a Platform"
         stacks = platform_stacks(platform)
+    files: dict[str, str] = {}
     entries = []
     assets: dict[str, Any] = {}
     for stack in stacks:
         body = render(stack)
         filename = f"{stack.id}.json"
-        _write_if_changed(out_dir / filename, body)
+        files[filename] = body
         entries.append(_stack_entry(stack, filename, body))
         for asset in stack.assets:
             assets[asset.id] = {"path": asset.path, "sha256": asset.sha256,
@@ -80,9 +142,13 @@ def synth(platform: Scope, out_dir: Path | None = None,
         "stacks": entries,
         "assets": dict(sorted(assets.items())),
     }
-    _write_if_changed(out_dir / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    _remove_stale(out_dir, {e["template"] for e in entries})
-    return SynthResult(out_dir, manifest)
+    files[MANIFEST] = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
+    return Rendered(out_dir, files, manifest)
+
+
+def synth(platform: Scope, out_dir: Path | None = None,
+          stacks: list[StackDef] | None = None) -> SynthResult:
+    return render_all(platform, out_dir, stacks).write()
 
 
 def _stack_entry(stack: StackDef, filename: str, body: str) -> dict[str, Any]:
@@ -101,9 +167,9 @@ def _stack_entry(stack: StackDef, filename: str, body: str) -> dict[str, Any]:
     }
 
 
-def _write_if_changed(path: Path, text: str) -> None:
-    if not path.exists() or path.read_text(encoding="utf-8") != text:
-        path.write_text(text, encoding="utf-8")
+def _differs(path: Path, text: str) -> bool:
+    """Unchanged files are left alone (their mtime too)."""
+    return not path.exists() or path.read_text(encoding="utf-8") != text
 
 
 def _remove_stale(out_dir: Path, keep: set[str]) -> None:

@@ -177,9 +177,9 @@ def tables(service: ServiceKit, monkeypatch: pytest.MonkeyPatch) -> Iterator[dic
     from moto import mock_aws
 
     name, spec = service.name, service.spec
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE",
-                 "ARCHWAY_CACHE_TTLS"):
-        monkeypatch.delenv(name, raising=False)
+    for variable in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE",
+                     "ARCHWAY_CACHE_TTLS"):
+        monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

@@ -100,3 +100,23 @@ def new_template(description: str) -> Template:
     template = Template(Description=description)
     template.set_version("2010-09-09")
     return template
+
+
+def add_metadata(template: Template, key: str, value: object) -> None:
+    """Set one key of the template's top-level Metadata (other keys are kept)."""
+    metadata = dict(template.metadata or {})
+    metadata[key] = value
+    template.set_metadata(metadata)
+
+
+def deviation(template: Template, control: str, resources: list[str], reason: str) -> None:
+    """Declare a deliberate deviation from a Security Hub control in the template's
+    Metadata (``Archway::Deviations``); ``archway lint`` lists every declaration."""
+    metadata = dict(template.metadata or {})
+    declared = list(metadata.get(DEVIATIONS, []))
+    declared.append({"Control": control, "Resources": sorted(resources), "Reason": reason})
+    metadata[DEVIATIONS] = sorted(declared, key=lambda d: (d["Control"], d["Resources"]))
+    template.set_metadata(metadata)
+
+
+DEVIATIONS = "Archway::Deviations"

@@ -80,8 +80,14 @@ class Alarms:
                            Threshold=0, Metrics=[
                                stat("reads", "ReadThrottleEvents"),
                                stat("writes", "WriteThrottleEvents"),
+                               # DynamoDB emits no throttle datapoints while nothing is
+                               # throttled: without FILL, "reads + writes" has no value
+                               # whenever one of them is absent, so throttled writes alone
+                               # never alarm. FILL(m, 0) makes a missing series count as 0:
+                               # https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html
                                cw.MetricDataQuery(Id="throttles", Label="throttled requests",
-                                                  Expression="reads + writes", ReturnData=True),
+                                                  Expression="FILL(reads, 0) + FILL(writes, 0)",
+                                                  ReturnData=True),
                            ])
 
 

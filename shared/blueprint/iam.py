@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 from awacs import dynamodb, logs, sts, xray
 from awacs.aws import Allow, Policy, Principal, Statement
-from troposphere import AWSObject, GetAtt, Sub
+from troposphere import AWSObject, GetAtt, Sub, Template
+from troposphere import iam as iam_resources
 
 DYNAMODB_READ = (
     dynamodb.BatchGetItem,
@@ -66,3 +67,53 @@ def xray_write() -> Statement:
 
 def policy(*statements: Statement) -> Policy:
     return Policy(Version="2012-10-17", Statement=list(statements))
+
+
+def boundary_name(platform: str) -> str:
+    """The permissions boundary bootstrap makes in every account and region (one per
+    region: IAM is global, bootstrap stacks are regional)."""
+    return f"{platform}-boundary"
+
+
+def boundary_arn(platform: str) -> Sub:
+    """The boundary of the stack's own account and region, as every Archway role names it."""
+    return Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy/"
+               f"{boundary_name(platform)}-${{AWS::Region}}")
+
+
+def archway_role(template: Template, title: str, platform: str, service: str,
+                 statements: Sequence[Statement], **props: object) -> iam_resources.Role:
+    """An IAM role that carries the bootstrap's permissions boundary.
+
+    Every role an Archway template creates is made here (or carries
+    :func:`boundary_arn` itself): the CloudFormation execution role may create and
+    change roles only when this boundary is attached, so a role made any other way
+    fails to deploy. ``service`` is the principal that assumes it
+    (``lambda.amazonaws.com``); ``statements`` its one inline policy; ``props`` any other
+    Role property (RoleName, Description, Tags, ...).
+    """
+    return template.add_resource(iam_resources.Role(
+        title,
+        AssumeRolePolicyDocument=props.pop("AssumeRolePolicyDocument", None)
+        or assume_role_policy(service),
+        PermissionsBoundary=boundary_arn(platform),
+        Policies=[iam_resources.Policy(PolicyName="least-privilege",
+                                       PolicyDocument=policy(*statements))],
+        **props,
+    ))
+
+
+def enforce_boundary(template: Template, platform: str) -> list[str]:
+    """Attach :func:`boundary_arn` to every role of ``template`` that lacks a boundary.
+
+    The execution role cannot create a role without it, so a blueprint that forgot it
+    would fail on AWS; synth calls this for every stack the execution role deploys
+    (bootstrap's own roles excepted). Returns the roles it had to fix.
+    """
+    fixed = []
+    for title, resource in template.resources.items():
+        if resource.resource_type == "AWS::IAM::Role" and \
+                "PermissionsBoundary" not in resource.properties:
+            resource.PermissionsBoundary = boundary_arn(platform)
+            fixed.append(title)
+    return fixed

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from archway.shared.config.names import check_names, environment_names
+from archway.shared.config.semantics import check_service
 from archway.shared.errors import ConfigError
-from archway.shared.naming import Names, route_path
+from archway.shared.naming import route_path
 from archway.shared.routes import MAX_STORE_BYTES, MAX_VALUE_BYTES, SERVICE_KEY, entry_bytes_bound
 
 if TYPE_CHECKING:
@@ -15,18 +17,21 @@ if TYPE_CHECKING:
 
 
 def cross_check(config: Config) -> list[ConfigError]:
-    errors: list[ConfigError] = []
+    errors = environment_names(config)
+    if errors:
+        return errors  # every other check would repeat the environment's mistake
     for name, service in config.services.items():
         file = config.service_files[name]
         errors += _folder_name(file, service)
         errors += _functions(file, service)
         errors += _routes(file, service)
+        errors += check_service(file, service, config.service_dir(name))
         for env in config.environments:
             if env not in service.accounts:
                 errors.append(ConfigError(file, f"accounts.{env}", f"missing account for "
                               f"environment {env!r} (config/environments/{env}.yaml)"))
-        longest_env = max(config.environments, key=lambda env: (len(env), env))
-        errors += _lengths(file, Names(config.platform.name, longest_env), service)
+    if not errors:  # names are checked once the keys they come from are known to be sound
+        errors += check_names(config)
     errors += _route_store(config)
     return errors
 
@@ -106,14 +111,3 @@ def _routes(file: str, service: ServiceConfig) -> list[ConfigError]:
 def _shape(path: str) -> str:
     """/a/{id}/b and /a/{key}/b are the same API Gateway resource shape."""
     return "/".join("{}" if part.startswith("{") else part for part in path.split("/"))
-
-
-def _lengths(file: str, names: Names, service: ServiceConfig) -> list[ConfigError]:
-    errors = []
-    for fname in service.functions:
-        physical = names.function(service.name, fname)
-        if len(physical) > 64:
-            errors.append(ConfigError(file, f"functions.{fname}", (
-                f"name too long: Lambda function and IAM role {physical!r} would be "
-                f"{len(physical)} characters (max 64)")))
-    return errors

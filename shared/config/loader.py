@@ -10,22 +10,56 @@ platform file's key of the same name as a whole value (no deep merge); today tha
 
 from __future__ import annotations
 
+import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import annotated_types
-import yaml
 from pydantic import BaseModel, ValidationError
 
+from archway.shared.config import yaml_safe
 from archway.shared.config.checks import cross_check
 from archway.shared.config.models import EnvironmentConfig, PlatformConfig, ServiceConfig
+from archway.shared.config.yaml_safe import Document, Scalar
 from archway.shared.errors import ConfigError, ConfigErrors
 
 PLATFORM_FILE = "config/platform.yaml"
 ENVIRONMENTS_DIR = "config/environments"
 SERVICES_GLOB = "services/*/service.yaml"
 M = TypeVar("M", bound=BaseModel)
+# What pydantic's type errors mean, in the words of a YAML file.
+TYPES = {
+    "dict_type": "must be a mapping (key: value lines)",
+    "model_type": "must be a mapping (key: value lines)",
+    "model_attributes_type": "must be a mapping (key: value lines)",
+    "list_type": "must be a list",
+    "tuple_type": "must be a list",
+    "string_type": "must be a string",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+}
+# What the common patterns mean, in words.
+PATTERNS = {
+    r"^[a-z][a-z0-9-]*[a-z0-9]$": "lowercase letters, digits and hyphens, starting with a "
+                                  "letter",
+    r"^[a-z][a-z0-9]*$": "lowercase letters and digits, starting with a letter",
+    r"^\d{12}$": "a 12-digit AWS account id, in quotes",
+    r"^[A-Z]{2}$": "a two-letter ISO 3166 country code in capitals",
+    r"^[A-Za-z_][A-Za-z0-9_]*$": "letters, digits and underscores, not starting with a digit",
+    r"^[a-z]{2}(-gov)?-[a-z]+-\d$": "a region name such as eu-west-1",
+    r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$": "a lowercase domain name such as "
+                                                    "shop.example.com",
+    r"^[^@\s]+@[^@\s]+\.[^@\s]+$": "an email address",
+    r"^Z[A-Z0-9]{4,31}$": "a Route 53 hosted zone id (Z followed by capitals and digits)",
+    r"^[A-Za-z_][\w/.]*\.[A-Za-z_]\w*$": "module.function, e.g. search.handler",
+}
 
 
 @dataclass(frozen=True)
@@ -47,6 +81,7 @@ def load_config(root: Path | str = ".") -> Config:
     if not (root / PLATFORM_FILE).is_file():
         raise ConfigError(PLATFORM_FILE, "", f"not found under {root} (run from the repo root "
                           "or pass --root)")
+    _wrong_extensions(root)
     platform = parse_file(root, PLATFORM_FILE, PlatformConfig)
     environments = {
         path.stem: parse_file(root, _rel(root, path), EnvironmentConfig)
@@ -71,52 +106,79 @@ def load_config(root: Path | str = ".") -> Config:
     return config
 
 
+# Files Archway would silently skip because of their extension: refuse them instead.
+_MISNAMED = ("config/platform.yml", "config/environments/*.yml", "services/*/service.yml",
+             "services/*/Service.yaml", "config/environments/*.YAML")
+
+
+def _wrong_extensions(root: Path) -> None:
+    for pattern in _MISNAMED:
+        for path in sorted(root.glob(pattern)):
+            rel = _rel(root, path)
+            wanted = path.with_name(path.stem.lower() + ".yaml").name
+            raise ConfigError(rel, "", f"is not read: Archway reads {wanted!r} (rename the "
+                              "file; .yml and other spellings are ignored)")
+
+
 def _rel(root: Path, path: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
-def read_yaml(root: Path, rel: str) -> Any:
+def read_yaml(root: Path, rel: str) -> Document:
     try:
-        text = (root / rel).read_text(encoding="utf-8")
+        raw = (root / rel).read_bytes()
     except OSError as exc:
         raise ConfigError(rel, "", f"cannot read ({exc.strerror})") from None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "yaml"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(rel, where, f"invalid YAML: {problem}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(rel, "", f"must be a mapping of keys (got {type(data).__name__})")
-    return data
+        document = yaml_safe.load(raw)
+    except yaml_safe.YamlProblem as exc:
+        raise ConfigError(rel, exc.where, exc.message) from None
+    if not isinstance(document.data, dict):
+        kind = "nothing" if document.data is None else type(document.data).__name__
+        raise ConfigError(rel, "", f"must be a mapping of keys (got {kind})")
+    return document
 
 
 def parse_file(root: Path, rel: str, model: type[M]) -> M:
-    data = read_yaml(root, rel)
+    document = read_yaml(root, rel)
     try:
-        return model.model_validate(data)
+        return model.model_validate(document.data)
     except ValidationError as exc:
-        errors = [ConfigError(rel, _loc(e["loc"]), _message(model, e)) for e in exc.errors()]
+        errors = [ConfigError(rel, _loc(e["loc"]), _message(model, e, document))
+                  for e in _relevant(exc.errors())]
         raise errors[0] if len(errors) == 1 else ConfigErrors(errors) from None
+
+
+def _relevant(errors: list[Any]) -> list[Any]:
+    """Drop the noise a typo makes: ``domain: {nmae: x}`` also reports ``domain.name`` as
+    missing; the unknown key is the one to show, first."""
+    typos = {e["loc"][:-1] for e in errors if e["type"] == "extra_forbidden"}
+    kept = [e for e in errors if not (e["type"] == "missing" and e["loc"][:-1] in typos)]
+    return sorted(kept, key=lambda e: e["type"] != "extra_forbidden")
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
     parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int):
+    for index, item in enumerate(loc):
+        if item == "[key]":  # pydantic's marker for "the key itself is bad"
+            continue
+        if isinstance(item, int) and loc[index + 1:index + 2] != ("[key]",):
             parts.append(f"[{item}]")
         else:
             parts.append(("." if parts else "") + str(item))
     return "".join(parts)
 
 
-def _message(model: type[BaseModel], error: Any) -> str:
+def _message(model: type[BaseModel], error: Any, document: Document) -> str:
     kind, value = error["type"], error.get("input")
+    scalar = document.scalar(tuple(error["loc"]))
     if kind == "missing":
         return "is required"
     if kind == "extra_forbidden":
-        return "is not a known key (check the spelling; see `archway schema`)"
+        return _unknown_key(model, error["loc"])
+    coerced = _yaml_coercion(error["loc"], value, scalar) if kind == "string_type" else None
+    if coerced:
+        return coerced
     bounds = _bounds(model, error["loc"])
     if kind in {"greater_than_equal", "less_than_equal", "greater_than", "less_than"} and bounds:
         low, high = bounds
@@ -124,12 +186,109 @@ def _message(model: type[BaseModel], error: Any) -> str:
     elif kind == "literal_error":
         text = "must be " + error["msg"].removeprefix("Input should be ")
     elif kind == "string_pattern_mismatch":
-        text = f"must match {error['ctx']['pattern']}"
+        pattern = error["ctx"]["pattern"]
+        text = f"must be {PATTERNS[pattern]}" if pattern in PATTERNS else f"must match {pattern}"
     elif kind == "value_error":
         text = str(error["ctx"]["error"])
+        if isinstance(value, dict | list | tuple):
+            return text  # the check names the bad entry itself
     else:
-        text = error["msg"][0].lower() + error["msg"][1:]
-    return f"{text} (got {value!r})"
+        text = TYPES.get(kind) or error["msg"][0].lower() + error["msg"][1:]
+    if error["loc"][-1:] == ("[key]",):
+        text = "name " + text
+    return f"{text} (got {shown(value)})"
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """A bad value as it appears in a message: repr, one line, at most ``limit`` chars."""
+    if isinstance(value, dict | list | tuple):
+        return _kind(value)
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    if isinstance(value, str):
+        return f"{value[:limit - 10]!r}... ({len(value)} chars)"
+    return text[:limit - 3] + "..."
+
+
+def _kind(value: Any) -> str:
+    noun = "mapping" if isinstance(value, dict) else "list"
+    return f"a {noun} of {len(value)} item{'s' * (len(value) != 1)}"
+
+
+def _unknown_key(model: type[BaseModel], loc: tuple[int | str, ...]) -> str:
+    text = "is not a known key"
+    parent = _model_at(model, loc[:-1])
+    if parent is not None:
+        known = [f.alias or n for n, f in parent.model_fields.items()]
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        if close:
+            return f"{text}: did you mean {close[0]!r}? (see `archway schema`)"
+    return f"{text} (check the spelling; see `archway schema`)"
+
+
+def _yaml_coercion(loc: tuple[int | str, ...], value: Any, scalar: Scalar | None) -> str | None:
+    """YAML 1.1 reads unquoted ``NO``/``yes`` as booleans, ``0123`` as octal, ``2024-01-01``
+    as a date and an empty value as null: say so, and say what to write instead."""
+    if scalar is None or scalar.quoted or isinstance(value, str):
+        return None
+    if value is None:
+        return "is empty: write a value"
+    keys = " ".join(str(part) for part in loc)
+    if "account" in keys:
+        advice = "quote account ids"
+    elif "geo_block" in keys:
+        advice = "quote country codes"
+    else:
+        advice = "quote the value"
+    literal = _short(scalar.text)
+    return (f"must be a string: YAML 1.1 reads the unquoted {literal} as {_read_as(value, scalar)}"
+            f"; {advice} (write \"{literal}\")")
+
+
+def _read_as(value: Any, scalar: Scalar) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int) and re.fullmatch(r"[-+]?0[0-7_]+", scalar.text):
+        return f"the octal number {value}"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    return f"a {scalar.tag.rsplit(':', 1)[-1]}"  # timestamp, and anything else YAML types
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The pydantic model that holds the keys at ``loc`` (through dicts, lists, Optional)."""
+    current: Any = model
+    for item in loc:
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            if getattr(current, "__origin__", None) in (dict, tuple, list):
+                current = _inner_model(current)  # this item is the dict key / list index
+                continue
+            current = _inner_model(current)  # Optional[Model]: the item is a field
+            if current is None:
+                return None
+        fields = {f.alias or n: f for n, f in current.model_fields.items()}
+        info = fields.get(str(item))
+        if info is None:
+            return None
+        current = info.annotation
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return current
+    return _inner_model(current)
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    for arg in getattr(annotation, "__args__", ()):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+        inner = _inner_model(arg)
+        if inner is not None:
+            return inner
+    return None
 
 
 def _bounds(model: type[BaseModel], loc: tuple[int | str, ...]) -> tuple[Any, Any] | None:

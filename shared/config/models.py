@@ -6,6 +6,9 @@ The same models generate the JSON Schema editors use (`archway schema`).
 from __future__ import annotations
 
 import re
+import unicodedata
+from difflib import get_close_matches
+from functools import cache
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -22,6 +25,41 @@ MANAGED_RULE_GROUPS = (
     "AWSManagedRulesSQLiRuleSet",
     "AWSManagedRulesAmazonIpReputationList",
 )
+# AWS WAF managed rule groups that need no configuration (the web ACL references them by
+# vendor and name only): the baseline, use-case and IP reputation groups.
+# https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-list.html
+KNOWN_RULE_GROUPS = (
+    "AWSManagedRulesCommonRuleSet", "AWSManagedRulesAdminProtectionRuleSet",
+    "AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesSQLiRuleSet",
+    "AWSManagedRulesLinuxRuleSet", "AWSManagedRulesUnixRuleSet",
+    "AWSManagedRulesWindowsRuleSet", "AWSManagedRulesPHPRuleSet",
+    "AWSManagedRulesWordPressRuleSet", "AWSManagedRulesAmazonIpReputationList",
+    "AWSManagedRulesAnonymousIpList",
+)
+# Groups that need a ManagedRuleGroupConfigs block (and are billed per request), which
+# Archway does not write: Bot Control, account takeover and account creation fraud
+# prevention, anti-DDoS. Same page as above.
+CONFIGURED_RULE_GROUPS = (
+    "AWSManagedRulesBotControlRuleSet", "AWSManagedRulesATPRuleSet",
+    "AWSManagedRulesACFPRuleSet", "AWSManagedRulesAntiDDoSRuleSet",
+)
+# Lambda sets these itself; a function configuration may not set them.
+# https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
+LAMBDA_RESERVED_VARIABLES = (
+    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+)
+# Set by Archway on every function (shared/model): tables, environment, service name.
+ARCHWAY_VARIABLES = ("POWERTOOLS_SERVICE_NAME", "ARCHWAY_ENV", "ARCHWAY_CACHE_TTLS")
+# A tag value: ^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$, at most 256 characters; "aws:" is reserved.
+# https://docs.aws.amazon.com/servicequotas/2019-06-24/apireference/API_Tag.html
+# https://docs.aws.amazon.com/tag-editor/latest/userguide/best-practices-and-strats.html
+TAG_VALUE_SYMBOLS = " _.:/=+-@"
+TAG_VALUE_MAX = 256
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
                   2192, 2557, 2922, 3288, 3653)
 
@@ -60,16 +98,50 @@ class Waf(Strict):
     def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         import ipaddress
 
+        versions: dict[int, str] = {}
         for cidr in value:
             try:
-                ipaddress.ip_network(cidr, strict=True)
+                versions.setdefault(ipaddress.ip_network(cidr, strict=True).version, cidr)
             except ValueError as exc:
                 raise ValueError(f"{cidr!r} is not a CIDR block ({exc})") from None
+        if len(versions) > 1:
+            # One IPSet has one IPAddressVersion (IPV4 or IPV6).
+            # https://docs.aws.amazon.com/waf/latest/APIReference/API_IPSet.html
+            raise ValueError(f"an IP set holds one address family: {versions[4]!r} is IPv4 "
+                             f"but {versions[6]!r} is IPv6; keep one family")
+        return value
+
+    @field_validator("geo_block")
+    @classmethod
+    def _countries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [code for code in value if code not in waf_country_codes()] if value else []
+        if unknown:
+            raise ValueError(f"{unknown[0]!r} is not a country code AWS WAF matches "
+                             "(ISO 3166-1 alpha-2, e.g. RU)")
+        return value
+
+    @field_validator("managed_rule_groups")
+    @classmethod
+    def _groups(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for group in value:
+            if group in CONFIGURED_RULE_GROUPS:
+                raise ValueError(f"{group!r} needs a rule group configuration Archway does not "
+                                 "write; use a group from the baseline, use-case or IP lists")
+            if group not in KNOWN_RULE_GROUPS:
+                close = get_close_matches(group, KNOWN_RULE_GROUPS, n=1)
+                hint = f"did you mean {close[0]!r}?" if close else \
+                    "see the AWS WAF managed rule groups list"
+                raise ValueError(f"{group!r} is not an AWS managed rule group ({hint})")
+            if value.count(group) > 1:
+                raise ValueError(f"{group!r} is listed twice (rule names must be unique)")
         return value
 
 
 class SecurityHeaders(Strict):
-    content_security_policy: str = Field(
+    # CloudFront quota "maximum length of a value in the Content-Security-Policy header":
+    # 1783 characters (response headers policies).
+    # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html
+    content_security_policy: str = Field(max_length=1783, default=
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
         "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
         description="Content-Security-Policy sent with every response.")
@@ -113,6 +185,14 @@ class Pipelines(Strict):
                              description="CodeBuild image (needs Python 3.11+).")
 
 
+class Encryption(Strict):
+    customer_managed_keys: bool = Field(
+        False, description="Encrypt each service's tables, log groups and alarm topic with "
+                           "a customer-managed KMS key of its stack (rotated yearly) instead "
+                           "of AWS-owned keys. Alarm topics always use a customer-managed "
+                           "key (CloudWatch must be allowed to use it).")
+
+
 class PlatformConfig(Strict):
     """config/platform.yaml"""
 
@@ -123,11 +203,55 @@ class PlatformConfig(Strict):
     edge: Edge = Field(default_factory=Edge)
     lambda_: Lambda = Field(default_factory=Lambda, alias="lambda")
     pipelines: Pipelines | None = Field(None, description="Omit to synthesize no pipelines.")
+    encryption: Encryption = Field(default_factory=Encryption)
+    operator_roles: tuple[Annotated[str, StringConstraints(
+        pattern=r"^[A-Za-z0-9+=,.@_*/-]+$", max_length=512)], ...] = Field(
+        (), description="Role names (with path; * wildcards) in the tooling account whose "
+                        "sessions may assume the deploy and lookup roles besides the "
+                        "pipelines, e.g. aws-reserved/sso.amazonaws.com/*/"
+                        "AWSReservedSSO_ArchwayOperator_*.")
 
     @field_validator("log_retention_days")
     @classmethod
     def _check_retention(cls, value: int) -> int:
         return check_retention(value)
+
+    @field_validator("home_region")
+    @classmethod
+    def _real_region(cls, value: str) -> str:
+        regions = aws_regions()
+        if value not in regions:
+            close = sorted(get_close_matches(value, regions, n=3))
+            hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+            raise ValueError(f"{value!r} is not a region of the aws partition{hint}")
+        return value
+
+
+@cache
+def waf_country_codes() -> frozenset[str]:
+    """The country codes a WAF geo match accepts, from cfn-lint's copy of the CloudFormation
+    registry schema of AWS::WAFv2::WebACL (offline; loaded only when geo_block is set).
+    https://docs.aws.amazon.com/waf/latest/APIReference/API_GeoMatchStatement.html
+    """
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", "AWS::WAFv2::WebACL")
+    codes = schema.schema["definitions"]["GeoMatchStatement"]["properties"]["CountryCodes"]
+    return frozenset(codes["items"]["enum"])
+
+
+@cache
+def aws_regions() -> tuple[str, ...]:
+    """Regions of the commercial partition, from botocore's bundled endpoint data (offline).
+
+    Only the aws partition: the edge needs CloudFront, whose WAF and certificate live in
+    us-east-1 (shared/naming.py GLOBAL_REGION).
+    """
+    from botocore.loaders import Loader
+
+    data = Loader().load_data("endpoints")
+    return tuple(sorted(next(p for p in data["partitions"] if p["partition"] == "aws")
+                        ["regions"]))
 
 
 # ---------------------------------------------------------- environments/<env>.yaml
@@ -139,6 +263,19 @@ class Domain(Strict):
         description="Public domain served by CloudFront.")
     hosted_zone_id: Annotated[str, StringConstraints(pattern=r"^Z[A-Z0-9]{4,31}$")] = Field(
         description="Route 53 hosted zone holding the domain (platform account).")
+
+    @field_validator("name")
+    @classmethod
+    def _dns_lengths(cls, value: str) -> str:
+        # DNS: labels of at most 63 characters, 253 in all (Route 53, ACM, CloudFront).
+        # https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/DomainNameFormat.html
+        long = next((label for label in value.split(".") if len(label) > 63), None)
+        if long:
+            raise ValueError(f"the label {long[:20]!r}... is {len(long)} characters (DNS allows "
+                             "63 per label)")
+        if len(value) > 253:
+            raise ValueError(f"is {len(value)} characters (DNS allows 253)")
+        return value
 
 
 class EnvironmentConfig(Strict):
@@ -179,7 +316,9 @@ class Table(Strict):
     sort_key: Key | None = None
     indexes: dict[Name, Index] = Field(default_factory=dict,
                                        description="Global secondary indexes.")
-    ttl_attribute: str | None = None
+    # AttributeName: 1 to 255 characters.
+    # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TimeToLiveSpecification.html
+    ttl_attribute: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
     stream: Literal["NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"] | None = None
 
 
@@ -187,7 +326,12 @@ class Function(Strict):
     handler: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][\w/.]*\.[A-Za-z_]\w*$")] = Field(
         description="module.function inside the service's src/ folder.")
     memory: int = Field(256, ge=128, le=10240, description="MB of memory.")
-    timeout: int = Field(10, ge=1, le=29, description="Seconds; API Gateway waits at most 29.")
+    # Lambda runs a function for at most 900 s; a routed function is held to API
+    # Gateway's 29 s integration timeout (checks.py).
+    # https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+    timeout: int = Field(10, ge=1, le=900,
+                         description="Seconds (at most 29 for a function behind a route: "
+                                     "API Gateway waits at most 29).")
     architecture: Literal["arm64", "x86_64"] = "arm64"
     reserved_concurrency: int | None = Field(None, ge=0, le=1000)
     provisioned_concurrency: int | None = Field(None, ge=1, le=1000)
@@ -200,8 +344,10 @@ class Function(Strict):
     @classmethod
     def _no_reserved(cls, value: dict[str, str]) -> dict[str, str]:
         for key in value:
-            if key.startswith("AWS_") or key.endswith("_TABLE"):
-                raise ValueError(f"{key!r} is reserved (AWS_* and *_TABLE are set by Archway)")
+            if key in LAMBDA_RESERVED_VARIABLES or key.startswith("AWS_"):
+                raise ValueError(f"{key!r} is reserved: Lambda sets it")
+            if key in ARCHWAY_VARIABLES or key.endswith("_TABLE"):
+                raise ValueError(f"{key!r} is reserved: Archway sets it (and *_TABLE)")
         return value
 
 
@@ -218,7 +364,13 @@ class Route(Strict):
     @classmethod
     def _path(cls, value: str) -> str:
         if not _PATH.match(value):
-            raise ValueError(f"must look like /segment/{{param}} (got {value!r})")
+            # A conservative subset of API Gateway path parts: letters, digits, '.', '_', '-'
+            # (dots as in /search.json are kept, as API Gateway keeps them), or one whole
+            # {parameter} per part (no {proxy+}: Archway routes are explicit).
+            # https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-method-settings-method-request.html
+            # https://docs.aws.amazon.com/apigateway/latest/api/API_CreateResource.html
+            raise ValueError("must look like /segment/{param} (letters, digits, . _ - in a "
+                             "segment; one whole {param} per segment)")
         return value
 
 
@@ -231,10 +383,35 @@ class ServiceConfig(Strict):
     """services/<svc>/service.yaml"""
 
     name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]*$", max_length=20)]
-    owner: str = Field(description="Team that owns the service.")
+    owner: str = Field(description="Team that owns the service (its archway:owner tag).")
     runtime: Literal["python3.11", "python3.12", "python3.13"] = "python3.12"
     accounts: dict[str, AccountId] = Field(description="Account id per environment.")
     tables: dict[Name, Table] = Field(default_factory=dict)
     functions: dict[Name, Function]
     routes: tuple[Route, ...]
     throttling: Throttling = Field(default_factory=Throttling)
+
+    @field_validator("owner")
+    @classmethod
+    def _tag_value(cls, value: str) -> str:
+        bad = sorted({c for c in value if not (c.isalnum() or c in TAG_VALUE_SYMBOLS
+                                               or unicodedata.category(c).startswith("Z"))})
+        if bad:
+            raise ValueError(f"becomes a tag value, which cannot hold {''.join(bad)!r} (letters, "
+                             f"digits, spaces and {TAG_VALUE_SYMBOLS.strip()} only)")
+        if value.lower().startswith("aws:"):
+            raise ValueError("becomes a tag value, and the prefix 'aws:' is reserved for AWS")
+        if len(value) > TAG_VALUE_MAX:
+            raise ValueError(f"becomes a tag value: at most {TAG_VALUE_MAX} characters")
+        return value
+
+    @field_validator("routes")
+    @classmethod
+    def _some_routes(cls, value: tuple[Route, ...]) -> tuple[Route, ...]:
+        if not value:
+            # A deployment of a REST API without methods fails ("The REST API doesn't
+            # contain any methods").
+            # https://docs.aws.amazon.com/apigateway/latest/api/API_CreateDeployment.html
+            raise ValueError("a service needs at least one route (API Gateway cannot deploy "
+                             "an API without methods)")
+        return value

@@ -1,9 +1,16 @@
 """CloudFormationProvider: stacks on AWS through change sets, with events streamed.
 
-Per stack: skip when the digest tag says nothing changed; recover from a failed create
+Per stack: skip when the digest says nothing changed; recover from a failed create
 (ROLLBACK_COMPLETE) only when no retained data would be orphaned; create a change set,
 show it, ask, execute, stream events until a final status, and report the first failing
 resource with its reason. Ctrl-C before execution deletes the pending change set.
+
+The digest (template and parameters, secrets hashed) is kept in an SSM parameter of the
+stack's account and region (``/<platform>/deployed/<stack>``), written after a deploy
+that ends complete. It is never a stack tag: CloudFormation propagates stack tags to
+every taggable resource, so a per-deploy tag value would update every role, table and
+log group on every deploy:
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-resource-tags.html
 """
 
 from __future__ import annotations
@@ -16,16 +23,31 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from archway.shared.deploy.changes import STATEFUL, Change, ChangeSet, route_changes
-from archway.shared.deploy.connections import ConnectionManager
+from archway.shared.deploy.changes import (
+    STATEFUL,
+    ChangeSet,
+    all_pages,
+    parse_change_set,
+    route_changes,
+)
+from archway.shared.deploy.connections import ConnectionManager, Role
 from archway.shared.deploy.provider import Resolved, StackResult, StackState, Target
 from archway.shared.errors import ArchwayError
+from archway.shared.naming import deployed_digest_parameter
 
-DIGEST_TAG = "archway:digest"
+STACK_TAG = "archway:stack"  # constant per stack: it never changes a resource
 MAX_BODY = 51_200
 POLL = 3.0
 DONE = ("_COMPLETE", "_FAILED")
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+
+
+API_ROUTES = {"AWS::ApiGateway::Method", "AWS::ApiGateway::Resource"}
+
+
+def removes_routes(change_set: ChangeSet) -> bool:
+    """Whether the update deletes API methods or resources (served until redeployed)."""
+    return any(c.action == "Remove" and c.kind in API_ROUTES for c in change_set.changes)
 
 
 class ChangeSetFailed(ArchwayError):
@@ -51,17 +73,54 @@ class CloudFormationProvider:
         return self.connections.client("cloudformation", target.account, target.region)
 
     def describe(self, target: Target) -> StackState | None:
+        """The stack's state with the digest it was last deployed with."""
+        state = self._stack(target)
+        if state is None:
+            return None
+        return StackState(state.status, state.outputs, self._digest(target), state.parameters)
+
+    def read(self, target: Target) -> StackState | None:
+        """The stack's state (no digest) through its account's read-only lookup role:
+        what a deploy of another stack reads (outputs), never the deploy role."""
+        return self._stack(target, role="lookup")
+
+    def _stack(self, target: Target, role: Role = "deploy") -> StackState | None:
+        """CloudFormation's view only (no digest)."""
+        cfn = self.connections.client("cloudformation", target.account, target.region, role)
         try:
-            stack = self._cfn(target).describe_stacks(StackName=target.name)["Stacks"][0]
+            stack = cfn.describe_stacks(StackName=target.name)["Stacks"][0]
         except ClientError as exc:
             if "does not exist" in str(exc):
                 return None
             raise
-        tags = {t["Key"]: t["Value"] for t in stack.get("Tags", [])}
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
         parameters = {p["ParameterKey"]: p.get("ParameterValue", "")
                       for p in stack.get("Parameters", [])}
-        return StackState(stack["StackStatus"], outputs, tags.get(DIGEST_TAG), parameters)
+        # DriftInformation: the last detection's result (archway drift runs one)
+        # https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackDriftInformation.html
+        drift = stack.get("DriftInformation", {}).get("StackDriftStatus", "NOT_CHECKED")
+        return StackState(stack["StackStatus"], outputs, None, parameters, drift)
+
+    def _ssm(self, target: Target) -> Any:
+        return self.connections.client("ssm", target.account, target.region)
+
+    def _digest_name(self, target: Target) -> str:
+        return deployed_digest_parameter(self.connections.platform, target.name)
+
+    def _digest(self, target: Target) -> str | None:
+        try:
+            response = self._ssm(target).get_parameter(Name=self._digest_name(target))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ParameterNotFound":
+                return None
+            raise
+        return str(response["Parameter"]["Value"])
+
+    def _remember(self, target: Target, digest: str) -> None:
+        self._ssm(target).put_parameter(
+            Name=self._digest_name(target), Value=digest, Type="String", Overwrite=True,
+            Description=f"archway: digest of the template and parameters of {target.name} "
+                        "as last deployed (the no-op check)")
 
     def deployed_template(self, target: Target) -> dict[str, Any] | None:
         try:
@@ -72,7 +131,7 @@ class CloudFormationProvider:
 
     def preview(self, target: Target, params: Resolved) -> ChangeSet | None:
         """The change set CloudFormation would execute; deleted again, nothing runs."""
-        kind = self._kind(self.describe(target))
+        kind = self._kind(self._stack(target))
         name = f"archway-plan-{int(time.time())}"
         try:
             changes = self._create_change_set(target, params, kind, name)
@@ -85,21 +144,24 @@ class CloudFormationProvider:
     # ------------------------------------------------------------------ deploy
 
     def deploy(self, target: Target, params: Resolved) -> StackResult:
-        state = self.describe(target)
+        state = self._stack(target)
         if state is not None and state.status != "REVIEW_IN_PROGRESS":
             blocked = self._recover(target, state)
             if blocked is not None:
                 return blocked
             if state.status in {"ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED"}:
-                state = self.describe(target)  # recovered: deleted, or rolled back
-        if state is not None and state.digest == params.digest and \
-                state.status.endswith("_COMPLETE") and "ROLLBACK" not in state.status:
-            return StackResult(target.id, "skipped", "no changes", state.outputs)
+                state = self._stack(target)  # recovered: deleted, or rolled back
+        healthy = state is not None and state.status.endswith("_COMPLETE") and \
+            "ROLLBACK" not in state.status
+        if healthy and self._digest(target) == params.digest:
+            return StackResult(target.id, "skipped", "no changes",
+                               state.outputs if state else {})
         kind = self._kind(state)
         name = f"archway-{int(time.time())}"
         try:
             change_set = self._create_change_set(target, params, kind, name)
             if change_set is None:
+                self._remember(target, params.digest)
                 return StackResult(target.id, "skipped", "no changes",
                                    state.outputs if state else {})
             if not self._confirmed(target, change_set):
@@ -109,7 +171,28 @@ class CloudFormationProvider:
         except BaseException:  # Ctrl-C, a refused prompt, a failed change set
             self._abandon(target, name, kind)
             raise
-        return self._execute(target, name, kind, change_set.created or time.time() - 1)
+        result = self._execute(target, name, kind, change_set.created or time.time() - 1)
+        if result.outcome == "updated" and removes_routes(change_set):
+            self._redeploy_stage(target, result.outputs)
+        if result.outcome in {"created", "updated"}:
+            self._remember(target, params.digest)
+        return result
+
+    def _redeploy_stage(self, target: Target, outputs: dict[str, str]) -> None:
+        """Deploy the API's stage again once CloudFormation has deleted old routes.
+
+        CloudFormation creates the new AWS::ApiGateway::Deployment before its cleanup
+        phase deletes removed methods, so that deployment still serves them
+        (aws-cdk#14660). A deployment made now snapshots the API as it is.
+        https://docs.aws.amazon.com/apigateway/latest/api/API_CreateDeployment.html
+        """
+        api, stage = outputs.get("ApiId"), outputs.get("Stage")
+        if not api or not stage:
+            return
+        self.connections.client("apigateway", target.account, target.region).create_deployment(
+            restApiId=api, stageName=stage,
+            description="archway: after an update that removed routes")
+        self.events(target, f"stage {stage} redeployed: removed routes are gone")
 
     @staticmethod
     def _kind(state: StackState | None) -> str:
@@ -131,7 +214,7 @@ class CloudFormationProvider:
         if target.termination_protection and status.endswith("_COMPLETE"):
             cfn.update_termination_protection(StackName=target.name,
                                                EnableTerminationProtection=True)
-        final = self.describe(target)
+        final = self._stack(target)
         outputs = final.outputs if final else {}
         if status in {"CREATE_COMPLETE", "UPDATE_COMPLETE"}:
             return StackResult(target.id, "created" if kind == "CREATE" else "updated", "",
@@ -149,12 +232,13 @@ class CloudFormationProvider:
             Parameters=[{"ParameterKey": k, "ParameterValue": v}
                         for k, v in sorted(params.values.items())],
             Capabilities=["CAPABILITY_NAMED_IAM"],
-            Tags=[{"Key": DIGEST_TAG, "Value": params.digest},
-                  {"Key": "archway:stack", "Value": target.id}],
+            Tags=[{"Key": STACK_TAG, "Value": target.id}],
             **body,
         )
         while True:
-            described = cfn.describe_change_set(StackName=target.name, ChangeSetName=name)
+            # property-level Details (BeforeValue/AfterValue): see changes.parse_change_set
+            described = cfn.describe_change_set(StackName=target.name, ChangeSetName=name,
+                                                IncludePropertyValues=True)
             status = described["Status"]
             if status == "CREATE_COMPLETE":
                 break
@@ -165,13 +249,9 @@ class CloudFormationProvider:
                     return None
                 raise ChangeSetFailed(f"{target.name}: change set failed: {reason}")
             time.sleep(self.poll)
-        created = described.get("CreationTime")
-        return ChangeSet(target.name, [
-            Change(c["ResourceChange"]["Action"], c["ResourceChange"]["LogicalResourceId"],
-                   c["ResourceChange"]["ResourceType"],
-                   c["ResourceChange"].get("Replacement", "False"))
-            for c in described.get("Changes", []) if c.get("Type") == "Resource"],
-            created=created.timestamp() if created else None)
+        described = all_pages(cfn, described, StackName=target.name, ChangeSetName=name)
+        return parse_change_set(target.name, described,
+                                [params.values[n] for n in params.secret_names])
 
     def execution_role_arn(self, target: Target) -> str:
         from archway.shared.deploy.bootstrap import execution_role_name
@@ -201,7 +281,7 @@ class CloudFormationProvider:
         if kind != "CREATE":
             return
         try:
-            state = self.describe(target)
+            state = self._stack(target)
             if state is not None and state.status == "REVIEW_IN_PROGRESS":
                 cfn.delete_stack(StackName=target.name)
         except ClientError:

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from archway.shared.errors import ArchwayError
-from archway.shared.naming import deploy_role_name
+from archway.shared.naming import deploy_role_name, lookup_role
+
+Role = Literal["deploy", "lookup"]
 
 RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 10}, connect_timeout=10,
                  read_timeout=60)
@@ -42,8 +44,8 @@ class ConnectionManager:
         self.on_client: Callable[[Any], None] | None = None  # tests attach Stubbers here
         self._lock = threading.Lock()
         self._base: boto3.Session | None = None
-        self._sessions: dict[tuple[str, str], boto3.Session] = {}
-        self._clients: dict[tuple[str, str, str], Any] = {}
+        self._sessions: dict[tuple[str, str, str], boto3.Session] = {}
+        self._clients: dict[tuple[str, str, str, str], Any] = {}
 
     @property
     def local(self) -> bool:
@@ -58,29 +60,36 @@ class ConnectionManager:
                                            region_name=self.home_region)
         return self._base
 
-    def role_arn(self, account: str, region: str) -> str:
+    def role_arn(self, account: str, region: str, role: Role = "deploy") -> str:
         """The role assumed to act in ``account`` and ``region``.
 
         Each bootstrapped region has its own deploy role (its policy names that region's
         stacks), so us-east-1 stacks of the platform account use that region's role.
+        ``lookup`` is the read-only role bootstrap made beside it: reads of stacks this
+        deploy does not own (other accounts' outputs, the origin secrets) go through it.
         """
         partition = self.base_session().get_partition_for_region(region)
-        name = self.role_name or deploy_role_name(self.platform, region)
+        if self.role_name:
+            name = self.role_name
+        elif role == "lookup":
+            name = lookup_role(self.platform, region)
+        else:
+            name = deploy_role_name(self.platform, region)
         return f"arn:{partition}:iam::{account}:role/{name}"
 
-    def session(self, account: str, region: str) -> boto3.Session:
-        key = (account, region)
+    def session(self, account: str, region: str, role: Role = "deploy") -> boto3.Session:
+        key = (account, region, role)
         with self._lock:
             if key not in self._sessions:
-                self._sessions[key] = self._assume(account, region)
+                self._sessions[key] = self._assume(account, region, role)
             return self._sessions[key]
 
-    def _assume(self, account: str, region: str) -> boto3.Session:
+    def _assume(self, account: str, region: str, role: Role = "deploy") -> boto3.Session:
         base = self.base_session()
         if not self.assume_role:
             return boto3.Session(botocore_session=base._session, region_name=region)  # noqa: SLF001
         sts = base.client("sts", endpoint_url=self.endpoint_url, config=RETRIES)
-        arn = self.role_arn(account, region)
+        arn = self.role_arn(account, region, role)
         try:
             credentials = sts.assume_role(RoleArn=arn, RoleSessionName="archway-deploy",
                                           DurationSeconds=3600)["Credentials"]
@@ -105,13 +114,13 @@ class ConnectionManager:
         except (ClientError, BotoCoreError):
             return "the current credentials (no identity: are you logged in?)"
 
-    def client(self, service: str, account: str, region: str) -> Any:
-        key = (service, account, region)
+    def client(self, service: str, account: str, region: str, role: Role = "deploy") -> Any:
+        key = (service, account, region, role)
         with self._lock:
             cached = self._clients.get(key)
         if cached is not None:
             return cached
-        client = self.session(account, region).client(
+        client = self.session(account, region, role).client(
             service, region_name=region, endpoint_url=self.endpoint_url, config=RETRIES)
         if self.on_client is not None:
             self.on_client(client)
@@ -122,7 +131,7 @@ class ConnectionManager:
                        via_region: str) -> Any:
         """A client acting as ``role_arn``, assumed from the deploy role of ``via_account``
         (role chaining: e.g. a service account's deploy role -> the edge's registrar)."""
-        key = (service, role_arn, f"{via_account}/{via_region}")
+        key = (service, role_arn, f"{via_account}/{via_region}", "chained")
         with self._lock:
             cached = self._clients.get(key)
         if cached is not None:

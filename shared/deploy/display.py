@@ -10,6 +10,7 @@ sets) and re-raises once the workers have stopped.
 
 from __future__ import annotations
 
+import os
 import queue
 import sys
 import threading
@@ -23,7 +24,29 @@ from typing import Any, TextIO
 from archway.shared.deploy.provider import StackResult
 
 COLOURS = {"created": "32", "updated": "32", "skipped": "36", "failed": "31",
-           "planned": "33", "uploaded": "35", "stale": "31", "missing": "33"}
+           "planned": "33", "uploaded": "35", "stale": "31", "missing": "33", "ok": "32",
+           "drifted": "31", "deleted": "32", "retained": "33", "current": "32",
+           "+": "32", "-": "31", "~": "33", "!": "31",
+           "registered": "32", "orphan": "33", "route": "36"}
+
+
+def use_colour(out: TextIO) -> bool:
+    """Colour only on a terminal, never with NO_COLOR set (https://no-color.org) or TERM=dumb."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    isatty = getattr(out, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def table(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Rows as lines with aligned columns (the last column is never padded)."""
+    if not rows:
+        return []
+    count = max(len(r) for r in rows)
+    widths = [max((len(r[i]) for r in rows if i < len(r) - 1), default=0)
+              for i in range(count)]
+    return ["  ".join(cell.ljust(widths[i]) if i < len(row) - 1 else cell
+                      for i, cell in enumerate(row)).rstrip() for row in rows]
 
 
 @dataclass
@@ -36,21 +59,35 @@ class Display:
     def __init__(self, out: TextIO | None = None,
                  prompt: Callable[[str], str] | None = None) -> None:
         self.out = out or sys.stdout
-        self.colour = self.out.isatty()
+        self.colour = use_colour(self.out)
+        self.width = 16  # the stack id column; open_session sets it to the longest id
         self.prompt = prompt or input
         self.cancelled = threading.Event()
         self._lock = threading.Lock()
         self._questions: queue.Queue[Question] = queue.Queue()
         self._start = time.monotonic()
 
-    def line(self, stack: str, status: str, detail: str = "") -> None:
-        label = f"{status:<9}"
+    def paint(self, text: str, status: str) -> str:
         if self.colour and status in COLOURS:
-            label = f"\033[{COLOURS[status]}m{label}\033[0m"
+            return f"\033[{COLOURS[status]}m{text}\033[0m"
+        return text
+
+    def line(self, stack: str, status: str, detail: str = "") -> None:
+        label = self.paint(f"{status:<9}", status)
         elapsed = time.monotonic() - self._start
         with self._lock:
-            print(f"[{elapsed:6.1f}s] {stack:<16} {label} {detail}".rstrip(), file=self.out,
-                  flush=True)
+            print(f"[{elapsed:6.1f}s] {stack:<{self.width}} {label} {detail}".rstrip(),
+                  file=self.out, flush=True)
+
+    def rows(self, rows: Sequence[Sequence[str]], risky: Sequence[bool] = ()) -> None:
+        """A table under the progress lines: coloured by the first cell (+ - ~), red when
+        the row is risky (data or IAM)."""
+        lines = table(rows)
+        flagged = list(risky) + [False] * (len(rows) - len(risky))
+        with self._lock:
+            for row, text, danger in zip(rows, lines, flagged, strict=True):
+                status = "!" if danger else (row[0] if row else "")
+                print(self.paint(text, status), file=self.out, flush=True)
 
     def result(self, result: StackResult) -> None:
         detail = result.reason

@@ -66,9 +66,13 @@ class Plan:
         return [stack for wave in self.waves for stack in wave]
 
 
-def load_targets(result: SynthResult) -> dict[str, Target]:
+def load_targets(result: SynthResult, bootstrap: bool = False) -> dict[str, Target]:
+    """The manifest's stacks: the deployable ones, or (``bootstrap``) only the bootstrap
+    stacks, which an administrator deploys with ``archway bootstrap``."""
     targets = {}
     for entry in result.manifest["stacks"]:
+        if (entry["kind"] == "bootstrap") != bootstrap:
+            continue
         body = (result.out_dir / entry["template"]).read_text(encoding="utf-8")
         targets[entry["id"]] = Target(
             id=entry["id"], name=entry["name"], kind=entry["kind"], account=entry["account"],
@@ -205,7 +209,11 @@ class Engine:
         producer = self.targets.get(stack_id)
         if producer is None:
             raise DeployError(f"{consumer.id} needs {stack_id}, which this environment lacks")
-        state = self.provider_for(producer).describe(producer)
+        provider = self.provider_for(producer)
+        # Another stack's outputs are read, not deployed: through the producer account's
+        # read-only lookup role where the provider has one (CloudFormation).
+        read = getattr(provider, "read", provider.describe)
+        state = read(producer)
         hint = (f"deploy it first: archway deploy service {stack_id.removeprefix('svc-')}"
                 if stack_id.startswith("svc-") else "deploy it first: archway deploy edge")
         if state is None:

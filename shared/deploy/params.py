@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from archway.shared.deploy.connections import ConnectionManager
+from archway.shared.deploy.connections import ConnectionManager, Role
 from archway.shared.errors import ArchwayError
 from archway.shared.model import Platform
 
@@ -25,8 +25,9 @@ class SecretStore:
         self._lock = threading.Lock()
         self._cache: dict[str, str] = {}
 
-    def _ssm(self) -> Any:
-        return self.connections.client("ssm", self.platform.account, self.platform.home_region)
+    def _ssm(self, role: Role = "deploy") -> Any:
+        return self.connections.client("ssm", self.platform.account, self.platform.home_region,
+                                       role)
 
     def get_or_create(self, name: str) -> str:
         with self._lock:
@@ -40,7 +41,9 @@ class SecretStore:
 
     def _read(self, name: str) -> str | None:
         try:
-            response = self._ssm().get_parameter(
+            # Read through the platform account's read-only lookup role: a service's
+            # pipeline may read its secret there but may not deploy there.
+            response = self._ssm("lookup").get_parameter(
                 Name=self.platform.names.secret_parameter(name), WithDecryption=True)
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ParameterNotFound":

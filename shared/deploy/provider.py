@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-Outcome = Literal["created", "updated", "skipped", "failed", "planned"]
+Outcome = Literal["created", "updated", "skipped", "failed", "planned", "deleted"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ class StackState:
     outputs: dict[str, str]
     digest: str | None  # what the engine last deployed (kept on the stack)
     parameters: dict[str, str] = field(default_factory=dict)  # NoEcho values masked
+    drift: str = "NOT_CHECKED"  # last drift detection: DRIFTED | IN_SYNC | UNKNOWN | NOT_CHECKED
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,18 @@ through the routing the real distribution uses. While it runs, ``archway deploy`
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
-import time
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import watchfiles
 from botocore.exceptions import ClientError
 
 from archway.shared.deploy.connections import ConnectionManager
@@ -76,13 +79,33 @@ def route_store_path(platform: Platform) -> Path:
     return state_path(platform.root).parent / "routes" / f"{platform.names.route_store}.json"
 
 
+@contextlib.contextmanager
+def deploy_lock(root: Path) -> Iterator[None]:
+    """One local deploy at a time across processes (archway local, archway deploy)."""
+    path = state_path(root).parent / "deploy.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+class LocalEngine(Engine):
+    """The engine on the local cloud: accounts set up on the fly (assets buckets: the
+    local stand-in for archway bootstrap), deploys serialised across processes."""
+
+    def deploy(self, selected: list[str]) -> list[StackResult]:
+        with deploy_lock(self.platform.root):
+            ensure_asset_buckets(self)
+            return super().deploy(selected)
+
+
 def local_engine(platform: Platform, result: SynthResult, endpoint: str,
                  ui: Display) -> Engine:
     connections = ConnectionManager(platform.name, platform.home_region, endpoint_url=endpoint)
     provider = LocalProvider(connections.client, state_path(platform.root).parent / "deployed")
     store = FileRoutes(route_store_path(platform))
-    return Engine(platform, result, connections, lambda _target: provider, ui,
-                  route_store=lambda _via: store)
+    return LocalEngine(platform, result, connections, lambda _target: provider, ui,
+                       route_store=lambda _via: store)
 
 
 def ensure_asset_buckets(engine: Engine) -> None:
@@ -118,7 +141,6 @@ class LocalCloud:
         self.runner: LambdaRunner | None = None
         self.engine: Engine | None = None
         self.app: App | None = None
-        self._sources: dict[str, float] = {}
         self._started = False
         self.apis: dict[str, ApiRouter] = {}  # execute-api domain -> API (what the edge reaches)
         self._routes: tuple[object, dict[str, str]] = (None, {})
@@ -154,7 +176,6 @@ class LocalCloud:
     def deploy(self, what: str = "all", service: str | None = None) -> list[StackResult]:
         result = synth(self.platform)
         self.engine = local_engine(self.platform, result, self.moto.endpoint, Display())
-        ensure_asset_buckets(self.engine)
         results = self.engine.deploy(self.engine.select(what, service))
         failed = [r for r in results if not r.ok]
         if failed:
@@ -328,40 +349,85 @@ class LocalCloud:
         self.server.start()
 
     def watch(self, mounted: Mounted, interval: float = 1.0,
-              until: Callable[[], bool] = lambda: False) -> None:
-        """Until Ctrl-C: redeploy a service whose src/ changed; remount after any deploy."""
-        self._sources = self._source_stamps()
-        while not until():
-            time.sleep(interval)
-            changed = self._changed_services()
-            for service in changed:
-                self.out(f"{service}: handler code changed, redeploying")
-                try:
-                    self.deploy("service", service)
-                except ArchwayError as exc:
-                    self.out(f"{service}: redeploy failed: {exc}")
-            assert self.engine is not None
-            digests = {t.id: (s.digest if s else None) for t, s in self.engine.status()}
-            if digests != mounted.digests:
-                from archway.shared.commands import load_platform
+              stop: threading.Event | None = None) -> None:
+        """Follow the repository until Ctrl-C (or ``stop``), with watchfiles.
 
-                self.platform = load_platform(self.platform.root, self.platform.env)
-                self.engine = local_engine(self.platform, synth(self.platform),
-                                           self.moto.endpoint, Display())
-                mounted = self.mount()
-                assert self.app is not None
-                self.app.router = mounted.router
-                self.out("redeploy detected: routes and functions reloaded")
+        - a changed ``services/<svc>/`` (code or service.yaml) redeploys that service;
+        - a new service folder is deployed, and its account set up, on the fly;
+        - a changed ``config/`` or ``service.yaml`` is validated first: a bad file is
+          reported and the last good state keeps serving;
+        - a deploy from another process (archway deploy --env local) is picked up.
+        After any of these the routes and functions are remounted.
+        """
+        root = self.platform.root
+        paths = [p for p in (root / "services", root / "config") if p.is_dir()]
+        for changes in watchfiles.watch(
+                *paths, stop_event=stop, debounce=400, step=100, yield_on_timeout=True,
+                rust_timeout=int(interval * 1000), watch_filter=_source_filter,
+                raise_interrupt=True):
+            try:
+                mounted = self._follow({Path(path) for _, path in changes}, mounted)
+            except ArchwayError as exc:
+                self.out(f"{exc}: still serving the last good state")
 
-    def _source_stamps(self) -> dict[str, float]:
-        stamps = {}
-        for service in self.platform.services:
-            files = [p for p in service.source_dir.rglob("*.py") if "__pycache__" not in p.parts]
-            stamps[service.name] = max((p.stat().st_mtime for p in files), default=0.0)
-        return stamps
+    def _follow(self, changed: set[Path], mounted: Mounted) -> Mounted:
+        services, config_changed = self._changed(changed)
+        new: set[str] = set()
+        if config_changed:
+            from archway.shared.commands import load_platform
 
-    def _changed_services(self) -> list[str]:
-        stamps = self._source_stamps()
-        changed = [s for s, t in stamps.items() if self._sources.get(s) != t]
-        self._sources = stamps
-        return changed
+            before = {s.name for s in self.platform.services}
+            self.platform = load_platform(self.platform.root, self.platform.env)
+            after = {s.name for s in self.platform.services}
+            new = after - before
+            services |= new
+            for gone in sorted(before - after):
+                self.out(f"{gone}: removed from the repository, its route goes away")
+        for service in sorted(services & {s.name for s in self.platform.services}):
+            self.out(f"{service}: new service, deploying" if service in new
+                     else f"{service}: changed, redeploying")
+            try:
+                self.deploy("service", service)
+            except ArchwayError as exc:
+                self.out(f"{service}: redeploy failed: {exc}")
+        if config_changed:
+            self.engine = local_engine(self.platform, synth(self.platform),
+                                       self.moto.endpoint, Display())
+            registry = self.engine.registry(self.engine.targets["edge"])
+            for gone in registry.prune() if registry else []:
+                self.out(f"{gone}: route removed")
+        assert self.engine is not None
+        digests = {t.id: (s.digest if s else None) for t, s in self.engine.status()}
+        if digests != mounted.digests:
+            mounted = self.mount()
+            assert self.app is not None
+            self.app.router = mounted.router
+            self.out("routes and functions reloaded")
+        return mounted
+
+    def _changed(self, paths: set[Path]) -> tuple[set[str], bool]:
+        """Services whose folder changed, and whether any config file did."""
+        root = self.platform.root.resolve()
+        services: set[str] = set()
+        config_changed = False
+        for path in paths:
+            try:
+                parts = path.resolve().relative_to(root).parts
+            except ValueError:
+                continue
+            if parts[0] == "config" or parts[-1] == "service.yaml":
+                config_changed = True
+            if parts[0] != "services" or len(parts) < 2:
+                continue
+            known = parts[1] in {s.name for s in self.platform.services}
+            if not known or (len(parts) > 2 and parts[2] in {"src", "service.yaml"}):
+                services.add(parts[1])  # a new folder shows up as the folder alone
+                config_changed |= not known
+        return services, config_changed
+
+
+def _source_filter(change: watchfiles.Change, path: str) -> bool:
+    """Code and config, not caches, tests or editor droppings."""
+    name = Path(path).name
+    return ("__pycache__" not in path and "/tests/" not in path and not name.startswith(".")
+            and not name.endswith(("~", ".swp", ".tmp")))

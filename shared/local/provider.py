@@ -19,6 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from archway.shared.deploy.changes import ChangeSet, diff_templates
+from archway.shared.deploy.drift import ResourceDrift, StackDrift
 from archway.shared.deploy.provider import Resolved, StackResult, StackState, Target
 from archway.shared.local.intrinsics import Context, physical_id
 
@@ -62,7 +63,7 @@ class LocalProvider:
             raise
         record = json.loads(value)
         return StackState(record["status"], record["outputs"], record["digest"],
-                          record.get("parameters", {}))
+                          record.get("parameters", {}), record.get("drift", "NOT_CHECKED"))
 
     def deployed_template(self, target: Target) -> dict[str, Any] | None:
         """The template of the last deploy (kept beside the local cloud's state)."""
@@ -75,7 +76,9 @@ class LocalProvider:
         current = self.describe(target)
         if current is not None and current.digest == params.digest:
             return None
-        return diff_templates(target.name, self.deployed_template(target), target.template)
+        deployed = current.parameters if current is not None else {}
+        return diff_templates(target.name, self.deployed_template(target), target.template,
+                              (deployed, params.printable()))
 
     def deploy(self, target: Target, params: Resolved) -> StackResult:
         current = self.describe(target)
@@ -93,6 +96,123 @@ class LocalProvider:
         status = "CREATE_COMPLETE" if current is None else "UPDATE_COMPLETE"
         self._save(target, status, params, outputs)
         return StackResult(target.id, "created" if current is None else "updated", "", outputs)
+
+    # ------------------------------------------------------------------ delete
+
+    def physical_ids(self, target: Target) -> dict[str, str]:
+        """Logical -> physical id as deployed (names evaluated with the stack's parameters)."""
+        state = self.describe(target)
+        ctx = context(target, state.parameters if state else {})
+        return {logical: str(ctx.ref(logical))
+                for logical in target.template.get("Resources", {})}
+
+    def delete(self, target: Target) -> StackResult:
+        """Delete what the stack made, except what its template retains (DeletionPolicy)."""
+        if self.describe(target) is None:
+            return StackResult(target.id, "skipped", "not deployed")
+        names = self.physical_ids(target)
+        for logical, resource in target.template.get("Resources", {}).items():
+            if resource.get("DeletionPolicy") in {"Retain", "RetainExceptOnCreate"}:
+                continue
+            if resource["Type"] == "AWS::DynamoDB::Table":
+                self._drop_table(target, names[logical])
+            elif resource["Type"] == "AWS::S3::Bucket":
+                self._drop_bucket(target, names[logical])
+        ssm = self.client("ssm", target.account, target.region)
+        ssm.delete_parameter(Name=record_name(target.name))
+        if self.templates is not None:
+            (self.templates / f"{target.name}.json").unlink(missing_ok=True)
+        return StackResult(target.id, "deleted")
+
+    def _drop_table(self, target: Target, name: str) -> None:
+        dynamodb = self.client("dynamodb", target.account, target.region)
+        try:
+            dynamodb.delete_table(TableName=name)
+        except dynamodb.exceptions.ResourceNotFoundException:
+            pass
+
+    def _drop_bucket(self, target: Target, name: str) -> None:
+        s3 = self.client("s3", target.account, target.region)
+        try:
+            for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
+                doomed = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                          for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+                if doomed:
+                    s3.delete_objects(Bucket=name, Delete={"Objects": doomed})
+            s3.delete_bucket(Bucket=name)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "NoSuchBucket":
+                raise
+
+    # ------------------------------------------------------------------- drift
+
+    def detect_drift(self, target: Target) -> StackDrift:
+        """The local cloud's drift: its real resources (tables, buckets) against the
+        template; the emulated ones (Lambda, API, edge) are read from the template itself
+        and cannot drift. The result is kept on the stack record for `archway status`."""
+        state = self.describe(target)
+        if state is None:
+            return StackDrift(target, "NOT_DEPLOYED")
+        ctx = context(target, state.parameters)
+        drifted = []
+        for logical, resource in sorted(target.template.get("Resources", {}).items()):
+            if resource["Type"] == "AWS::DynamoDB::Table":
+                found = self._table_drift(target, ctx.evaluate(resource["Properties"]))
+            elif resource["Type"] == "AWS::S3::Bucket":
+                found = self._bucket_drift(target, str(ctx.ref(logical)),
+                                           ctx.evaluate(resource["Properties"]))
+            else:
+                continue
+            if found is not None:
+                drifted.append(ResourceDrift(logical, resource["Type"], *found))
+        result = StackDrift(target, "DRIFTED" if drifted else "IN_SYNC", tuple(drifted))
+        self._update_record(target, drift=result.status)
+        return result
+
+    def _table_drift(self, target: Target,
+                     props: dict[str, Any]) -> tuple[str, tuple[str, ...]] | None:
+        dynamodb = self.client("dynamodb", target.account, target.region)
+        try:
+            table = dynamodb.describe_table(TableName=props["TableName"])["Table"]
+        except dynamodb.exceptions.ResourceNotFoundException:
+            return "DELETED", ()
+        expected = {
+            "KeySchema": sorted(json.dumps(k, sort_keys=True) for k in props["KeySchema"]),
+            "GlobalSecondaryIndexes": sorted(i["IndexName"]
+                                             for i in props.get("GlobalSecondaryIndexes", [])),
+            "StreamSpecification.StreamViewType":
+                props.get("StreamSpecification", {}).get("StreamViewType"),
+        }
+        actual = {
+            "KeySchema": sorted(json.dumps(k, sort_keys=True) for k in table["KeySchema"]),
+            "GlobalSecondaryIndexes": sorted(i["IndexName"]
+                                             for i in table.get("GlobalSecondaryIndexes", [])),
+            "StreamSpecification.StreamViewType":
+                table.get("StreamSpecification", {}).get("StreamViewType")
+                if table.get("StreamSpecification", {}).get("StreamEnabled") else None,
+        }
+        return _differences(expected, actual)
+
+    def _bucket_drift(self, target: Target, name: str,
+                      props: dict[str, Any]) -> tuple[str, tuple[str, ...]] | None:
+        s3 = self.client("s3", target.account, target.region)
+        try:
+            s3.head_bucket(Bucket=name)
+        except ClientError:
+            return "DELETED", ()
+        expected = {"VersioningConfiguration.Status":
+                    props.get("VersioningConfiguration", {}).get("Status")}
+        actual = {"VersioningConfiguration.Status":
+                  s3.get_bucket_versioning(Bucket=name).get("Status")}
+        return _differences(expected, actual)
+
+    def _update_record(self, target: Target, **changes: Any) -> None:
+        ssm = self.client("ssm", target.account, target.region)
+        name = record_name(target.name)
+        record = json.loads(ssm.get_parameter(Name=name)["Parameter"]["Value"])
+        record.update(changes)
+        ssm.put_parameter(Name=name, Type="String", Overwrite=True,
+                          Value=json.dumps(record, sort_keys=True))
 
     def _save(self, target: Target, status: str, params: Resolved,
               outputs: dict[str, str]) -> None:
@@ -151,3 +271,10 @@ class LocalProvider:
         if versioning:
             s3.put_bucket_versioning(Bucket=name,
                                      VersioningConfiguration={"Status": versioning})
+
+
+def _differences(expected: dict[str, Any],
+                 actual: dict[str, Any]) -> tuple[str, tuple[str, ...]] | None:
+    found = tuple(f"{key}: expected {expected[key]}, actual {actual[key]}"
+                  for key in expected if expected[key] != actual[key])
+    return ("MODIFIED", found) if found else None

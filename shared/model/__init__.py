@@ -159,6 +159,8 @@ def _service(config: Config, names: Names, env: str, name: str, retention: int) 
         f: _function(names, name, env, f, fn, tables, [r for r in routes if r.function == f])
         for f, fn in cfg.functions.items()
     }
+    for function in functions.values():
+        _check_environment_size(config.service_files[name], env, function)
     return ServiceModel(
         name=name,
         owner=cfg.owner,
@@ -177,6 +179,21 @@ def _service(config: Config, names: Names, env: str, name: str, retention: int) 
         deletion_protection=environment.deletion_protection,
         alarm_email=environment.alarm_email,
     )
+
+
+# Lambda: the keys and values of all environment variables together, at most 4 KB.
+# https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+MAX_ENVIRONMENT_BYTES = 4096
+
+
+def _check_environment_size(file: str, env: str, function: FunctionModel) -> None:
+    size = sum(len(k.encode()) + len(v.encode()) for k, v in function.environment.items())
+    if size > MAX_ENVIRONMENT_BYTES:
+        own = sum(len(k.encode()) + len(v.encode())
+                  for k, v in function.config.environment.items())
+        raise ConfigError(file, f"functions.{function.name}.environment", (
+            f"variables total {size} bytes in {env} ({own} of them yours, the rest table "
+            f"names and settings Archway adds); Lambda allows {MAX_ENVIRONMENT_BYTES}"))
 
 
 def _function(

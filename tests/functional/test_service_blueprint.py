@@ -233,3 +233,99 @@ def test_cfn_lint_is_clean(platforms: dict[str, Platform], env: str) -> None:
     for service in platforms[env].services:
         stack = service_stack(platforms[env], service)
         assert lint_template(render(stack), stack.region) == []
+
+
+# ------------------------------------------------------- API changes reach the stage
+
+
+def _deployment(platform: Platform, service: Any) -> tuple[str, list[str]]:
+    """The Deployment's logical id and what the stage points at."""
+    template = rendered(service_stack(platform, service))
+    (logical,) = resources(template, "AWS::ApiGateway::Deployment")
+    stage = template["Resources"]["Stage"]["Properties"]
+    return logical, [stage["DeploymentId"]["Ref"]]
+
+
+def _with_function(service: Any, name: str, **update: Any) -> Any:
+    from dataclasses import replace
+
+    fn = service.functions[name]
+    return replace(service, functions={
+        **service.functions, name: replace(fn, config=fn.config.model_copy(update=update))})
+
+
+def test_removing_a_route_makes_a_new_deployment(platforms: dict[str, Platform]) -> None:
+    from dataclasses import replace
+
+    dev = platforms["dev"]
+    service = dev.service("catalog")
+    # GIVEN the catalog as configured, and the same without its last route
+    before, stage_before = _deployment(dev, service)
+    fewer = replace(service, routes=service.routes[:-1])
+    after, stage_after = _deployment(dev, fewer)
+    # THEN the deployment is a new resource (CloudFormation deploys only on create) and
+    # the stage follows it; the same model gives the same id (no churn)
+    assert before != after
+    assert (stage_before, stage_after) == ([before], [after])
+    assert _deployment(dev, service)[0] == before
+
+
+@pytest.mark.parametrize("change", [
+    {"provisioned_concurrency": 2},  # the integration now invokes an alias
+    {"timeout": 7},  # a property of the function only: the API surface is unchanged
+])
+def test_the_deployment_follows_the_api_surface_not_everything(
+        platforms: dict[str, Platform], change: dict[str, Any]) -> None:
+    dev = platforms["dev"]
+    service = dev.service("catalog")
+    before, _ = _deployment(dev, service)
+    after, _ = _deployment(dev, _with_function(service, "search", **change))
+    assert (before != after) is ("provisioned_concurrency" in change)
+
+
+def test_changing_provisioned_concurrency_makes_a_new_deployment(
+        platforms: dict[str, Platform]) -> None:
+    dev = platforms["dev"]
+    service = dev.service("catalog")
+    two, _ = _deployment(dev, _with_function(service, "search", provisioned_concurrency=2))
+    five, _ = _deployment(dev, _with_function(service, "search", provisioned_concurrency=5))
+    assert two != five
+
+
+class _Missing:
+    """A metric with no datapoint in the period: any arithmetic on it has no value."""
+
+    def __add__(self, other: object) -> _Missing:
+        return self
+
+    __radd__ = __add__
+
+
+def _metric_math(expression: str, values: dict[str, float | None]) -> float | _Missing:
+    """CloudWatch metric math for + and FILL(m, 0), enough for the throttle alarm."""
+    import re
+
+    names = {k: (_Missing() if v is None else v) for k, v in values.items()}
+    python = re.sub(r"FILL\((\w+),\s*0\)", r"fill(\1)", expression)
+    assert re.fullmatch(r"[\w()+ ]+", python), expression
+    fill = (lambda v: 0 if isinstance(v, _Missing) else v)  # noqa: E731
+    return eval(python, {"__builtins__": {}, "fill": fill}, names)  # noqa: S307
+
+
+@pytest.mark.parametrize(("reads", "writes", "alarms"), [
+    (None, 3.0, True),  # only writes throttled: DynamoDB sends no ReadThrottleEvents
+    (2.0, None, True),
+    (None, None, False),  # nothing throttled, nothing emitted
+])
+def test_throttle_alarm_fires_when_only_one_kind_is_throttled(
+        platforms: dict[str, Platform], reads: float | None, writes: float | None,
+        alarms: bool) -> None:
+    template = template_of(platforms["prod"], "catalog")
+    (alarm,) = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
+                if a["Properties"]["AlarmName"].endswith("-throttles")]
+    (returned,) = [m for m in alarm["Metrics"] if m.get("ReturnData")]
+    value = _metric_math(returned["Expression"], {"reads": reads, "writes": writes})
+    breaching = not isinstance(value, _Missing) and value > alarm["Threshold"]
+    # missing data is notBreaching: an absent value never alarms
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert breaching is alarms

@@ -30,4 +30,4 @@ def test_changed_handler_is_redeployed_and_served(local_platform: LocalPlatform)
             assert time.monotonic() < deadline, local_platform.log.read_text()[-2000:]
             time.sleep(0.5)
     assert response.json()["name"] == "Crème Brûlée Torch"
-    assert "catalog: handler code changed, redeploying" in local_platform.log.read_text()
+    assert "catalog: changed, redeploying" in local_platform.log.read_text()

@@ -90,14 +90,38 @@ def test_triggers_follow_each_services_folders(templates: dict) -> None:
     assert paths(templates["pipeline-platform"]) == ["platform/**", *shared]
 
 
-def assumed_accounts(template: dict[str, Any]) -> set[str]:
+def assumed_accounts(template: dict[str, Any], role_kind: str = "deploy") -> set[str]:
     role = template["Resources"]["DeployBuildRole"]
     accounts = set()
     for statement in statements(role):
         if "sts:AssumeRole" in as_list(statement["Action"]):
             for resource in as_list(statement["Resource"]):
-                accounts.add(re.search(r"iam::(\d{12}):role/", resource["Fn::Sub"]).group(1))
+                found = re.search(r"iam::(\d{12}):role/archway-(\w+)-", resource["Fn::Sub"])
+                if found.group(2) == role_kind:
+                    accounts.add(found.group(1))
     return accounts
+
+
+def test_cross_account_reads_go_through_lookup_roles(config: Config, templates: dict) -> None:
+    # GIVEN a service pipeline: its deploy reads the origin secret in the platform account
+    platform_accounts = {config.environments[env].platform_account for env in ("dev", "prod")}
+    assert assumed_accounts(templates["pipeline-catalog"], "lookup") == platform_accounts
+    # the platform pipeline reads every service's ApiDomain output in the service accounts
+    services = {a for svc in config.services.values() for a in svc.accounts.values()
+                if a in {svc.accounts["dev"], svc.accounts["prod"]}}
+    assert assumed_accounts(templates["pipeline-platform"], "lookup") == services
+    # and the deploy build role has the fixed name the bootstrap trust policies match
+    role = templates["pipeline-catalog"]["Resources"]["DeployBuildRole"]["Properties"]
+    assert role["RoleName"] == "archway-tooling-catalog-deploy"
+
+
+def test_every_build_may_clone_through_the_connection(config: Config, templates: dict) -> None:
+    connection = config.platform.pipelines.connection_arn
+    for template in templates.values():
+        for role in ("BuildRole", "DeployBuildRole", "PipelineRole"):
+            assert any("codestar-connections:UseConnection" in as_list(s["Action"])
+                       and as_list(s["Resource"]) == [connection]
+                       for s in statements(template["Resources"][role])), role
 
 
 def test_deploys_assume_roles_in_exactly_their_accounts(config: Config, templates: dict) -> None:
@@ -123,11 +147,23 @@ def test_kms_key_lets_in_exactly_the_target_deploy_roles(config: Config,
     template = templates["pipeline-catalog"]
     policy = template["Resources"]["ArtifactKey"]["Properties"]["KeyPolicy"]
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
-    assert set(by_sid) == {"AccountAdministers", "TargetDeployRolesDecrypt"}
+    assert set(by_sid) == {"AccountAdministers", "TargetDeployRolesDecrypt",
+                           "ServicesPublishToTopics"}
+    # CodeStar notifications may encrypt for this account's topic, and do nothing else
+    publish = by_sid["ServicesPublishToTopics"]
+    assert publish["Principal"] == {"Service": ["codestar-notifications.amazonaws.com"]}
+    assert publish["Action"] == ["kms:GenerateDataKey*", "kms:Decrypt"]
+    assert publish["Condition"] == {"StringEquals": {
+        "aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
     targets = by_sid["TargetDeployRolesDecrypt"]
     assert targets["Action"] == ["kms:Decrypt", "kms:DescribeKey"]
-    roles = {r["Fn::Sub"] for r in targets["Principal"]["AWS"]}
+    # accounts as principals (a role that does not exist yet would make KMS refuse the
+    # policy), narrowed to exactly the target deploy roles by aws:PrincipalArn
     catalog = config.services["catalog"].accounts
+    accounts = {r["Fn::Sub"] for r in targets["Principal"]["AWS"]}
+    assert accounts == {f"arn:${{AWS::Partition}}:iam::{catalog[env]}:root"
+                        for env in ("dev", "prod")}
+    roles = {r["Fn::Sub"] for r in targets["Condition"]["ArnLike"]["aws:PrincipalArn"]}
     assert roles == {f"arn:${{AWS::Partition}}:iam::{catalog[env]}:role/archway-deploy-eu-west-1"
                      for env in ("dev", "prod")}
     assert by_sid["AccountAdministers"]["Principal"]["AWS"] == [
@@ -206,7 +242,7 @@ def test_synth_writes_the_pipelines_for_tooling() -> None:
 def test_platform_pipeline_may_deploy_edge_global_in_us_east_1(config: Config,
                                                                templates: dict) -> None:
     role = templates["pipeline-platform"]["Resources"]["DeployBuildRole"]
-    (assume,) = [s for s in statements(role) if "sts:AssumeRole" in as_list(s["Action"])]
+    (assume,) = [s for s in statements(role) if s["Sid"] == "AssumeTargetDeployRoles"]
     roles = sorted(r["Fn::Sub"].split("iam::", 1)[1] for r in assume["Resource"])
     accounts = sorted(config.environments[e].platform_account for e in ("dev", "prod"))
     assert roles == sorted(f"{a}:role/archway-deploy-{region}" for a in accounts

@@ -123,7 +123,9 @@ def test_yaml_syntax_error_names_the_line(repo_copy: Path, capsys: pytest.Captur
     catalog(repo_copy).write_text("name: catalog\nfunctions: [unclosed\n")
     code, err = run(repo_copy, capsys)
     assert code == 2
-    assert err.startswith("error: services/catalog/service.yaml: line 3: invalid YAML")
+    assert err.strip() == ("error: services/catalog/service.yaml: line 3, column 1: invalid YAML: "
+                           "expected ',' or ']', but got '<stream end>' (while parsing a flow "
+                           "sequence)")
 
 
 def test_unknown_environment(repo_copy: Path, capsys: pytest.CaptureFixture) -> None:

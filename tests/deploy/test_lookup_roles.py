@@ -1,0 +1,70 @@
+"""Reads of other stacks go through the read-only lookup role, never the deploy role.
+
+On moto's server: assuming a role in an account yields credentials of that role in that
+account, so the role a call was made with is visible in get_caller_identity.
+"""
+
+from __future__ import annotations
+
+import json
+
+from archway.shared.deploy.cloudformation import CloudFormationProvider
+from archway.shared.deploy.connections import ConnectionManager
+from archway.shared.deploy.provider import Target
+from archway.shared.local.moto_server import MotoServer
+
+ACCOUNT, REGION, STACK = "210000000001", "eu-west-1", "archway-dev-svc-catalog"
+TEMPLATE = {"Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+            "Outputs": {"ApiDomain": {"Value": "abc.execute-api.eu-west-1.amazonaws.com"}}}
+
+
+def test_outputs_of_another_stack_are_read_as_the_lookup_role(moto: MotoServer) -> None:
+    connections = ConnectionManager("archway", REGION, endpoint_url=moto.endpoint)
+    # GIVEN a service stack deployed in its account
+    connections.client("cloudformation", ACCOUNT, REGION).create_stack(
+        StackName=STACK, TemplateBody=json.dumps(TEMPLATE))
+    used: list[str] = []
+
+    def record(client: object) -> None:
+        if client.meta.service_model.service_name == "cloudformation":  # type: ignore[attr-defined]
+            used.append(client._request_signer._credentials.access_key)  # type: ignore[attr-defined]  # noqa: SLF001
+
+    connections.on_client = record
+    target = Target("svc-catalog", STACK, "service", ACCOUNT, REGION, "{}", "sha")
+    # WHEN another stack's deploy reads its outputs
+    state = CloudFormationProvider(connections, lambda t, c: True, lambda t, line: None).read(
+        target)
+    # THEN they come back, read with the lookup role's credentials
+    assert state is not None and state.outputs == {
+        "ApiDomain": "abc.execute-api.eu-west-1.amazonaws.com"}
+    lookup = connections.session(ACCOUNT, REGION, "lookup")
+    assert used == [lookup.get_credentials().access_key]
+    identity = lookup.client("sts", endpoint_url=moto.endpoint).get_caller_identity()["Arn"]
+    assert f":{ACCOUNT}:assumed-role/archway-lookup-{REGION}/" in identity
+
+
+def test_origin_secrets_are_read_as_the_platform_accounts_lookup_role(
+        moto: MotoServer) -> None:
+    from pathlib import Path
+
+    from archway.shared.commands import load_platform
+    from archway.shared.deploy.params import SecretStore
+
+    platform = load_platform(Path(__file__).resolve().parents[2], "dev")
+    connections = ConnectionManager("archway", platform.home_region, endpoint_url=moto.endpoint)
+    store = SecretStore(connections, platform)
+    # GIVEN a first deploy made the secret (through the platform account's deploy role)
+    made = store.get_or_create("catalog")
+    # WHEN a later deploy, with a fresh store, needs it
+    calls: list[tuple[str, str]] = []
+
+    def record(client: object) -> None:
+        calls.append((client.meta.service_model.service_name,  # type: ignore[attr-defined]
+                      client._request_signer._credentials.access_key))  # type: ignore[attr-defined]  # noqa: SLF001
+
+    fresh = ConnectionManager("archway", platform.home_region, endpoint_url=moto.endpoint)
+    fresh.on_client = record
+    assert SecretStore(fresh, platform).get_or_create("catalog") == made
+    # THEN it was read with the lookup role only: no deploy role was needed
+    lookup = fresh.session(platform.account, platform.home_region, "lookup")
+    assert calls == [("ssm", lookup.get_credentials().access_key)]
