@@ -38,6 +38,8 @@ FIXED_IDS = {
     "OriginKey": "the origin API key", "OriginSecret": "the origin secret parameter",
     "EdgeUsagePlan": "the usage plan", "EdgeUsagePlanKey": "the usage plan key",
     "AlarmTopic": "the alarm topic", "AlarmTopicPolicy": "the alarm topic policy",
+    # the topic's own key; with platform.yaml's customer-managed keys, DataKey instead
+    "AlarmTopicKey": "the alarm topic's key",
     "Api5xxAlarm": "the API 5XX alarm", "ApiLatencyAlarm": "the API latency alarm",
 }
 

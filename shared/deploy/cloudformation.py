@@ -15,6 +15,7 @@ https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-re
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -77,7 +78,7 @@ class CloudFormationProvider:
         state = self._stack(target)
         if state is None:
             return None
-        return StackState(state.status, state.outputs, self._digest(target), state.parameters)
+        return dataclasses.replace(state, digest=self._digest(target))
 
     def read(self, target: Target) -> StackState | None:
         """The stack's state (no digest) through its account's read-only lookup role:

@@ -2,8 +2,10 @@
 
 Follows the template's resources and methods: path parameters, REST proxy events
 (payload 1.0), the API key the edge sends (403 without it, as on AWS), stage throttling
-(429), the 29 s integration timeout (504), the 10 MB payload limit (413), and 502 with
-API Gateway's body when a handler fails or answers something malformed.
+(429), the 29 s integration timeout (504), the 10 MB payload limit (413), Lambda's 6 MB
+invocation payload limit (413 for the request, 502 for the response), the API's binary
+media types (bodies are base64-encoded only for those), and 502 with API Gateway's body
+when a handler fails, cannot be loaded or answers something malformed.
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ from urllib.parse import parse_qsl
 
 from archway.shared.local.http import Request, Response
 from archway.shared.local.intrinsics import Context
+from archway.shared.local.limits import LAMBDA_MAX_PAYLOAD, is_binary
 from archway.shared.local.runner import LambdaRunner
 
+# API Gateway quotas for REST APIs: integration timeout 29 s (default), payload 10 MB.
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html
 INTEGRATION_TIMEOUT = 29.0
 MAX_PAYLOAD = 10 * 1024 * 1024
 
@@ -81,9 +86,10 @@ def _error(status: int, message: str, kind: str) -> Response:
 class ApiRouter:
     def __init__(self, api_id: str, stage: str, account: str, region: str, routes: list[Route],
                  api_keys: set[str], throttle: TokenBucket | None, runner: LambdaRunner,
-                 service: str = "") -> None:
+                 service: str = "", binary_media_types: list[str] | None = None) -> None:
         self.api_id, self.stage, self.account, self.region = api_id, stage, account, region
         self.service = service
+        self.binary_media_types = binary_media_types or []
         self.routes = sorted(routes, key=lambda r: r.specificity, reverse=True)
         self.api_keys = api_keys
         self.throttle = throttle
@@ -113,8 +119,9 @@ class ApiRouter:
                                        int(setting["ThrottlingBurstLimit"]))
         service = next((t["Value"] for t in resources[api_logical]["Properties"].get("Tags", [])
                         if t["Key"] == "archway:service"), "")
+        binary = list(resources[api_logical]["Properties"].get("BinaryMediaTypes", []))
         return cls(ctx.ref(api_logical), stage["StageName"], ctx.account, ctx.region, routes,
-                   keys, throttle, runner, service)
+                   keys, throttle, runner, service, binary)
 
     def find(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         parts = [p for p in path.split("/") if p]
@@ -142,11 +149,14 @@ class ApiRouter:
         if len(request.body) > MAX_PAYLOAD:
             return _error(413, "Request Too Long", "RequestTooLongException")
         event = self.event(request, route, path, params)
+        if len(json.dumps(event).encode()) > LAMBDA_MAX_PAYLOAD:
+            return _error(413, "Request Too Long", "RequestTooLongException")
         result = await asyncio.to_thread(self.runner.invoke, route.function, event,
                                          INTEGRATION_TIMEOUT)
         if result.timed_out:
             return _error(504, "Endpoint request timed out", "InternalServerErrorException")
-        if result.error is not None:
+        if result.error is not None or \
+                len(json.dumps(result.payload).encode()) > LAMBDA_MAX_PAYLOAD:
             return _error(502, "Internal server error", "InternalServerErrorException")
         return _proxy_response(result.payload) or _error(
             502, "Internal server error", "InternalServerErrorException")
@@ -162,7 +172,7 @@ class ApiRouter:
         multi_query: dict[str, list[str]] = {}
         for key, value in query:
             multi_query.setdefault(key, []).append(value)
-        binary = not _is_text(request.header("content-type"))
+        binary = is_binary(request.header("content-type"), self.binary_media_types)
         body: str | None = None
         if request.body:
             body = (base64.b64encode(request.body).decode() if binary
@@ -205,14 +215,6 @@ def _route(ctx: Context, resources: dict[str, Any], functions: dict[str, str],
         function_logical = resources[logical]["Properties"]["FunctionName"]["Ref"]
     return Route(props["HttpMethod"], "/" + "/".join(reversed(parts)),
                  functions[function_logical], bool(props.get("ApiKeyRequired")))
-
-
-def _is_text(content_type: str | None) -> bool:
-    if not content_type:
-        return True
-    kind = content_type.split(";")[0].strip().lower()
-    return kind.startswith("text/") or kind.endswith(("json", "xml", "javascript")) or \
-        kind == "application/x-www-form-urlencoded"
 
 
 def _proxy_response(payload: Any) -> Response | None:

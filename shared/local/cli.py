@@ -10,19 +10,37 @@ import time
 def cmd_local(args: argparse.Namespace) -> int:
     from archway.shared.commands import load_platform
     from archway.shared.local.cloud import LocalCloud
+    from archway.shared.local.persistence import Saver, cloud_snapshot
+    from archway.shared.local.processes import stop_on_signals
 
     def say(line: str) -> None:
         print(line, flush=True)
 
     platform = load_platform(args.root, "local")
+    host = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    others = sorted({service.runtime for service in platform.services} - {host})
+    if others:
+        say(f"note: handlers run on this machine's {host}; the services declare "
+            f"{', '.join(others)}, which Lambda runs")
     cloud = LocalCloud(platform, port=args.port, moto_port=args.moto_port, out=say)
     started = time.perf_counter()
+    stop_on_signals()  # SIGTERM and SIGHUP stop everything, as Ctrl-C does
+    saver: Saver | None = None
     try:
         cloud.start()
         say("deploying the local environment (same templates, plan and parameters as AWS)")
         cloud.deploy("all")
         cloud.publish_site()
-        cloud.seed()
+        snapshot = cloud_snapshot(cloud)
+        if args.fresh:
+            snapshot.discard(snapshot.directory)
+            say("--fresh: saved local data discarded")
+        restored = snapshot.restore()
+        if restored:
+            say(f"restored {len(restored)} tables and buckets from build/local/data "
+                "(--fresh starts without them)")
+        cloud.seed(skip=restored)
+        saver = Saver(snapshot, out=say).start()
         if args.no_serve:
             say(f"deployed in {time.perf_counter() - started:.1f} s (--no-serve: stopping)")
             return 0
@@ -41,6 +59,8 @@ def cmd_local(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         say("\nstopping")
     finally:
+        if saver is not None:
+            saver.stop()  # the last save, while moto still runs
         cloud.stop()
     return 0
 
@@ -54,6 +74,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--moto-port", type=int, default=0,
                         help="port of the local AWS stand-in (default: any free port)")
     parser.add_argument("--no-serve", action="store_true", help="deploy, seed and exit")
+    parser.add_argument("--fresh", action="store_true",
+                        help="discard the saved local data (build/local/data) and start "
+                             "with the sample data only")
     parser.set_defaults(handler=cmd_local)
 
 

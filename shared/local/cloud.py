@@ -31,6 +31,7 @@ from archway.shared.deploy.site import publish_site
 from archway.shared.errors import ArchwayError
 from archway.shared.local.api_router import ApiRouter
 from archway.shared.local.cf_function import CloudFrontFunction
+from archway.shared.local.deps import requirements_key
 from archway.shared.local.edge_router import (
     MANAGED_CACHE_POLICIES,
     ApiOrigin,
@@ -42,6 +43,8 @@ from archway.shared.local.edge_router import (
 )
 from archway.shared.local.http import Request, Response
 from archway.shared.local.moto_server import HOST, LocalCloudError, MotoServer
+from archway.shared.local.probe import HandlerProbe
+from archway.shared.local.processes import clean_stale, process_tag, running_owner
 from archway.shared.local.provider import LocalProvider, context
 from archway.shared.local.runner import LambdaRunner, LocalFunction
 from archway.shared.local.seed import seed
@@ -66,7 +69,10 @@ def running_endpoint(root: Path) -> str:
 
     path = state_path(root)
     try:
-        endpoint = json.loads(path.read_text())["endpoint"]
+        state = json.loads(path.read_text())
+        endpoint = state["endpoint"]
+        if running_owner(state) is None:
+            raise OSError("the archway local that wrote the state file is gone")
         with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2):
             return str(endpoint)
     except (OSError, ValueError, KeyError):
@@ -100,12 +106,25 @@ class LocalEngine(Engine):
 
 
 def local_engine(platform: Platform, result: SynthResult, endpoint: str,
-                 ui: Display) -> Engine:
+                 ui: Display, probe: bool = True) -> Engine:
+    """The engine for the local cloud. ``probe``: load each deployed stack's handlers and say
+    which cannot be (the running cloud itself reports that when it mounts them)."""
     connections = ConnectionManager(platform.name, platform.home_region, endpoint_url=endpoint)
-    provider = LocalProvider(connections.client, state_path(platform.root).parent / "deployed")
+    work = state_path(platform.root).parent
+    handlers = HandlerProbe(connections.client, connections.credentials, endpoint, work,
+                            code_locations(platform)) if probe else None
+    provider = LocalProvider(connections.client, work / "deployed", handlers)
     store = FileRoutes(route_store_path(platform))
     return LocalEngine(platform, result, connections, lambda _target: provider, ui,
                        route_store=lambda _via: store)
+
+
+def code_locations(platform: Platform) -> dict[str, dict[str, str]]:
+    """Stack name -> where its handler code is (as errors name it) and its requirements."""
+    return {service.stack_name: {
+        "source": service.source_dir.relative_to(platform.root).as_posix(),
+        "requirements": str(service.source_dir.parent / "requirements.txt")}
+        for service in platform.services}
 
 
 def ensure_asset_buckets(engine: Engine) -> None:
@@ -148,15 +167,18 @@ class LocalCloud:
     # ---------------------------------------------------------------- lifecycle
 
     def start(self) -> None:
-        try:
-            running_endpoint(self.platform.root)
-        except LocalCloudNotRunning:
-            pass
-        else:
-            state = json.loads(state_path(self.platform.root).read_text())
-            raise LocalCloudError(
-                f"archway local is already running for this repository (pid {state['pid']}, "
-                f"{state['url']}): stop it first, or deploy into it with archway deploy")
+        path = state_path(self.platform.root)
+        if path.exists():
+            try:
+                state = json.loads(path.read_text())
+            except ValueError:
+                state = {}
+            if running_owner(state) is not None:
+                raise LocalCloudError(
+                    f"archway local is already running for this repository (pid "
+                    f"{state['pid']}, {state['url']}): stop it first, or deploy into it with "
+                    "archway deploy")
+            clean_stale(path, self.out)
         self.moto.start()
         self._started = True
         self._write_state()
@@ -175,7 +197,8 @@ class LocalCloud:
 
     def deploy(self, what: str = "all", service: str | None = None) -> list[StackResult]:
         result = synth(self.platform)
-        self.engine = local_engine(self.platform, result, self.moto.endpoint, Display())
+        self.engine = local_engine(self.platform, result, self.moto.endpoint, Display(),
+                                   probe=False)
         results = self.engine.deploy(self.engine.select(what, service))
         failed = [r for r in results if not r.ok]
         if failed:
@@ -190,18 +213,19 @@ class LocalCloud:
         s3 = self.engine.connections.client("s3", edge.account, edge.region)
         publish_site(self.platform.site_dir, s3, bucket, log=lambda _line: None)
 
-    def seed(self) -> int:
+    def seed(self, skip: frozenset[str] | set[str] = frozenset()) -> int:
         assert self.engine is not None
-        return seed(self.platform, self.engine.connections.client, log=self.out)
+        return seed(self.platform, self.engine.connections.client, log=self.out, skip=skip)
 
     # ------------------------------------------------------------------ routers
 
     def mount(self) -> Mounted:
         assert self.engine is not None
         engine = self.engine
+        digests = self._digests()  # before anything is read: a later change is seen next time
         if self.runner is None:
             self.runner = LambdaRunner(engine.connections.client, engine.connections.credentials,
-                                       self.moto.endpoint, self.work)
+                                       self.moto.endpoint, self.work, console=self.out)
         apis: dict[str, ApiRouter] = {}
         for target in engine.targets.values():
             if target.kind == "service":
@@ -209,21 +233,26 @@ class LocalCloud:
                 apis[api.domain] = api
         self.apis = apis
         edge = self._edge(engine.targets["edge"], engine.targets["edge-global"], apis)
-        digests = {t.id: (s.digest if s else None) for t, s in engine.status()}
         self._warm()
         self._write_state({"apis": {api.service: api.domain for api in apis.values()}})
         return Mounted(Router(edge, apis), digests)
 
     def _warm(self) -> None:
-        """One warm worker per function before the first request (in parallel)."""
+        """One warm worker per function before the first request (in parallel); a function
+        whose code cannot be loaded is reported (file:line) and answers Lambda's init error."""
         assert self.runner is not None
         runner = self.runner
         with ThreadPoolExecutor(max_workers=4) as pool:
-            list(pool.map(lambda f: runner.warm(f.name), runner.functions()))
+            errors = list(pool.map(lambda f: runner.warm(f.name), runner.functions()))
+        for function, error in zip(runner.functions(), errors, strict=True):
+            if error is not None:
+                self.out(f"{function.name}: cannot load its handler ({function.handler}): "
+                         f"{error}; its routes answer 502 until the code is fixed")
 
     def _write_state(self, extra: dict[str, Any] | None = None) -> None:
         state = {"endpoint": self.moto.endpoint, "url": f"http://{HOST}:{self.port}",
-                 "pid": os.getpid(), **(extra or {})}
+                 "pid": os.getpid(), "moto_pid": self.moto.pid, "tag": process_tag(),
+                 **(extra or {})}
         state_path(self.platform.root).write_text(json.dumps(state, indent=1))
 
     def _service(self, target: Target) -> ApiRouter:
@@ -238,7 +267,8 @@ class LocalCloud:
                 handler=props["Handler"], memory=int(props["MemorySize"]),
                 timeout=int(props["Timeout"]), code_bucket=props["Code"]["S3Bucket"],
                 code_key=props["Code"]["S3Key"],
-                environment=props.get("Environment", {}).get("Variables", {}))
+                environment=props.get("Environment", {}).get("Variables", {}),
+                **code_locations(self.platform).get(target.name, {}))
             self.runner.register(function)
         return ApiRouter.from_template(ctx, self.runner)
 
@@ -369,6 +399,9 @@ class LocalCloud:
                 mounted = self._follow({Path(path) for _, path in changes}, mounted)
             except ArchwayError as exc:
                 self.out(f"{exc}: still serving the last good state")
+            except Exception as exc:  # noqa: BLE001 - nothing a change does stops the cloud
+                self.out(f"reload failed (a bug in archway local, please report it): "
+                         f"{type(exc).__name__}: {exc}: still serving the last good state")
 
     def _follow(self, changed: set[Path], mounted: Mounted) -> Mounted:
         services, config_changed = self._changed(changed)
@@ -392,18 +425,30 @@ class LocalCloud:
                 self.out(f"{service}: redeploy failed: {exc}")
         if config_changed:
             self.engine = local_engine(self.platform, synth(self.platform),
-                                       self.moto.endpoint, Display())
+                                       self.moto.endpoint, Display(), probe=False)
             registry = self.engine.registry(self.engine.targets["edge"])
             for gone in registry.prune() if registry else []:
                 self.out(f"{gone}: route removed")
         assert self.engine is not None
-        digests = {t.id: (s.digest if s else None) for t, s in self.engine.status()}
+        digests = self._digests()
         if digests != mounted.digests:
+            mounted.digests = digests  # a failed remount is reported once, not every second
             mounted = self.mount()
             assert self.app is not None
             self.app.router = mounted.router
             self.out("routes and functions reloaded")
         return mounted
+
+    def _digests(self) -> dict[str, str | None]:
+        """What the mounted routes and functions follow: each deployed stack's digest, and
+        each service's requirements.txt (which is not part of the asset)."""
+        assert self.engine is not None
+        digests = {t.id: (s.digest if s else None) for t, s in self.engine.status()}
+        for service in self.platform.services:
+            requirements = service.source_dir.parent / "requirements.txt"
+            digests[f"{service.name}/requirements.txt"] = (
+                requirements_key(requirements) if requirements.is_file() else None)
+        return digests
 
     def _changed(self, paths: set[Path]) -> tuple[set[str], bool]:
         """Services whose folder changed, and whether any config file did."""
@@ -420,7 +465,8 @@ class LocalCloud:
             if parts[0] != "services" or len(parts) < 2:
                 continue
             known = parts[1] in {s.name for s in self.platform.services}
-            if not known or (len(parts) > 2 and parts[2] in {"src", "service.yaml"}):
+            if not known or (len(parts) > 2 and parts[2] in {"src", "service.yaml",
+                                                             "requirements.txt"}):
                 services.add(parts[1])  # a new folder shows up as the folder alone
                 config_changed |= not known
         return services, config_changed

@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from archway.shared.local.cf_function import CloudFrontFunction
 from archway.shared.local.http import Request, Response
+from archway.shared.local.limits import forwarded_for
 
 CACHING_OPTIMIZED = {"MinTTL": 1, "DefaultTTL": 86400, "MaxTTL": 31536000,
                      "ParametersInCacheKeyAndForwardedToOrigin": {
@@ -86,7 +87,8 @@ class ApiOrigin:
         forwarded = forwarded.with_header("host", self.domain)
         for name, value in self.custom_headers.items():
             forwarded = forwarded.with_header(name, value)  # overrides any viewer value
-        forwarded = forwarded.with_header("x-forwarded-for", request.source_ip)
+        forwarded = forwarded.with_header(
+            "x-forwarded-for", forwarded_for(request.header("x-forwarded-for"), request.source_ip))
         return await self.handle(forwarded)
 
 

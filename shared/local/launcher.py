@@ -25,12 +25,12 @@ READY = "Archway is running on"
 
 
 @contextmanager
-def running_local(root: Path, port: int, log: Path,
-                  timeout: float = 90.0) -> Iterator[dict[str, Any]]:
+def running_local(root: Path, port: int, log: Path, timeout: float = 90.0,
+                  args: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "archway.shared.cli", "local", "--root", str(root),
-             "--port", str(port)],
+             "--port", str(port), *args],
             stdout=out, stderr=subprocess.STDOUT, cwd=root,
             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
@@ -40,7 +40,7 @@ def running_local(root: Path, port: int, log: Path,
                 raise LocalCloudError(f"archway local did not start (exit code "
                                       f"{process.poll()}):\n{log.read_text()[-4000:]}")
             time.sleep(0.2)
-        yield json.loads(state_path(root).read_text())
+        yield {**json.loads(state_path(root).read_text()), "process": process}
     finally:
         process.send_signal(signal.SIGINT)
         try:

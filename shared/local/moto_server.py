@@ -1,7 +1,8 @@
 """moto's server in a child process, bound to 127.0.0.1, bounded in time, always stopped.
 
 A child process (not moto's in-process thread) keeps the stand-in's state apart from
-any ``mock_aws`` in the caller and lets it use the second core.
+any ``mock_aws`` in the caller and lets it use the second core. It exits by itself when
+its parent is gone (see processes.py) and carries the caller's process tag.
 """
 
 from __future__ import annotations
@@ -9,13 +10,13 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 from types import TracebackType
 
 from archway.shared.errors import ArchwayError
+from archway.shared.local.processes import TAG, child_command, process_tag
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 30.0
@@ -43,11 +44,15 @@ class MotoServer:
     def endpoint(self) -> str:
         return f"http://{HOST}:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
     def start(self) -> MotoServer:
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
-        env = {**os.environ, "MOTO_CALL_RESET_API": "false"}
+        env = {**os.environ, "MOTO_CALL_RESET_API": "false", TAG: process_tag()}
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self.port)],
+            child_command("moto.server", "-H", HOST, "-p", str(self.port)),
             stdout=out, stderr=subprocess.STDOUT, env=env,
         )
         deadline = time.monotonic() + START_TIMEOUT

@@ -21,10 +21,17 @@ from botocore.exceptions import ClientError
 from archway.shared.deploy.changes import ChangeSet, diff_templates
 from archway.shared.deploy.drift import ResourceDrift, StackDrift
 from archway.shared.deploy.provider import Resolved, StackResult, StackState, Target
+from archway.shared.errors import ArchwayError
 from archway.shared.local.intrinsics import Context, physical_id
 
 ClientFactory = Callable[[str, str, str], Any]
 RECORD_PREFIX = "/archway-local/stacks/"
+
+
+class ReplacementRefused(ArchwayError):
+    """What CloudFormation answers to an update that would replace a custom-named resource."""
+
+    exit_code = 1
 
 
 def record_name(stack_name: str) -> str:
@@ -48,10 +55,15 @@ def context(target: Target, parameters: dict[str, str]) -> Context:
                    physical_ids(target))
 
 
+Probe = Callable[[Target, Context], list[str]]
+
+
 class LocalProvider:
-    def __init__(self, client: ClientFactory, templates: Path | None = None) -> None:
+    def __init__(self, client: ClientFactory, templates: Path | None = None,
+                 probe: Probe | None = None) -> None:
         self.client = client
         self.templates = templates
+        self.probe = probe  # loads the stack's handlers after a deploy (see probe.py)
 
     def describe(self, target: Target) -> StackState | None:
         ssm = self.client("ssm", target.account, target.region)
@@ -83,8 +95,11 @@ class LocalProvider:
     def deploy(self, target: Target, params: Resolved) -> StackResult:
         current = self.describe(target)
         if current is not None and current.digest == params.digest:
-            return StackResult(target.id, "skipped", "no changes", current.outputs)
+            problems = self._probe(target, params)
+            return StackResult(target.id, "skipped", "; ".join(["no changes", *problems]),
+                               current.outputs)
         ctx = context(target, params.values)
+        self._refuse_replacements(target, ctx)  # before anything changes, as CloudFormation
         for logical, resource in target.template.get("Resources", {}).items():
             kind = resource["Type"]
             if kind == "AWS::DynamoDB::Table":
@@ -95,7 +110,14 @@ class LocalProvider:
                    for k, v in target.template.get("Outputs", {}).items()}
         status = "CREATE_COMPLETE" if current is None else "UPDATE_COMPLETE"
         self._save(target, status, params, outputs)
-        return StackResult(target.id, "created" if current is None else "updated", "", outputs)
+        problems = self._probe(target, params)
+        return StackResult(target.id, "created" if current is None else "updated",
+                           "; ".join(problems), outputs)
+
+    def _probe(self, target: Target, params: Resolved) -> list[str]:
+        if self.probe is None:
+            return []
+        return self.probe(target, context(target, params.values))
 
     # ------------------------------------------------------------------ delete
 
@@ -227,6 +249,32 @@ class LocalProvider:
 
     # ------------------------------------------------------------- resources
 
+    def _refuse_replacements(self, target: Target, ctx: Context) -> None:
+        """A table's KeySchema is "Update requires: Replacement"
+        (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-dynamodb-table.html)
+        and CloudFormation never replaces a resource that has a custom name: "You can't
+        perform an update that causes a custom-named resource to be replaced"
+        (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-name.html).
+        The stack update fails with the message below
+        (https://repost.aws/knowledge-center/cloudformation-custom-name) and the old table
+        stays as it was."""
+        for logical, resource in target.template.get("Resources", {}).items():
+            if resource["Type"] != "AWS::DynamoDB::Table":
+                continue
+            props = ctx.evaluate(resource["Properties"])
+            dynamodb = self.client("dynamodb", target.account, target.region)
+            try:
+                existing = dynamodb.describe_table(TableName=props["TableName"])["Table"]
+            except dynamodb.exceptions.ResourceNotFoundException:
+                continue
+            if _key(existing) != _key(props):
+                raise ReplacementRefused(
+                    f"{logical} ({props['TableName']}): the key schema changed from "
+                    f"{_describe_key(existing)} to {_describe_key(props)}, which replaces the "
+                    "table. CloudFormation cannot update a stack when a custom-named resource "
+                    f"requires replacing. Rename {props['TableName']} and update the stack "
+                    "again.")
+
     def _table(self, target: Target, props: dict[str, Any]) -> None:
         dynamodb = self.client("dynamodb", target.account, target.region)
         name = props["TableName"]
@@ -271,6 +319,17 @@ class LocalProvider:
         if versioning:
             s3.put_bucket_versioning(Bucket=name,
                                      VersioningConfiguration={"Status": versioning})
+
+
+def _key(table: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(key type, attribute, attribute type) of a table's primary key."""
+    types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
+    return [(k["KeyType"], k["AttributeName"], types.get(k["AttributeName"], "?"))
+            for k in table["KeySchema"]]
+
+
+def _describe_key(table: dict[str, Any]) -> str:
+    return ", ".join(f"{kind} {name} ({kind_of})" for kind, name, kind_of in _key(table))
 
 
 def _differences(expected: dict[str, Any],

@@ -5,6 +5,13 @@ with the environment, memory (resident size watched; over it, the worker is kill
 Lambda does) and timeout of its template and AWS calls pointed at the
 local cloud with its own account's credentials. Warm workers are reused (a small pool
 per function); a new code key (a redeploy after a handler changed) retires the old ones.
+
+A handler that cannot be imported never stops the runner: the worker reports the init
+error Lambda would (Runtime.ImportModuleError, Runtime.UserCodeSyntaxError,
+Runtime.HandlerNotFound, ...), every invoke of that function answers it (API Gateway
+turns it into 502) and, as Lambda does, the next invoke tries the init again. The
+handler's output and tracebacks go to the console, one line at a time prefixed with the
+function's name, and to ``build/local/.cloud/logs/<function>.log``.
 """
 
 from __future__ import annotations
@@ -23,6 +30,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from archway.shared.local import worker as worker_module
+from archway.shared.local.deps import (
+    DependencyError,
+    requirements_key,
+    runtime_layer,
+    vendored,
+)
+from archway.shared.local.processes import TAG, process_tag
+from archway.shared.local.text import printable, readable
 from archway.shared.local.worker import read_message, write_message
 
 MAX_WORKERS_PER_FUNCTION = 4
@@ -40,10 +56,16 @@ class LocalFunction:
     code_bucket: str
     code_key: str
     environment: dict[str, str] = field(default_factory=dict)
+    source: str = ""  # where its code lives in the repository (services/<svc>/src)
+    requirements: str = ""  # services/<svc>/requirements.txt (absolute), if the service has one
 
     @property
-    def generation(self) -> tuple[str, tuple[tuple[str, str], ...]]:
-        return self.code_key, tuple(sorted(self.environment.items()))
+    def generation(self) -> tuple[str, tuple[tuple[str, str], ...], str]:
+        """Workers of another generation are retired: new code, settings or requirements."""
+        requirements = Path(self.requirements) if self.requirements else None
+        key = (requirements_key(requirements)
+               if requirements is not None and requirements.is_file() else "")
+        return self.code_key, tuple(sorted(self.environment.items())), key
 
 
 @dataclass(frozen=True)
@@ -54,26 +76,52 @@ class InvokeResult:
     timed_out: bool = False
 
 
+class InitError(Exception):
+    """The handler could not be loaded: Lambda's init error, as the worker reported it."""
+
+    def __init__(self, function: LocalFunction, fault: dict[str, Any]) -> None:
+        self.fault = {"errorType": str(fault.get("errorType", "Runtime.Unknown")),
+                      "errorMessage": str(fault.get("errorMessage", "worker did not start"))}
+        where = ""
+        if fault.get("file") and function.source:
+            where = f"{function.source}/{fault['file']}:{fault.get('line', 0)}: "
+        elif fault.get("file"):
+            where = f"{fault['file']}:{fault.get('line', 0)}: "
+        super().__init__(f"{where}{self.fault['errorType']}: {self.fault['errorMessage']}")
+
+
+EXITED = object()  # the worker's stdout closed: the process is gone
+
+
 class MemoryExceeded(Exception):
     def __init__(self, used: float) -> None:
         super().__init__(f"{used:.0f} MB")
         self.used = used
 
 
+def worker_command(code_dir: Path, handler: str, paths: list[str]) -> list[str]:
+    # -I: neither the worker's folder (whose http.py would shadow the stdlib) nor PYTHON*
+    # variables nor the user's site-packages; -S: not the host's site-packages either. The
+    # import path is the code, then exactly ``paths``, then the standard library.
+    return [sys.executable, "-I", "-S", worker_module.__file__, str(code_dir), handler, *paths]
+
+
 class Worker:
-    def __init__(self, function: LocalFunction, code_dir: Path, env: dict[str, str],
-                 log: Path) -> None:
+    def __init__(self, function: LocalFunction, command: list[str], env: dict[str, str],
+                 log: Path, console: Callable[[str], None] | None = None) -> None:
         self.function = function
-        with open(log, "ab") as stderr:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "archway.shared.local.worker", str(code_dir),
-                 function.handler],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env)
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, env=env)
+        self._pump = threading.Thread(target=_pump_logs, name=f"log-{function.name}",
+                                      args=(self.process.stderr, log, function.name, console),
+                                      daemon=True)
+        self._pump.start()
         ready = self._receive(START_TIMEOUT)
-        if not ready or not ready.get("ready"):
+        if not isinstance(ready, dict) or not ready.get("ready"):
             self.stop()
-            detail = (ready or {}).get("errorMessage", "worker did not start")
-            raise RuntimeError(f"{function.name}: {detail}")
+            raise InitError(function, ready if isinstance(ready, dict) else {
+                "errorType": "Runtime.ExitError",
+                "errorMessage": "Runtime exited before it was ready"})
 
     def _receive(self, timeout: float, memory_mb: int | None = None) -> Any:
         """The worker's next message; None on timeout; raises MemoryExceeded."""
@@ -85,7 +133,8 @@ class Worker:
                 return None
             readable, _, _ = select.select([self.process.stdout], [], [], min(left, 0.05))
             if readable:
-                return read_message(self.process.stdout)
+                message = read_message(self.process.stdout)
+                return EXITED if message is None else message
             if memory_mb is not None and self.rss_mb() > memory_mb:
                 raise MemoryExceeded(self.rss_mb())
 
@@ -113,6 +162,11 @@ class Worker:
                 f"Runtime exited: used {exc.used:.0f} MB of {self.function.memory} MB")},
                 duration_ms=(time.perf_counter() - start) * 1000)
         duration = (time.perf_counter() - start) * 1000
+        if reply is EXITED:
+            self.stop()
+            return InvokeResult(error={"errorType": "Runtime.ExitError", "errorMessage": (
+                f"Runtime exited with error: exit status {self.process.returncode}")},
+                duration_ms=duration)
         if reply is None:
             self.stop()
             return InvokeResult(error={"errorType": "Sandbox.Timedout", "errorMessage": (
@@ -137,6 +191,20 @@ class Worker:
         for stream in (self.process.stdin, self.process.stdout):
             if stream:
                 stream.close()
+        self._pump.join(timeout=5)
+
+
+def _pump_logs(stream: Any, log: Path, name: str,
+               console: Callable[[str], None] | None) -> None:
+    """Each line the handler writes: to its log file and, prefixed, to the console."""
+    with open(log, "ab") as out:
+        for raw in iter(stream.readline, b""):
+            out.write(raw)
+            out.flush()
+            if console is not None:
+                text = readable(raw.decode("utf-8", "replace").rstrip())
+                console(f"  [{name}] {printable(text)}")
+    stream.close()
 
 
 class Pool:
@@ -187,30 +255,36 @@ class Pool:
 class LambdaRunner:
     def __init__(self, client: Callable[[str, str, str], Any],
                  credentials: Callable[[str, str], dict[str, str]], endpoint: str,
-                 work_dir: Path, workers_per_function: int = MAX_WORKERS_PER_FUNCTION) -> None:
+                 work_dir: Path, workers_per_function: int = MAX_WORKERS_PER_FUNCTION,
+                 console: Callable[[str], None] | None = None) -> None:
         self.client = client
+        self.console = console
         self.credentials = credentials
         self.endpoint = endpoint
         self.work_dir = work_dir
         self.workers_per_function = workers_per_function
         self._lock = threading.Lock()
         self._functions: dict[str, LocalFunction] = {}
+        self._generations: dict[str, object] = {}
         self._pools: dict[str, Pool] = {}
 
     def register(self, function: LocalFunction) -> bool:
-        """Register or update a function; True when its code or settings changed."""
+        """Register or update a function; True when its code, settings or requirements
+        changed (its workers are then replaced)."""
+        generation = function.generation
         with self._lock:
-            current = self._functions.get(function.name)
-            if current is not None and current.generation == function.generation:
+            if self._generations.get(function.name) == generation:
                 return False
+        code_dir = self._code(function)
+        paths = self._import_paths(function)
+        pool = Pool(lambda: self._spawn(function, code_dir, paths), self.workers_per_function)
+        with self._lock:  # invokes meanwhile keep the old workers; from here on, the new ones
             self._functions[function.name] = function
-            old = self._pools.pop(function.name, None)
+            self._generations[function.name] = generation
+            old = self._pools.get(function.name)
+            self._pools[function.name] = pool
         if old is not None:
             old.close()
-        code_dir = self._code(function)
-        pool = Pool(lambda: self._spawn(function, code_dir), self.workers_per_function)
-        with self._lock:
-            self._pools[function.name] = pool
         return True
 
     def functions(self) -> list[LocalFunction]:
@@ -228,11 +302,25 @@ class LambdaRunner:
             (target / ".complete").touch()
         return target
 
-    def _spawn(self, function: LocalFunction, code_dir: Path) -> Worker:
+    def _import_paths(self, function: LocalFunction) -> list[str]:
+        """After the code: its vendored dependencies, then the runtime's libraries."""
+        paths = []
+        if function.requirements:
+            try:
+                deps = vendored(Path(function.requirements), self.work_dir)
+            except DependencyError as exc:
+                if self.console is not None:
+                    self.console(f"{function.name}: {exc}")
+                deps = None
+            if deps is not None:
+                paths.append(str(deps))
+        paths.append(str(runtime_layer(self.work_dir)))
+        return paths
+
+    def _spawn(self, function: LocalFunction, code_dir: Path, paths: list[str]) -> Worker:
         env = {
             "PATH": os.environ.get("PATH", ""),
             "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
             **function.environment,
             **self.credentials(function.account, function.region),
             "AWS_REGION": function.region,
@@ -243,21 +331,32 @@ class LambdaRunner:
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "ARCHWAY_ACCOUNT": function.account,
             "POWERTOOLS_TRACE_DISABLED": "true",
+            TAG: process_tag(),
         }
         log_dir = self.work_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
-        return Worker(function, code_dir, env, log_dir / f"{function.name}.log")
+        command = worker_command(code_dir, function.handler, paths)
+        return Worker(function, command, env, log_dir / f"{function.name}.log", self.console)
 
-    def warm(self, name: str) -> None:
-        """Start one worker ahead of the first request."""
+    def warm(self, name: str) -> InitError | None:
+        """Start one worker ahead of the first request; its init error, if it has one."""
         pool = self._pools[name]
-        pool.release(pool.acquire())
+        try:
+            pool.release(pool.acquire())
+        except InitError as exc:
+            return exc
+        return None
 
     def invoke(self, name: str, event: Any, timeout: float | None = None) -> InvokeResult:
         with self._lock:
             function = self._functions[name]
             pool = self._pools[name]
-        worker = pool.acquire()
+        try:
+            worker = pool.acquire()
+        except InitError as exc:
+            if self.console is not None:
+                self.console(f"  [{name}] init error: {printable(str(exc))}")
+            return InvokeResult(error=exc.fault)
         try:
             return worker.invoke(event, min(timeout or function.timeout, function.timeout))
         finally:
@@ -266,6 +365,6 @@ class LambdaRunner:
     def close(self) -> None:
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}
-            self._functions = {}
+            self._functions, self._generations = {}, {}
         for pool in pools:
             pool.close()

@@ -2,7 +2,8 @@
 
 Each file is a JSON list of items for the table of that name; numbers become Decimals.
 Seeding is idempotent (put_item overwrites the same keys) and only ever runs against
-the local cloud.
+the local cloud. Tables restored from saved local data (``skip``) are not seeded: what a
+developer changed or deleted there stays as they left it.
 """
 
 from __future__ import annotations
@@ -32,12 +33,16 @@ def seed_files(platform: Platform) -> list[tuple[str, str, Path]]:
     return found
 
 
-def seed(platform: Platform, client: ClientFactory, log: Callable[[str], None] = print) -> int:
+def seed(platform: Platform, client: ClientFactory, log: Callable[[str], None] = print,
+         skip: frozenset[str] | set[str] = frozenset()) -> int:
     """Write every seed file into its table; returns the number of items written."""
     total = 0
     for service_name, table_name, path in seed_files(platform):
         service = platform.service(service_name)
         table = service.tables[table_name]
+        if table.physical in skip:
+            log(f"kept the saved items of {service_name}/{table_name} (not seeded)")
+            continue
         items = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
         dynamodb = client("dynamodb", service.account, service.region)
         for chunk in _chunks(items, 25):

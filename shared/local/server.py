@@ -2,7 +2,10 @@
 
 Requests whose Host is a service's execute-api domain go straight to that API (as a
 direct call to API Gateway would: without the origin secret they get 403); everything
-else goes through the edge. Each request is logged like a CloudFront access log line.
+else goes through the edge. Each request is logged like a CloudFront access log line,
+with control characters escaped. Before routing, as CloudFront does: the viewer's IP is
+the TCP peer (an X-Forwarded-For it sends is passed on, never believed), ``.`` and ``..``
+path segments are resolved, and CloudFront's URL and request-size quotas are enforced.
 """
 
 from __future__ import annotations
@@ -16,6 +19,14 @@ from typing import Any
 
 from archway.shared.errors import ArchwayError
 from archway.shared.local.http import Request, Response
+from archway.shared.local.limits import (
+    CLOUDFRONT_MAX_REQUEST_HEAD,
+    CLOUDFRONT_MAX_URL,
+    HEADER_TOO_LARGE,
+    URL_TOO_LONG,
+    remove_dot_segments,
+)
+from archway.shared.local.text import printable
 
 ASGIReceive = Callable[[], Any]
 ASGISend = Callable[[dict[str, Any]], Any]
@@ -46,7 +57,10 @@ class App:
         start = time.perf_counter()
         router = self.router
         host = (request.header("host") or "").split(":")[0]
-        if host in router.apis:
+        refused = None if host in router.apis else _over_cloudfront_quotas(scope)
+        if refused is not None:
+            response, served_by = refused, "edge-limits"
+        elif host in router.apis:
             response, served_by = await router.apis[host].handle(request), "api-direct"
         else:
             response, served_by = await router.edge.handle(request)
@@ -54,8 +68,8 @@ class App:
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         target = request.path + (f"?{request.query_string}" if request.query_string else "")
         cache = (response.header("x-cache") or "-").split(" ")[0]
-        self.log(f"{stamp} {request.source_ip} {request.method} {target} {response.status} "
-                 f"{latency:.1f}ms {served_by} {cache}")
+        self.log(printable(f"{stamp} {request.source_ip} {request.method} {target} "
+                           f"{response.status} {latency:.1f}ms {served_by} {cache}"))
         await _send(send, response, head=request.method == "HEAD")
 
 
@@ -67,9 +81,27 @@ async def _request(scope: dict[str, Any], receive: ASGIReceive) -> Request:
         if not message.get("more_body"):
             break
     headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
-    client = scope.get("client") or ("127.0.0.1", 0)
-    return Request(scope["method"], scope["path"], scope.get("query_string", b"").decode(),
-                   headers, body, client[0])
+    client = scope.get("client") or ("127.0.0.1", 0)  # the TCP peer: the only viewer IP
+    return Request(scope["method"], remove_dot_segments(scope["path"]),
+                   scope.get("query_string", b"").decode("latin-1"), headers, body, client[0])
+
+
+def _over_cloudfront_quotas(scope: dict[str, Any]) -> Response | None:
+    """CloudFront's answer to a URL or request head over its quotas (see limits.py)."""
+    raw_path = scope.get("raw_path") or scope["path"].encode()
+    query = scope.get("query_string", b"")
+    url = len(raw_path) + (len(query) + 1 if query else 0)
+    if url > CLOUDFRONT_MAX_URL:
+        return Response(URL_TOO_LONG, [("content-type", "text/html")],
+                        b"<html><body><h1>414 ERROR</h1><p>The request could not be satisfied."
+                        b" URL too long.</p></body></html>")
+    head = len(scope["method"]) + 1 + url + len(" HTTP/1.1\r\n")
+    head += sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+    if head > CLOUDFRONT_MAX_REQUEST_HEAD:
+        return Response(HEADER_TOO_LARGE, [("content-type", "text/html")],
+                        b"<html><body><h1>494 ERROR</h1><p>The request could not be satisfied."
+                        b" Request header too large.</p></body></html>")
+    return None
 
 
 async def _send(send: ASGISend, response: Response, head: bool = False) -> None:
@@ -88,8 +120,14 @@ class LocalServer:
             raise ServerError(f"the local cloud serves on loopback only (got --host {host})")
         import uvicorn
 
+        # h11's default cap on a request head (16 KiB) is below CloudFront's 20,480 bytes: let
+        # the app see (and answer) requests up to and over that quota, as CloudFront would.
+        # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from loopback
+        # (any client here) as the client address; CloudFront takes the TCP peer.
         config = uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                lifespan="off", access_log=False)
+                                lifespan="off", access_log=False, http="h11",
+                                proxy_headers=False,
+                                h11_max_incomplete_event_size=4 * CLOUDFRONT_MAX_REQUEST_HEAD)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="archway-edge", daemon=True)
         self.url = f"http://{host}:{port}"

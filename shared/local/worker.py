@@ -1,8 +1,23 @@
 """One Lambda execution environment: a process that imports a handler and serves invokes.
 
-Started by the runner as ``python -m archway.shared.local.worker <code dir> <handler>``
-with the function's environment. Protocol on the original stdout/stdin: 4-byte
-big-endian length + JSON. The handler's own prints go to stderr (its log).
+Started by the runner as ``python -I -S worker.py <code dir> <handler> [<path>...]`` with
+the function's environment: isolated from the host's site-packages, so the handler sees
+only what Lambda's Python runtime would put on ``sys.path``: the function's code (its
+asset, /var/task on Lambda), then its vendored dependencies and the runtime's libraries
+(the extra paths, in order). Standard library only: this file is copied nowhere and
+imported by nothing but the runner's protocol helpers.
+
+Protocol on the original stdout/stdin: 4-byte big-endian length + JSON. The handler's
+own prints and logs go to stderr, which the runner shows on its console.
+
+Init errors are reported as Lambda's Python runtime (awslambdaric's bootstrap) reports
+them, see https://github.com/aws/aws-lambda-python-runtime-interface-client
+(awslambdaric/bootstrap.py, ``_get_handler``) and
+https://docs.aws.amazon.com/lambda/latest/dg/python-exceptions.html:
+``Runtime.ImportModuleError`` "Unable to import module 'm': ...",
+``Runtime.UserCodeSyntaxError`` "Syntax error in module 'm': ...",
+``Runtime.HandlerNotFound`` "Handler 'f' missing on module 'm'",
+``Runtime.MalformedHandlerName`` "Bad handler 'h': ...".
 """
 
 from __future__ import annotations
@@ -12,10 +27,14 @@ import json
 import os
 import struct
 import sys
+import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from typing import Any, BinaryIO
+
+PARENT_POLL = 0.5
 
 
 class Context:
@@ -49,31 +68,99 @@ def write_message(stream: BinaryIO, message: Any) -> None:
     stream.flush()
 
 
-def serve(code_dir: str, handler_path: str) -> None:
+def exit_with_parent(parent: int, poll: float = PARENT_POLL) -> None:
+    """End this process as soon as its parent is gone (re-parented: getppid changes)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _where(code_dir: str, tb: Any) -> tuple[str, int] | None:
+    """The innermost frame inside the function's code: (path relative to it, line)."""
+    found = None
+    for frame in traceback.extract_tb(tb):
+        path = os.path.abspath(frame.filename)
+        if path.startswith(code_dir + os.sep):
+            found = (os.path.relpath(path, code_dir), frame.lineno or 0)
+    return found
+
+
+def _fault(kind: str, message: str, where: tuple[str, int] | None) -> dict[str, Any]:
+    fault: dict[str, Any] = {"ready": False, "errorType": kind, "errorMessage": message}
+    if where is not None:
+        fault["file"], fault["line"] = where
+    return fault
+
+
+def load_handler(code_dir: str, handler_path: str) -> Callable[..., Any] | dict[str, Any]:
+    """The handler function, or the init error Lambda would report instead."""
+    try:
+        module_name, function_name = handler_path.rsplit(".", 1)
+    except ValueError as exc:
+        return _fault("Runtime.MalformedHandlerName", f"Bad handler '{handler_path}': {exc}",
+                      None)
+    module_name = module_name.replace("/", ".")
+    try:
+        module = importlib.import_module(module_name)
+    except SyntaxError as exc:
+        where = None
+        if exc.filename:
+            where = (os.path.relpath(os.path.abspath(exc.filename), code_dir), exc.lineno or 0)
+        return _fault("Runtime.UserCodeSyntaxError",
+                      f"Syntax error in module '{module_name}': {exc}", where)
+    except ImportError as exc:
+        traceback.print_exc()
+        return _fault("Runtime.ImportModuleError",
+                      f"Unable to import module '{module_name}': {exc}",
+                      _where(code_dir, exc.__traceback__))
+    except Exception as exc:  # noqa: BLE001 - an init error, reported like Lambda does
+        traceback.print_exc()
+        return _fault(type(exc).__name__, str(exc), _where(code_dir, exc.__traceback__))
+    handler = getattr(module, function_name, None)
+    if handler is None:
+        path = getattr(module, "__file__", None) or ""
+        where = (os.path.relpath(path, code_dir), 1) if path else None
+        return _fault("Runtime.HandlerNotFound",
+                      f"Handler '{function_name}' missing on module '{module_name}'", where)
+    return handler  # type: ignore[no-any-return]
+
+
+def serve(code_dir: str, handler_path: str, paths: list[str]) -> None:
+    exit_with_parent(os.getppid())
     channel_out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # the handler's prints become log lines, not protocol bytes
     sys.stdout = sys.stderr
     channel_in = sys.stdin.buffer
-    sys.path.insert(0, code_dir)
-    module_name, function_name = handler_path.rsplit(".", 1)
-    try:
-        handler = getattr(importlib.import_module(module_name.replace("/", ".")), function_name)
-    except Exception as exc:  # noqa: BLE001 - reported to the caller like Lambda's init error
-        write_message(channel_out, {"ready": False, "errorType": type(exc).__name__,
-                                    "errorMessage": f"cannot import {handler_path}: {exc}"})
+    code_dir = os.path.abspath(code_dir)
+    sys.path[:0] = [code_dir, *paths]
+    handler = load_handler(code_dir, handler_path)
+    if isinstance(handler, dict):
+        write_message(channel_out, handler)
         return
     write_message(channel_out, {"ready": True})
     while (message := read_message(channel_in)) is not None:
         context = Context(message.get("requestId") or str(uuid.uuid4()),
                           time.monotonic() + float(message["timeout"]))
-        try:
-            payload = handler(message["event"], context)
-            write_message(channel_out, {"payload": payload})
-        except Exception as exc:  # noqa: BLE001 - Lambda's unhandled error shape
-            traceback.print_exc()
-            write_message(channel_out, {"errorType": type(exc).__name__,
-                                        "errorMessage": str(exc)})
+        write_message(channel_out, invoke(handler, message["event"], context))
+
+
+def invoke(handler: Callable[..., Any], event: Any, context: Context) -> dict[str, Any]:
+    try:
+        payload = handler(event, context)
+    except Exception as exc:  # noqa: BLE001 - Lambda's unhandled error shape
+        traceback.print_exc()
+        return {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+    try:
+        json.dumps(payload)
+    except (TypeError, ValueError) as exc:
+        return {"errorType": "Runtime.MarshalError",
+                "errorMessage": f"Unable to marshal response: {exc}"}
+    return {"payload": payload}
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], sys.argv[2])
+    serve(sys.argv[1], sys.argv[2], sys.argv[3:])

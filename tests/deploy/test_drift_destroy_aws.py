@@ -190,6 +190,10 @@ def test_status_reads_the_last_drift_result_from_the_stack(aws) -> None:  # noqa
         "StackName": "archway-dev-svc-catalog", "StackStatus": "UPDATE_COMPLETE",
         "CreationTime": datetime.now(UTC),
         "DriftInformation": {"StackDriftStatus": "DRIFTED"}}]})
+    # (the no-op digest lives in the stack's account's SSM, not on the stack)
+    ssm = Stubber(connections.client("ssm", CATALOG, REGION))
+    ssm.add_client_error("get_parameter", "ParameterNotFound")
+    ssm.activate()
     provider = CloudFormationProvider(connections, lambda t, c: True, lambda t, e: None)
     stack = target("svc-catalog", CATALOG)
     # WHEN status describes it THEN it is drifted, which makes status exit 1

@@ -16,7 +16,7 @@ from botocore.stub import ANY, Stubber
 
 from archway.shared.commands import load_platform
 from archway.shared.deploy.changes import diff_templates
-from archway.shared.deploy.cloudformation import DIGEST_TAG, CloudFormationProvider
+from archway.shared.deploy.cloudformation import CloudFormationProvider
 from archway.shared.deploy.connections import ConnectionManager
 from archway.shared.deploy.display import table
 from archway.shared.deploy.provider import Resolved, Target
@@ -56,8 +56,7 @@ def test_preview_lists_each_changed_property_with_values(cfn) -> None:  # noqa: 
     connections, stub = cfn
     # GIVEN a deployed stack and a change set whose details carry property values
     stub.add_response("describe_stacks", {"Stacks": [{
-        "StackName": STACK, "StackStatus": "UPDATE_COMPLETE", "CreationTime": datetime.now(UTC),
-        "Tags": [{"Key": DIGEST_TAG, "Value": "old"}]}]})
+        "StackName": STACK, "StackStatus": "UPDATE_COMPLETE", "CreationTime": datetime.now(UTC)}]})
     stub.add_response("create_change_set", {"Id": "cs"})
     stub.add_response("describe_change_set", {"Status": "CREATE_COMPLETE", "Changes": [
         {"Type": "Resource", "ResourceChange": {

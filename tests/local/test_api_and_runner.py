@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,7 +41,27 @@ HANDLERS = {
                   "def slow(event, context):\n    time.sleep(5)\n"
                   "def hungry(event, context):\n"
                   "    block = bytearray(300 * 1024 * 1024)\n    time.sleep(2)\n"
-                  "    return {'statusCode': 200, 'body': str(len(block))}\n",
+                  "    return {'statusCode': 200, 'body': str(len(block))}\n"
+                  "def exits(event, context):\n    import os\n    os._exit(3)\n"
+                  "def echo(event, context):\n"
+                  "    import json\n"
+                  "    return {'statusCode': 200, 'body': json.dumps({\n"
+                  "        'body': event['body'], 'b64': event['isBase64Encoded']})}\n"
+                  "def big(event, context):\n"
+                  "    return {'statusCode': 200, 'body': 'x' * (6 * 1024 * 1024 + 1)}\n",
+    # user mistakes at import time: each must fail like Lambda's init, never the runner
+    "broken/syntax.py": "def handler(event, context):\n    return {'statusCode': 200\n",
+    "broken/missing.py": "import no_such_module_anywhere\n"
+                         "def handler(event, context):\n    return {}\n",
+    "broken/nofunc.py": "def other(event, context):\n    return {}\n",
+    "broken/fails.py": "import os\n\n\nSETTING = os.environ['NOT_SET_ANYWHERE']\n",
+    "broken/noisy.py": "import sys\n"
+                       "from aws_lambda_powertools import Logger\n"
+                       "logger = Logger(service='noisy')\n"
+                       "def handler(event, context):\n"
+                       "    print('hello from the handler')\n"
+                       "    logger.info('looked up', extra={'product': 'p-1'})\n"
+                       "    raise KeyError('gone')\n",
 }
 
 
@@ -60,7 +83,8 @@ def runner(moto: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     for account in ACCOUNTS:
         connections.client("s3", account, REGION).create_bucket(
             Bucket=f"assets-{account}", CreateBucketConfiguration={"LocationConstraint": REGION})
-    for folder, account in (("a", ACCOUNTS[0]), ("b", ACCOUNTS[1]), ("bad", ACCOUNTS[0])):
+    for folder, account in (("a", ACCOUNTS[0]), ("b", ACCOUNTS[1]), ("bad", ACCOUNTS[0]),
+                            ("broken", ACCOUNTS[0])):
         connections.client("s3", account, REGION).put_object(
             Bucket=f"assets-{account}", Key=f"{folder}.zip", Body=build_zip(src / folder))
     yield runner
@@ -70,7 +94,8 @@ def runner(moto: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 def function(name: str, folder: str, account: str, handler: str = "app.handler",
              timeout: int = 10, key: str | None = None) -> LocalFunction:
     return LocalFunction(name, account, REGION, handler, 128, timeout, f"assets-{account}",
-                         key or f"{folder}.zip", {"ITEMS_TABLE": f"{name}-items"})
+                         key or f"{folder}.zip", {"ITEMS_TABLE": f"{name}-items"},
+                         source=f"services/{folder}/src")
 
 
 def test_each_function_runs_in_its_own_account_and_process(runner: LambdaRunner) -> None:
@@ -122,14 +147,17 @@ def test_memory_limit_kills_the_worker(runner: LambdaRunner) -> None:
 
 
 def router(runner: LambdaRunner, routes: list[Route],
-           throttle: TokenBucket | None = None) -> ApiRouter:
+           throttle: TokenBucket | None = None, binary: list[str] | None = None) -> ApiRouter:
     return ApiRouter("abc1234567", "live", ACCOUNTS[0], REGION, routes, {"k" * 40}, throttle,
-                     runner, "svc")
+                     runner, "svc", binary)
 
 
 def call(api: ApiRouter, method: str, path: str, key: str | None = "k" * 40,
-         body: bytes = b"", query: str = "") -> tuple[int, dict, object]:
+         body: bytes = b"", query: str = "",
+         content_type: str | None = None) -> tuple[int, dict, object]:
     headers = [("x-api-key", key)] if key else []
+    if content_type:
+        headers.append(("content-type", content_type))
     response = asyncio.run(api.handle(Request(method, path, query, headers, body)))
     try:
         parsed: object = json.loads(response.body)
@@ -196,3 +224,161 @@ def test_worker_processes_stop_on_close(moto: MotoServer, tmp_path: Path) -> Non
     (worker,) = runner._pools["fn-close"].idle  # noqa: SLF001 - the process under test
     runner.close()
     assert worker.process.poll() is not None
+
+
+@pytest.mark.parametrize(("handler", "error_type", "message", "where"), [
+    ("syntax.handler", "Runtime.UserCodeSyntaxError", "Syntax error in module 'syntax': ",
+     "services/broken/src/syntax.py:2: "),
+    ("missing.handler", "Runtime.ImportModuleError",
+     "Unable to import module 'missing': No module named 'no_such_module_anywhere'",
+     "services/broken/src/missing.py:1: "),
+    ("nofunc.handler", "Runtime.HandlerNotFound", "Handler 'handler' missing on module 'nofunc'",
+     "services/broken/src/nofunc.py:1: "),
+    ("fails.handler", "KeyError", "'NOT_SET_ANYWHERE'", "services/broken/src/fails.py:4: "),
+    ("nodots", "Runtime.MalformedHandlerName", "Bad handler 'nodots'", ""),
+])
+def test_init_errors_answer_like_lambda_and_name_the_file(
+        runner: LambdaRunner, handler: str, error_type: str, message: str, where: str) -> None:
+    # GIVEN a function whose module cannot be loaded, and a healthy one beside it
+    name = f"fn-{handler.replace('.', '-')}"
+    runner.register(function(name, "broken", ACCOUNTS[0], handler))
+    runner.register(function("fn-b", "b", ACCOUNTS[1]))
+    # WHEN it is warmed (as archway local does at deploy) and then invoked
+    warm = runner.warm(name)
+    result = runner.invoke(name, {})
+    # THEN the deploy-time report names the file and line under services/<svc>/src
+    assert warm is not None and str(warm).startswith(where + error_type + ": " + message)
+    # AND the invoke answers Lambda's init error, without a traceback or a dead runner
+    assert result.error is not None
+    assert result.error["errorType"] == error_type
+    assert result.error["errorMessage"].startswith(message)
+    # AND through API Gateway it is a 502, while the other function keeps serving
+    api = router(runner, [Route("GET", "/api/svc/broken", name, True),
+                          Route("GET", "/api/svc/b", "fn-b", True)])
+    assert call(api, "GET", "/live/api/svc/broken")[::2] == (
+        502, {"message": "Internal server error"})
+    assert call(api, "GET", "/live/api/svc/b")[0] == 201
+
+
+def test_fixed_code_recovers(runner: LambdaRunner, moto: MotoServer, tmp_path: Path) -> None:
+    # GIVEN a function with a syntax error
+    runner.register(function("fn-fixme", "broken", ACCOUNTS[0], "syntax.handler"))
+    assert runner.invoke("fn-fixme", {}).error is not None
+    # WHEN the file is fixed and redeployed (a new asset key)
+    (tmp_path / "syntax.py").write_text(
+        "def handler(event, context):\n    return {'statusCode': 200, 'body': 'fixed'}\n")
+    connections = ConnectionManager("archway", REGION, endpoint_url=moto.endpoint)
+    connections.client("s3", ACCOUNTS[0], REGION).put_object(
+        Bucket=f"assets-{ACCOUNTS[0]}", Key="fixed.zip", Body=build_zip(tmp_path))
+    runner.register(function("fn-fixme", "broken", ACCOUNTS[0], "syntax.handler",
+                             key="fixed.zip"))
+    # THEN it serves
+    assert runner.invoke("fn-fixme", {}).payload == {"statusCode": 200, "body": "fixed"}
+
+
+def test_worker_that_exits_is_a_runtime_exit_error(runner: LambdaRunner) -> None:
+    runner.register(function("fn-exits", "bad", ACCOUNTS[0], "app.exits"))
+    result = runner.invoke("fn-exits", {})
+    assert result.error == {"errorType": "Runtime.ExitError",
+                            "errorMessage": "Runtime exited with error: exit status 3"}
+    assert not result.timed_out
+
+
+def test_handler_output_reaches_the_console_prefixed(
+        runner: LambdaRunner, moto: MotoServer, tmp_path: Path) -> None:
+    # GIVEN a runner whose console is captured (the module's runner made the buckets)
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "noisy.py").write_text(HANDLERS["broken/noisy.py"])
+    connections = ConnectionManager("archway", REGION, endpoint_url=moto.endpoint)
+    connections.client("s3", ACCOUNTS[0], REGION).put_object(
+        Bucket=f"assets-{ACCOUNTS[0]}", Key="noisy.zip", Body=build_zip(src))
+    lines: list[str] = []
+    noisy = LambdaRunner(connections.client, connections.credentials, moto.endpoint,
+                         tmp_path / "work", console=lines.append)
+    noisy.register(LocalFunction("fn-noisy", ACCOUNTS[0], REGION, "noisy.handler", 128, 5,
+                                  f"assets-{ACCOUNTS[0]}", "noisy.zip"))
+    # WHEN the handler prints and then fails
+    result = noisy.invoke("fn-noisy", {})
+    noisy.close()
+    # THEN its print and its traceback are on the console, each line prefixed
+    assert result.error == {"errorType": "KeyError", "errorMessage": "'gone'"}
+    assert "  [fn-noisy] hello from the handler" in lines
+    # AND Powertools' JSON log lines are shown readably (the file keeps the JSON)
+    assert any(line.startswith("  [fn-noisy] INFO looked up (handler:") and
+               line.endswith(' product="p-1"') for line in lines), lines
+    assert "  [fn-noisy] KeyError: 'gone'" in lines
+    assert any(line.startswith("  [fn-noisy] Traceback") for line in lines)
+    # AND in the function's log file
+    log = (tmp_path / "work" / "logs" / "fn-noisy.log").read_text()
+    assert "hello from the handler" in log and "KeyError: 'gone'" in log
+    assert '"message":"looked up"' in log
+
+
+PNG = b"\x89PNG\r\n\x1a\n\x00\xff"
+
+
+@pytest.mark.parametrize(("binary", "content_type", "encoded"), [
+    (None, "image/png", False),  # no binary media types: text, whatever the body is
+    (["image~1png"], "image/png", True),  # CloudFormation's escaped slash
+    (["image/*"], "image/png; q=1", True),
+    (["image/png"], "text/plain", False),
+    (["*/*"], "application/json", True),
+])
+def test_binary_media_types_decide_base64(runner: LambdaRunner, binary: list[str] | None,
+                                          content_type: str, encoded: bool) -> None:
+    # GIVEN an API with (or without) binary media types
+    runner.register(function("fn-echo", "bad", ACCOUNTS[0], "app.echo"))
+    api = router(runner, [Route("POST", "/api/svc/echo", "fn-echo", True)], binary=binary)
+    # WHEN a non-text body is posted
+    status, _, body = call(api, "POST", "/live/api/svc/echo", body=PNG,
+                           content_type=content_type)
+    # THEN it is base64-encoded only when the content type is one of them, as API Gateway does
+    assert status == 200
+    expected = (base64.b64encode(PNG).decode() if encoded
+                else PNG.decode("utf-8", "replace"))
+    assert body == {"body": expected, "b64": encoded}
+
+
+def test_lambda_payload_limit(runner: LambdaRunner) -> None:
+    runner.register(function("fn-echo", "bad", ACCOUNTS[0], "app.echo"))
+    runner.register(function("fn-big", "bad", ACCOUNTS[0], "app.big"))
+    api = router(runner, [Route("POST", "/api/svc/echo", "fn-echo", True),
+                          Route("GET", "/api/svc/big", "fn-big", True)])
+    # a body under API Gateway's 10 MB but whose event is over Lambda's 6 MB: 413
+    over = b"x" * (6 * 1024 * 1024)
+    assert call(api, "POST", "/live/api/svc/echo", body=over)[::2] == (
+        413, {"message": "Request Too Long"})
+    # just under the limit (event overhead included) the handler gets it
+    assert call(api, "POST", "/live/api/svc/echo", body=b"x" * (6 * 1024 * 1024 - 4096))[0] == 200
+    # a response over 6 MB: Lambda fails the invoke and API Gateway answers 502
+    assert call(api, "GET", "/live/api/svc/big")[::2] == (
+        502, {"message": "Internal server error"})
+
+
+def test_invokes_during_a_redeploy_are_served_by_the_old_code(
+        runner: LambdaRunner, moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a function serving, and a redeploy whose asset takes a while to arrive
+    event = {"path": "/", "pathParameters": None, "queryStringParameters": None}
+    runner.register(function("fn-swap", "a", ACCOUNTS[0]))
+    assert runner.invoke("fn-swap", event).payload["statusCode"] == 200
+    connections = ConnectionManager("archway", REGION, endpoint_url=moto.endpoint)
+    s3 = connections.client("s3", ACCOUNTS[0], REGION)
+    s3.put_object(Bucket=f"assets-{ACCOUNTS[0]}", Key="b-as-a.zip", Body=s3.get_object(
+        Bucket=f"assets-{ACCOUNTS[1]}", Key="b.zip")["Body"].read())
+    fetch = runner._code  # noqa: SLF001 - slowed down, not replaced
+
+    def slow_fetch(fn: LocalFunction) -> Path:
+        time.sleep(1.0)
+        return fetch(fn)
+
+    monkeypatch.setattr(runner, "_code", slow_fetch)
+    swap = threading.Thread(target=runner.register,
+                            args=(function("fn-swap", "b", ACCOUNTS[0], key="b-as-a.zip"),))
+    swap.start()
+    # WHEN requests arrive meanwhile THEN the old code answers them (no error, no gap)
+    during = [runner.invoke("fn-swap", event).payload["statusCode"] for _ in range(3)]
+    swap.join(timeout=30)
+    assert during == [200, 200, 200]
+    # AND afterwards the new code does
+    assert runner.invoke("fn-swap", event).payload["statusCode"] == 201

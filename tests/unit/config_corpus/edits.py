@@ -13,6 +13,14 @@ PLATFORM = "config/platform.yaml"
 DEV = "config/environments/dev.yaml"
 
 
+REPO = Path(__file__).resolve().parents[3]
+
+
+def end(file: str) -> int:
+    """The line a text appended to the repository's ``file`` starts on."""
+    return len((REPO / file).read_text(encoding="utf-8").splitlines()) + 1
+
+
 def replace(file: str, old: str, new: str) -> Edit:
     def edit(root: Path) -> None:
         text = (root / file).read_text(encoding="utf-8")
