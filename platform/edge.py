@@ -177,18 +177,21 @@ class EdgeBlueprint:
                 SigningProtocol="sigv4"),
         ))
 
+    def _function(self, title: str, source: str, comment: str, **config: object) -> cf.Function:
+        """A published viewer-request CloudFront Function from ``functions/<source>``."""
+        return self.t.add_resource(cf.Function(
+            title,
+            Name=f"{self.prefix}-{source.removesuffix('.js').replace('_', '-')}",
+            AutoPublish=True,
+            FunctionCode=(FUNCTIONS_DIR / source).read_text(encoding="utf-8"),
+            FunctionConfig=cf.FunctionConfig(Comment=comment, Runtime="cloudfront-js-2.0",
+                                             **config),
+        ))
+
     @cached_property
     def spa_function(self) -> cf.Function:
-        code = (FUNCTIONS_DIR / "spa_fallback.js").read_text(encoding="utf-8")
-        return self.t.add_resource(cf.Function(
-            "SpaFallbackFunction",
-            Name=f"{self.prefix}-spa-fallback",
-            AutoPublish=True,
-            FunctionCode=code,
-            FunctionConfig=cf.FunctionConfig(
-                Comment="SPA routes (no file extension) -> /index.html",
-                Runtime="cloudfront-js-2.0"),
-        ))
+        return self._function("SpaFallbackFunction", "spa_fallback.js",
+                              "SPA routes (no file extension) -> /index.html")
 
     @cached_property
     def security_headers(self) -> cf.ResponseHeadersPolicy:
@@ -268,20 +271,13 @@ class EdgeBlueprint:
 
     @cached_property
     def router_function(self) -> cf.Function:
-        code = (FUNCTIONS_DIR / "api_router.js").read_text(encoding="utf-8")
-        return self.t.add_resource(cf.Function(
-            "ApiRouterFunction",
-            Name=f"{self.prefix}-api-router",
-            AutoPublish=True,
-            FunctionCode=code,
-            FunctionConfig=cf.FunctionConfig(
-                Comment="/api/<svc>/* -> that service's API (KeyValueStore lookup)",
-                Runtime="cloudfront-js-2.0",
-                # One store per function:
-                # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/kvs-with-functions-associate.html
-                KeyValueStoreAssociations=[cf.KeyValueStoreAssociation(
-                    KeyValueStoreARN=GetAtt(self.route_store, "Arn"))]),
-        ))
+        # One store per function:
+        # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/kvs-with-functions-associate.html
+        return self._function(
+            "ApiRouterFunction", "api_router.js",
+            "/api/<svc>/* -> that service's API (KeyValueStore lookup)",
+            KeyValueStoreAssociations=[cf.KeyValueStoreAssociation(
+                KeyValueStoreARN=GetAtt(self.route_store, "Arn"))])
 
     @cached_property
     def registrar_role(self) -> iam.Role:

@@ -64,7 +64,9 @@ class KeyValueStoreRoutes:
     def _etag(self) -> str:
         return str(self.client.describe_key_value_store(KvsARN=self.arn)["ETag"])
 
-    def _with_etag(self, call: Callable[[str], Any]) -> None:
+    def _with_etag(self, call: Callable[[str], Any], missing_ok: bool = False) -> None:
+        """``call(etag)`` with the store's current ETag; a concurrent write (conflict) is
+        retried with a fresh one."""
         for attempt in range(CONFLICT_RETRIES):
             try:
                 call(self._etag())
@@ -75,7 +77,7 @@ class KeyValueStoreRoutes:
                         attempt < CONFLICT_RETRIES - 1:
                     time.sleep(0.2 * (attempt + 1))
                     continue
-                if code == "ResourceNotFoundException" and call.__name__ == "delete_key":
+                if code == "ResourceNotFoundException" and missing_ok:
                     return
                 raise RouteError(f"route store {self.arn}: {code}: "
                                  f"{exc.response['Error'].get('Message', '')}") from None
@@ -96,7 +98,7 @@ class KeyValueStoreRoutes:
     def delete(self, key: str) -> None:
         def delete_key(etag: str) -> None:
             self.client.delete_key(KvsARN=self.arn, Key=key, IfMatch=etag)
-        self._with_etag(delete_key)
+        self._with_etag(delete_key, missing_ok=True)
 
     def items(self) -> dict[str, str]:
         found: dict[str, str] = {}
