@@ -205,15 +205,17 @@ class Engine:
         frozen = frozenset(secret_names)
         return Resolved(values, frozen, digest(target, values, frozen))
 
+    def read_state(self, target: Target) -> Any:
+        """Another stack's state, read, not deployed: through its account's read-only lookup
+        role where the provider has one (CloudFormation)."""
+        provider = self.provider_for(target)
+        return getattr(provider, "read", provider.describe)(target)
+
     def output_of(self, stack_id: str, output: str, consumer: Target) -> str:
         producer = self.targets.get(stack_id)
         if producer is None:
             raise DeployError(f"{consumer.id} needs {stack_id}, which this environment lacks")
-        provider = self.provider_for(producer)
-        # Another stack's outputs are read, not deployed: through the producer account's
-        # read-only lookup role where the provider has one (CloudFormation).
-        read = getattr(provider, "read", provider.describe)
-        state = read(producer)
+        state = self.read_state(producer)
         hint = (f"deploy it first: archway deploy service {stack_id.removeprefix('svc-')}"
                 if stack_id.startswith("svc-") else "deploy it first: archway deploy edge")
         if state is None:
@@ -243,7 +245,7 @@ class Engine:
         target = self.targets.get(f"svc-{service}")
         if target is None:
             return None
-        state = self.provider_for(target).describe(target)
+        state = self.read_state(target)
         if state is None or "ApiDomain" not in state.outputs:
             return None
         model = self.platform.service(service)
@@ -303,7 +305,7 @@ class Engine:
         edge = self.targets.get("edge")
         if edge is None:
             return None
-        state = self.provider_for(edge).describe(edge)
+        state = self.read_state(edge)
         if state is None or "RouteStoreArn" not in state.outputs:
             return None
         client = self.connections.chained_client(
