@@ -14,7 +14,7 @@ from functools import cached_property
 
 from awacs import codebuild as cb_actions
 from awacs import codestar_connections, kms, logs, s3, sns, sts
-from awacs.aws import Allow, ArnLike, Condition, Principal, Statement, StringEquals
+from awacs.aws import Allow, ArnLike, Condition, Principal, Statement
 from troposphere import GetAtt, Ref, Sub, iam
 from troposphere import codebuild as cb
 from troposphere import codepipeline as cp
@@ -26,7 +26,7 @@ from troposphere import sns as sns_resources
 from archway.shared.blueprint import StackDef, deviation, new_template, output, tags
 from archway.shared.blueprint.iam import archway_role, policy
 from archway.shared.blueprint.keys import account_administers, services_publish
-from archway.shared.blueprint.storage import private_bucket
+from archway.shared.blueprint.storage import access_log_delivery, private_bucket
 from archway.shared.config import Config
 from archway.shared.config.models import Pipelines
 from archway.shared.errors import ConfigError
@@ -171,14 +171,7 @@ class PipelineBlueprint:
         """
         deviation(self.t, "S3.9", ["ArtifactAccessLogs"], (
             "the access-log bucket of the artifact bucket: logging it would log the logs"))
-        delivery = Statement(
-            Sid="S3ServerAccessLogDelivery", Effect=Allow,
-            Principal=Principal("Service", ["logging.s3.amazonaws.com"]),
-            Action=[s3.PutObject], Resource=[Sub("${ArtifactAccessLogs.Arn}/*")],
-            Condition=Condition([
-                StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")}),
-                # by name: the artifact bucket is made after this one (it logs here)
-                ArnLike({"aws:SourceArn": GetAtt("ArtifactBucket", "Arn")})]))
+        delivery = access_log_delivery("ArtifactAccessLogs", "", "ArtifactBucket")
         return private_bucket(
             self.t, "ArtifactAccessLogs", extra_statements=(delivery,), Tags=self.tags(),
             LifecycleConfiguration=s3_resources.LifecycleConfiguration(Rules=[

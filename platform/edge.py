@@ -36,7 +36,7 @@ from archway.shared.blueprint import (
     stack_output,
     tags,
 )
-from archway.shared.blueprint.storage import private_bucket
+from archway.shared.blueprint.storage import access_log_delivery, private_bucket
 from archway.shared.model import Platform
 from archway.shared.naming import deploy_role_name
 
@@ -145,13 +145,7 @@ class EdgeBlueprint:
         # CloudFront standard logs are delivered with an ACL: the log bucket needs them.
         # S3 server access logs of the site bucket arrive as the logging service, allowed
         # for this account's site bucket only (the target keeps SSE-S3, as S3 requires).
-        delivery = Statement(
-            Sid="S3ServerAccessLogDelivery", Effect=Allow,
-            Principal=Principal("Service", ["logging.s3.amazonaws.com"]),
-            Action=[s3_actions.PutObject], Resource=[Sub("${LogBucket.Arn}/s3/*")],
-            Condition=Condition([
-                StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")}),
-                ArnLike({"aws:SourceArn": GetAtt("SiteBucket", "Arn")})]))
+        delivery = access_log_delivery("LogBucket", "s3/", "SiteBucket")
         deviation(self.t, "S3.9", ["LogBucket"], (
             "the edge's log bucket (CloudFront and site access logs): logging it would "
             "log the logs"))

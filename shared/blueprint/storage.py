@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from awacs import s3 as s3_actions
-from awacs.aws import Bool, Condition, Deny, Principal, Statement
+from awacs.aws import Allow, ArnLike, Bool, Condition, Deny, Principal, Statement, StringEquals
 from troposphere import GetAtt, Ref, Sub, Template, s3
 
 from archway.shared.blueprint.iam import policy
@@ -18,6 +18,22 @@ def tls_only(bucket: s3.Bucket) -> Statement:
         Action=[s3_actions.Action("*")],
         Resource=[GetAtt(bucket, "Arn"), Sub(f"${{{bucket.title}.Arn}}/*")],
         Condition=Condition(Bool({"aws:SecureTransport": "false"})))
+
+
+def access_log_delivery(log_bucket: str, prefix: str, source_bucket: str) -> Statement:
+    """Let S3's logging service write ``source_bucket``'s server access logs (FSBP S3.9)
+    under ``prefix`` of ``log_bucket`` (logical ids), for this account's bucket only; the
+    target keeps SSE-S3, as S3 requires:
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html
+    """
+    return Statement(
+        Sid="S3ServerAccessLogDelivery", Effect=Allow,
+        Principal=Principal("Service", ["logging.s3.amazonaws.com"]),
+        Action=[s3_actions.PutObject], Resource=[Sub(f"${{{log_bucket}.Arn}}/{prefix}*")],
+        Condition=Condition([
+            StringEquals({"aws:SourceAccount": Ref("AWS::AccountId")}),
+            # by name: the source bucket may be made after the log bucket (it logs there)
+            ArnLike({"aws:SourceArn": GetAtt(source_bucket, "Arn")})]))
 
 
 def private_bucket(template: Template, title: str, *, kms_key: Any = None,
