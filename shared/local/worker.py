@@ -25,6 +25,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import struct
 import sys
 import threading
@@ -130,6 +131,10 @@ def load_handler(code_dir: str, handler_path: str) -> Callable[..., Any] | dict[
 
 
 def serve(code_dir: str, handler_path: str, paths: list[str]) -> None:
+    # Ctrl-C in a terminal reaches the whole process group: archway local stops its
+    # workers itself (closing or killing them), so a worker ignores it instead of printing
+    # a KeyboardInterrupt traceback into the console.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     exit_with_parent(os.getppid())
     channel_out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # the handler's prints become log lines, not protocol bytes
