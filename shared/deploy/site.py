@@ -4,12 +4,15 @@ Content types from the file name; ``index.html`` (and any .html) is ``no-cache``
 new release shows at once; other files are cached for 5 minutes (their names carry no
 content hash, so a long ``immutable`` lifetime would pin stale code). Unchanged files
 (same sha256, kept as object metadata) are skipped; files gone from the folder are
-deleted; the CloudFront invalidation lists only changed and deleted paths.
+deleted; the CloudFront invalidation lists only changed and deleted paths. Files the
+deploy generates (``config.json``: where the SPA signs users in) are published with the
+folder's, ``no-cache`` like the HTML, since they change with the environment, not the code.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import mimetypes
 import time
 from collections.abc import Callable
@@ -40,6 +43,15 @@ class SiteChanges:
         return sorted(paths)
 
 
+def site_config(domain: str, client_id: str, scopes: list[str] | tuple[str, ...]) -> bytes:
+    """``config.json``: where the SPA signs users in. ``domain`` serves Cognito's managed
+    login paths (``/oauth2/authorize``, ``/oauth2/token``, ``/logout``): the user pool's
+    domain on AWS, the local issuer on ``archway local``; ``client_id`` is the SPA's
+    public app client (no secret: nothing here is confidential)."""
+    return json.dumps({"auth": {"domain": domain.rstrip("/"), "clientId": client_id,
+                                "scopes": " ".join(scopes)}}, indent=1).encode()
+
+
 def content_type(path: Path) -> str:
     return CONTENT_TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or \
         "application/octet-stream"
@@ -61,21 +73,26 @@ def _remote(s3: Any, bucket: str) -> dict[str, str]:
 
 def publish_site(site_dir: Path, s3: Any, bucket: str, cloudfront: Any | None = None,
                  distribution_id: str | None = None,
-                 log: Callable[[str], None] = print) -> SiteChanges:
+                 log: Callable[[str], None] = print,
+                 generated: dict[str, bytes] | None = None) -> SiteChanges:
     changes = SiteChanges()
     remote = _remote(s3, bucket)
-    local = {p.relative_to(site_dir).as_posix(): p for p in sorted(site_dir.rglob("*"))
+    files = {p.relative_to(site_dir).as_posix(): p for p in sorted(site_dir.rglob("*"))
              if p.is_file() and not p.name.startswith(".")}
-    for key, path in local.items():
-        data = path.read_bytes()
+    local: dict[str, tuple[bytes, str, str]] = {
+        key: (path.read_bytes(), content_type(path), cache_control(path))
+        for key, path in files.items()}
+    for key, data in (generated or {}).items():
+        local[key] = (data, content_type(Path(key)), HTML_CACHE)
+    for key, (data, kind, cache) in local.items():
         digest = hashlib.sha256(data).hexdigest()
         if remote.get(key) == digest:
             changes.unchanged.append(key)
             continue
-        s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type(path),
-                      CacheControl=cache_control(path), Metadata={"sha256": digest})
+        s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=kind,
+                      CacheControl=cache, Metadata={"sha256": digest})
         changes.uploaded.append(key)
-        log(f"uploaded  {key} ({content_type(path)}, {cache_control(path)})")
+        log(f"uploaded  {key} ({kind}, {cache})")
     for key in sorted(set(remote) - set(local)):
         s3.delete_object(Bucket=bucket, Key=key)
         changes.deleted.append(key)

@@ -5,7 +5,9 @@ Follows the template's resources and methods: path parameters, REST proxy events
 (429), the 29 s integration timeout (504), the 10 MB payload limit (413), Lambda's 6 MB
 invocation payload limit (413 for the request, 502 for the response), the API's binary
 media types (bodies are base64-encoded only for those), and 502 with API Gateway's body
-when a handler fails, cannot be loaded or answers something malformed.
+when a handler fails, cannot be loaded or answers something malformed. Methods with a
+``COGNITO_USER_POOLS`` authorizer check the token against the local issuer (oidc.py) as
+API Gateway checks it against the user pool (authorizer.py).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
+from archway.shared.local.authorizer import CognitoAuth, UserPool, authorize
 from archway.shared.local.http import Request, Response
 from archway.shared.local.intrinsics import Context
 from archway.shared.local.limits import LAMBDA_MAX_PAYLOAD, is_binary
@@ -38,6 +41,7 @@ class Route:
     resource: str  # /api/catalog/products/{id}
     function: str  # physical function name
     api_key_required: bool
+    auth: CognitoAuth | None = None  # a COGNITO_USER_POOLS authorizer on the method
 
     @property
     def segments(self) -> list[str]:
@@ -86,8 +90,10 @@ def _error(status: int, message: str, kind: str) -> Response:
 class ApiRouter:
     def __init__(self, api_id: str, stage: str, account: str, region: str, routes: list[Route],
                  api_keys: set[str], throttle: TokenBucket | None, runner: LambdaRunner,
-                 service: str = "", binary_media_types: list[str] | None = None) -> None:
+                 service: str = "", binary_media_types: list[str] | None = None,
+                 user_pool: UserPool | None = None) -> None:
         self.api_id, self.stage, self.account, self.region = api_id, stage, account, region
+        self.user_pool = user_pool  # the local issuer standing in for the user pool
         self.service = service
         self.binary_media_types = binary_media_types or []
         self.routes = sorted(routes, key=lambda r: r.specificity, reverse=True)
@@ -100,7 +106,8 @@ class ApiRouter:
         return f"{self.api_id}.execute-api.{self.region}.amazonaws.com"
 
     @classmethod
-    def from_template(cls, ctx: Context, runner: LambdaRunner) -> ApiRouter:
+    def from_template(cls, ctx: Context, runner: LambdaRunner,
+                      user_pool: UserPool | None = None) -> ApiRouter:
         resources = ctx.template["Resources"]
         (api_logical,) = [k for k, v in resources.items()
                           if v["Type"] == "AWS::ApiGateway::RestApi"]
@@ -121,7 +128,7 @@ class ApiRouter:
                         if t["Key"] == "archway:service"), "")
         binary = list(resources[api_logical]["Properties"].get("BinaryMediaTypes", []))
         return cls(ctx.ref(api_logical), stage["StageName"], ctx.account, ctx.region, routes,
-                   keys, throttle, runner, service, binary)
+                   keys, throttle, runner, service, binary, user_pool)
 
     def find(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         parts = [p for p in path.split("/") if p]
@@ -142,6 +149,14 @@ class ApiRouter:
             return _error(403, "Missing Authentication Token",
                           "MissingAuthenticationTokenException")
         route, params = found
+        claims: dict[str, str] | None = None
+        if route.auth is not None:
+            # The authorizer runs before the API key check (an authorizer may even supply
+            # the key):
+            # https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-api-key-source.html
+            claims = authorize(route.auth, self.user_pool, request)
+            if claims is None:
+                return _error(401, "Unauthorized", "UnauthorizedException")
         if route.api_key_required and request.header("x-api-key") not in self.api_keys:
             return _error(403, "Forbidden", "ForbiddenException")
         if self.throttle is not None and not self.throttle.take():
@@ -149,6 +164,8 @@ class ApiRouter:
         if len(request.body) > MAX_PAYLOAD:
             return _error(413, "Request Too Long", "RequestTooLongException")
         event = self.event(request, route, path, params)
+        if claims is not None:
+            event["requestContext"]["authorizer"] = {"claims": claims}
         if len(json.dumps(event).encode()) > LAMBDA_MAX_PAYLOAD:
             return _error(413, "Request Too Long", "RequestTooLongException")
         result = await asyncio.to_thread(self.runner.invoke, route.function, event,
@@ -214,7 +231,8 @@ def _route(ctx: Context, resources: dict[str, Any], functions: dict[str, str],
     if resources[logical]["Type"] == "AWS::Lambda::Alias":
         function_logical = resources[logical]["Properties"]["FunctionName"]["Ref"]
     return Route(props["HttpMethod"], "/" + "/".join(reversed(parts)),
-                 functions[function_logical], bool(props.get("ApiKeyRequired")))
+                 functions[function_logical], bool(props.get("ApiKeyRequired")),
+                 CognitoAuth.from_method(ctx, resources, props))
 
 
 def _proxy_response(payload: Any) -> Response | None:

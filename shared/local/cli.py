@@ -22,7 +22,8 @@ def cmd_local(args: argparse.Namespace) -> int:
     if others:
         say(f"note: handlers run on this machine's {host}; the services declare "
             f"{', '.join(others)}, which Lambda runs")
-    cloud = LocalCloud(platform, port=args.port, moto_port=args.moto_port, out=say)
+    cloud = LocalCloud(platform, port=args.port, moto_port=args.moto_port, out=say,
+                       auth_port=args.auth_port)
     started = time.perf_counter()
     stop_on_signals()  # SIGTERM and SIGHUP stop everything, as Ctrl-C does
     saver: Saver | None = None
@@ -71,6 +72,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser("local", help="run the whole platform on 127.0.0.1 (no AWS)")
     parser.add_argument("--root", type=Path, default=Path("."), help="repository root")
     parser.add_argument("--port", type=int, default=8080, help="edge port (default 8080)")
+    parser.add_argument("--auth-port", type=int, default=None,
+                        help="port of the local sign-in (OpenID Connect) issuer "
+                             "(default: edge port + 1)")
     parser.add_argument("--moto-port", type=int, default=0,
                         help="port of the local AWS stand-in (default: any free port)")
     parser.add_argument("--no-serve", action="store_true", help="deploy, seed and exit")

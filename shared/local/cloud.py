@@ -27,7 +27,7 @@ from archway.shared.deploy.display import Display
 from archway.shared.deploy.engine import Engine
 from archway.shared.deploy.provider import StackResult, Target
 from archway.shared.deploy.routes import FileRoutes
-from archway.shared.deploy.site import publish_site
+from archway.shared.deploy.site import publish_site, site_config
 from archway.shared.errors import ArchwayError
 from archway.shared.local.api_router import ApiRouter
 from archway.shared.local.cf_function import CloudFrontFunction
@@ -43,6 +43,14 @@ from archway.shared.local.edge_router import (
 )
 from archway.shared.local.http import Request, Response
 from archway.shared.local.moto_server import HOST, LocalCloudError, MotoServer
+from archway.shared.local.oidc import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_SCOPES,
+    LOCAL_USERS,
+    Client,
+    Issuer,
+    IssuerServer,
+)
 from archway.shared.local.probe import HandlerProbe
 from archway.shared.local.processes import clean_stale, process_tag, running_owner
 from archway.shared.local.provider import LocalProvider, context
@@ -149,9 +157,12 @@ class Mounted:
 
 class LocalCloud:
     def __init__(self, platform: Platform, port: int = 8080, moto_port: int = 0,
-                 out: Callable[[str], None] = print) -> None:
+                 out: Callable[[str], None] = print, auth_port: int | None = None) -> None:
         self.platform = platform
         self.port = port
+        self.auth_port = port + 1 if auth_port is None else auth_port
+        self.issuer: Issuer | None = None  # the user pool's stand-in (made on first deploy)
+        self.issuer_server: LocalServer | None = None
         self.out = out
         self.work = platform.root / "build" / "local" / ".cloud"
         self.work.mkdir(parents=True, exist_ok=True)
@@ -187,6 +198,8 @@ class LocalCloud:
     def stop(self) -> None:
         if self.server is not None:
             self.server.stop()
+        if self.issuer_server is not None:
+            self.issuer_server.stop()
         if self.runner is not None:
             self.runner.close()
         self.moto.stop()
@@ -204,14 +217,44 @@ class LocalCloud:
         if failed:
             raise ArchwayError("local deploy failed: " + "; ".join(
                 f"{r.id}: {r.reason}" for r in failed))
+        if self.issuer is None:
+            self.issuer = self._issuer()
         return results
 
-    def publish_site(self) -> None:
+    def _issuer(self) -> Issuer:
+        """The local OpenID Connect issuer: the SPA's client registered with the local
+        edge's URLs (127.0.0.1 and localhost) as its callback and logout URLs."""
+        client_id, scopes = self._auth_client()
+        urls = (f"http://{HOST}:{self.port}/", f"http://localhost:{self.port}/")
+        return Issuer(f"http://{HOST}:{self.auth_port}",
+                      [Client(client_id, urls, urls, scopes)])
+
+    def _auth_client(self) -> tuple[str, tuple[str, ...]]:
+        """The app client id and scopes of the deployed auth stack, when the environment
+        has one and it could be read; the local defaults otherwise."""
         assert self.engine is not None
+        target = next((t for t in self.engine.targets.values() if t.kind == "auth"), None)
+        if target is None:
+            return DEFAULT_CLIENT_ID, DEFAULT_SCOPES
+        try:
+            state = self.engine.provider_for(target).describe(target)
+            client_id = str(state.outputs["ClientId"]) if state else DEFAULT_CLIENT_ID
+        except (ClientError, KeyError, ArchwayError):
+            client_id = DEFAULT_CLIENT_ID
+        client: dict[str, Any] = next((r["Properties"] for r in target.template["Resources"].values()
+                       if r["Type"] == "AWS::Cognito::UserPoolClient"), {})
+        scopes = client.get("AllowedOAuthScopes")
+        return client_id, tuple(scopes) if isinstance(scopes, list) else DEFAULT_SCOPES
+
+    def publish_site(self) -> None:
+        assert self.engine is not None and self.issuer is not None
         edge = self.engine.targets["edge"]
         bucket = self.engine.provider_for(edge).describe(edge).outputs["SiteBucket"]
         s3 = self.engine.connections.client("s3", edge.account, edge.region)
-        publish_site(self.platform.site_dir, s3, bucket, log=lambda _line: None)
+        (client,) = self.issuer.clients.values()
+        config = site_config(self.issuer.url, client.client_id, client.scopes)
+        publish_site(self.platform.site_dir, s3, bucket, log=lambda _line: None,
+                     generated={"config.json": config})
 
     def seed(self, skip: frozenset[str] | set[str] = frozenset()) -> int:
         assert self.engine is not None
@@ -251,6 +294,7 @@ class LocalCloud:
 
     def _write_state(self, extra: dict[str, Any] | None = None) -> None:
         state = {"endpoint": self.moto.endpoint, "url": f"http://{HOST}:{self.port}",
+                 "issuer": self.issuer.url if self.issuer else None,
                  "pid": os.getpid(), "moto_pid": self.moto.pid, "tag": process_tag(),
                  **(extra or {})}
         state_path(self.platform.root).write_text(json.dumps(state, indent=1))
@@ -270,7 +314,7 @@ class LocalCloud:
                 environment=props.get("Environment", {}).get("Variables", {}),
                 **code_locations(self.platform).get(target.name, {}))
             self.runner.register(function)
-        return ApiRouter.from_template(ctx, self.runner)
+        return ApiRouter.from_template(ctx, self.runner, self.issuer)
 
     def _edge(self, target: Target, edge_global: Target, apis: dict[str, ApiRouter]) -> EdgeRouter:
         assert self.engine is not None
@@ -365,6 +409,10 @@ class LocalCloud:
         lines = [f"  edge: WAF rate limit {waf.rate_limit.requests} requests per "
                  f"{waf.rate_limit.window_seconds} s per IP, IP allow/deny lists; managed "
                  "rule groups and geo rules apply on AWS only"]
+        if self.issuer is not None:
+            users = ", ".join(user.username for user in LOCAL_USERS)
+            lines.append(f"  sign-in: local OpenID Connect issuer {self.issuer.url} (stands in "
+                         f"for the user pool; users {users}, passwords in docs/auth.md)")
         for service in self.platform.services:
             lines.append(f"  {service.name} (account {service.account}, stack "
                          f"{service.stack_name})")
@@ -375,6 +423,12 @@ class LocalCloud:
 
     def serve(self, mounted: Mounted) -> None:
         self.app = App(mounted.router, log=self.out)
+        if self.issuer is not None:
+            issuer = IssuerServer(self.issuer)
+            self.issuer_server = LocalServer(App(Router(issuer, {}), log=self.out),
+                                             port=self.auth_port, name="archway-issuer",
+                                             option="--auth-port")
+            self.issuer_server.start()
         self.server = LocalServer(self.app, port=self.port)
         self.server.start()
 

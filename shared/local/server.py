@@ -6,6 +6,9 @@ else goes through the edge. Each request is logged like a CloudFront access log 
 with control characters escaped. Before routing, as CloudFront does: the viewer's IP is
 the TCP peer (an X-Forwarded-For it sends is passed on, never believed), ``.`` and ``..``
 path segments are resolved, and CloudFront's URL and request-size quotas are enforced.
+Credentials never reach the log: the values of query parameters that carry them (an
+authorization ``code`` on its way back to the SPA, tokens) are written as ``REDACTED``,
+and headers and bodies are not logged at all.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from archway.shared.errors import ArchwayError
 from archway.shared.local.http import Request, Response
@@ -29,6 +33,8 @@ from archway.shared.local.limits import (
 from archway.shared.local.text import printable
 
 ASGIReceive = Callable[[], Any]
+SECRET_PARAMETERS = frozenset({"code", "code_verifier", "id_token", "access_token",
+                               "refresh_token", "token", "password"})
 ASGISend = Callable[[dict[str, Any]], Any]
 
 
@@ -66,11 +72,21 @@ class App:
             response, served_by = await router.edge.handle(request)
         latency = (time.perf_counter() - start) * 1000
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        target = request.path + (f"?{request.query_string}" if request.query_string else "")
+        query = loggable_query(request.query_string)
+        target = request.path + (f"?{query}" if query else "")
         cache = (response.header("x-cache") or "-").split(" ")[0]
         self.log(printable(f"{stamp} {request.source_ip} {request.method} {target} "
                            f"{response.status} {latency:.1f}ms {served_by} {cache}"))
         await _send(send, response, head=request.method == "HEAD")
+
+
+def loggable_query(query: str) -> str:
+    """The query string as the request log shows it: credentials replaced."""
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if not any(name.lower() in SECRET_PARAMETERS for name, _ in pairs):
+        return query
+    return urlencode([(name, "REDACTED" if name.lower() in SECRET_PARAMETERS else value)
+                      for name, value in pairs])
 
 
 async def _request(scope: dict[str, Any], receive: ASGIReceive) -> Request:
@@ -115,7 +131,8 @@ async def _send(send: ASGISend, response: Response, head: bool = False) -> None:
 class LocalServer:
     """uvicorn in a background thread, loopback only, stopped within a bounded time."""
 
-    def __init__(self, app: App, host: str = "127.0.0.1", port: int = 8080) -> None:
+    def __init__(self, app: App, host: str = "127.0.0.1", port: int = 8080,
+                 name: str = "archway-edge", option: str = "--port") -> None:
         if not ipaddress.ip_address(host).is_loopback:
             raise ServerError(f"the local cloud serves on loopback only (got --host {host})")
         import uvicorn
@@ -129,8 +146,9 @@ class LocalServer:
                                 proxy_headers=False,
                                 h11_max_incomplete_event_size=4 * CLOUDFRONT_MAX_REQUEST_HEAD)
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="archway-edge", daemon=True)
+        self.thread = threading.Thread(target=self.server.run, name=name, daemon=True)
         self.url = f"http://{host}:{port}"
+        self.option = option
 
     def start(self, timeout: float = 15.0) -> None:
         self.thread.start()
@@ -138,7 +156,7 @@ class LocalServer:
         while not self.server.started:
             if not self.thread.is_alive() or time.monotonic() > deadline:
                 raise ServerError(f"could not serve on {self.url} (is the port in use? "
-                                  "choose another with --port)")
+                                  f"choose another with {self.option})")
             time.sleep(0.05)
 
     def stop(self, timeout: float = 10.0) -> None:
