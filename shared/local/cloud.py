@@ -241,8 +241,9 @@ class LocalCloud:
             client_id = str(state.outputs["ClientId"]) if state else DEFAULT_CLIENT_ID
         except (ClientError, KeyError, ArchwayError):
             client_id = DEFAULT_CLIENT_ID
-        client: dict[str, Any] = next((r["Properties"] for r in target.template["Resources"].values()
-                       if r["Type"] == "AWS::Cognito::UserPoolClient"), {})
+        resources = target.template["Resources"].values()
+        client: dict[str, Any] = next((r["Properties"] for r in resources
+                                       if r["Type"] == "AWS::Cognito::UserPoolClient"), {})
         scopes = client.get("AllowedOAuthScopes")
         return client_id, tuple(scopes) if isinstance(scopes, list) else DEFAULT_SCOPES
 
