@@ -48,6 +48,7 @@ ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"]
 S3_ORIGIN = "site"
 API_ORIGIN = "api-router"  # placeholder: the router function always replaces or answers
 API_PATH_PATTERN = "/api/*"
+AUTHORIZATION = "Authorization"  # the signed-in user's token: in the API cache key
 MAX_API_TTL = 3600
 # Error codes whose caching CloudFront lets a distribution set (ErrorCachingMinTTL):
 # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HTTPStatusCodes.html
@@ -213,18 +214,30 @@ class EdgeBlueprint:
 
     @cached_property
     def api_cache_policy(self) -> cf.CachePolicy:
-        # DefaultTTL 0: nothing is cached unless the API sends Cache-Control (routes that
-        # declare cache_ttl do); query strings are part of the key (search?q=...).
+        """DefaultTTL 0: nothing is cached unless the API sends Cache-Control (routes that
+        declare cache_ttl do); query strings are part of the key (search?q=...).
+
+        ``Authorization`` (the signed-in user's token) is part of the key too: CloudFront
+        removes it from origin requests unless a cache policy includes it, and headers in
+        the cache key always reach the origin; an origin request policy cannot forward
+        it (AllViewerExceptHostHeader does not). In the key, a response to one token is
+        never served to a request carrying another token, or none.
+        https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/http-401-unauthorized.html
+        https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/add-origin-custom-headers.html#add-origin-custom-headers-forward-authorization
+        https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/controlling-the-cache-key.html
+        """
         return self.t.add_resource(cf.CachePolicy(
             "ApiCachePolicy",
             CachePolicyConfig=cf.CachePolicyConfig(
                 Name=f"{self.prefix}-api",
-                Comment="Honours origin Cache-Control; query strings in the key",
+                Comment="Honours origin Cache-Control; query strings and Authorization in "
+                        "the key",
                 DefaultTTL=0, MinTTL=0, MaxTTL=MAX_API_TTL,
                 ParametersInCacheKeyAndForwardedToOrigin=cf.ParametersInCacheKeyAndForwardedToOrigin(
                     EnableAcceptEncodingGzip=True, EnableAcceptEncodingBrotli=True,
                     CookiesConfig=cf.CacheCookiesConfig(CookieBehavior="none"),
-                    HeadersConfig=cf.CacheHeadersConfig(HeaderBehavior="none"),
+                    HeadersConfig=cf.CacheHeadersConfig(HeaderBehavior="whitelist",
+                                                        Headers=[AUTHORIZATION]),
                     QueryStringsConfig=cf.CacheQueryStringsConfig(QueryStringBehavior="all"),
                 ),
             ),
