@@ -188,6 +188,15 @@ class EdgeBlueprint:
         return self._function("SpaFallbackFunction", "spa_fallback.js",
                               "SPA routes (no file extension) -> /index.html")
 
+    @property
+    def content_security_policy(self) -> str:
+        """The configured policy; with sign-in, the SPA may also call the user pool's
+        managed login domain (its token endpoint: the code exchange is a fetch)."""
+        policy = self.settings.security_headers.content_security_policy
+        auth = self.platform.auth
+        return policy if auth is None else \
+            csp_allowing_connect(policy, f"https://{auth.hosted_domain}")
+
     @cached_property
     def security_headers(self) -> cf.ResponseHeadersPolicy:
         h = self.settings.security_headers
@@ -198,7 +207,7 @@ class EdgeBlueprint:
                 Comment="Security headers on every response",
                 SecurityHeadersConfig=cf.SecurityHeadersConfig(
                     ContentSecurityPolicy=cf.ContentSecurityPolicy(
-                        ContentSecurityPolicy=h.content_security_policy, Override=True),
+                        ContentSecurityPolicy=self.content_security_policy, Override=True),
                     ContentTypeOptions=cf.ContentTypeOptions(Override=True),
                     FrameOptions=cf.FrameOptions(FrameOption=h.frame_options, Override=True),
                     ReferrerPolicy=cf.ReferrerPolicy(ReferrerPolicy=h.referrer_policy,
@@ -382,3 +391,19 @@ class EdgeBlueprint:
                                             HostedZoneId=CLOUDFRONT_ZONE),
         )) for kind in ("A", "AAAA")]
 
+
+
+def csp_allowing_connect(policy: str, origin: str) -> str:
+    """``policy`` with ``origin`` added to its connect-src (made from default-src, or
+    'self', when the policy has none)."""
+    directives = [d.strip() for d in policy.split(";") if d.strip()]
+    names = [d.split()[0].lower() for d in directives]
+    if "connect-src" in names:
+        index = names.index("connect-src")
+        if origin not in directives[index].split()[1:]:
+            directives[index] += f" {origin}"
+    else:
+        base = (directives[names.index("default-src")].split()[1:]
+                if "default-src" in names else ["'self'"])
+        directives.append(" ".join(["connect-src", *base, origin]))
+    return "; ".join(directives)

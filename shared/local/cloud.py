@@ -342,7 +342,7 @@ class LocalCloud:
             if policy_id in MANAGED_CACHE_POLICIES:
                 return MANAGED_CACHE_POLICIES[policy_id]
             props = ctx.evaluate(resources[by_physical[policy_id]]["Properties"])
-            return dict(props[kind])
+            return self._with_local_issuer(dict(props[kind]))
 
         functions: dict[str, CloudFrontFunction] = {}
 
@@ -369,6 +369,20 @@ class LocalCloud:
         return EdgeRouter(behaviors, origins, config.get("DefaultRootObject"),
                           WebAcl.from_template(edge_global.template), f"{HOST}:{self.port}",
                           api_for=self._api_handle)
+
+    def _with_local_issuer(self, policy: dict[str, Any]) -> dict[str, Any]:
+        """The local issuer stands in for the user pool's managed login domain: where the
+        site's Content-Security-Policy lets the SPA reach that domain, it reaches the
+        issuer (as the API domains of the templates are reached in process)."""
+        auth, issuer = self.platform.auth, self.issuer
+        csp = policy.get("SecurityHeadersConfig", {}).get("ContentSecurityPolicy")
+        if auth is None or issuer is None or not csp:
+            return policy
+        value = str(csp["ContentSecurityPolicy"]).replace(f"https://{auth.hosted_domain}",
+                                                          issuer.url)
+        headers = {**policy["SecurityHeadersConfig"],
+                   "ContentSecurityPolicy": {**csp, "ContentSecurityPolicy": value}}
+        return {**policy, "SecurityHeadersConfig": headers}
 
     def _api_handle(self, domain: str) -> Callable[[Request], Awaitable[Response]] | None:
         api = self.apis.get(domain)

@@ -24,6 +24,7 @@ class LocalPlatform:
     root: Path
     apis: dict[str, str]
     log: Path
+    issuer: str  # the local sign-in issuer's URL
 
     def client(self, source_ip: str = "127.0.0.1") -> httpx.Client:
         transport = httpx.HTTPTransport(local_address=source_ip)
@@ -48,5 +49,41 @@ def local_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPl
     _copy_repo(root)
     port = free_port()
     log = root / "archway-local.log"
-    with running_local(root, port, log) as state:
-        yield LocalPlatform(f"http://127.0.0.1:{port}", root, state["apis"], log)
+    with running_local(root, port, log, args=("--auth-port", str(free_port()))) as state:
+        yield LocalPlatform(f"http://127.0.0.1:{port}", root, state["apis"], log,
+                            state["issuer"])
+
+
+def sign_in(issuer: str, site: str, username: str = "alice",
+            password: str | None = None) -> dict[str, str]:
+    """Tokens of a seeded local user, from the running issuer's code flow over HTTP (what
+    the SPA does in a browser): authorize, the login form, the code, the token endpoint."""
+    import base64
+    import hashlib
+    import secrets
+    from urllib.parse import parse_qsl, urlsplit
+
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(
+        hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    params = {"response_type": "code", "client_id": _client_id(site), "redirect_uri": f"{site}/",
+              "scope": "openid email profile", "state": "test",
+              "code_challenge": challenge, "code_challenge_method": "S256"}
+    with httpx.Client(base_url=issuer, timeout=30) as http:
+        login = http.get("/oauth2/authorize", params=params)
+        assert login.status_code == 302, login.text
+        form = dict(parse_qsl(urlsplit(login.headers["location"]).query))
+        back = http.post("/login", data={**form, "username": username,
+                                         "password": password or f"{username}-local-only"})
+        assert back.status_code == 302, back.text
+        code = dict(parse_qsl(urlsplit(back.headers["location"]).query))["code"]
+        tokens = http.post("/oauth2/token", data={
+            "grant_type": "authorization_code", "client_id": params["client_id"],
+            "code": code, "redirect_uri": params["redirect_uri"], "code_verifier": verifier})
+        assert tokens.status_code == 200, tokens.text
+        return dict(tokens.json())
+
+
+def _client_id(site: str) -> str:
+    """The SPA's client id, as the SPA learns it: from the site's config.json."""
+    return str(httpx.get(f"{site}/config.json", timeout=30).json()["auth"]["clientId"])

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from helpers.local_platform import RATE_LIMIT, LocalPlatform
+from helpers.local_platform import RATE_LIMIT, LocalPlatform, sign_in
 
 pytestmark = pytest.mark.integration
 
@@ -64,13 +64,17 @@ def test_deep_link_to_an_spa_route_gets_index_html(local_platform: LocalPlatform
 def test_posted_review_is_read_back(local_platform: LocalPlatform) -> None:
     product = f"p-{uuid.uuid4().hex[:8]}"
     path = f"/api/reviews/products/{product}/reviews"
+    # GIVEN bob signed in on the local issuer
+    tokens = sign_in(local_platform.issuer, local_platform.url, "bob")
+    signed_in = {"authorization": f"Bearer {tokens['id_token']}"}
     with local_platform.client() as http:
-        created = http.post(path, json={"author": "Dana", "rating": 4, "text": "Solid."})
-        assert created.status_code == 201
+        # WHEN he posts a review THEN it is read back with him as its author
+        created = http.post(path, json={"rating": 4, "text": "Solid."}, headers=signed_in)
+        assert created.status_code == 201, created.text
         listed = http.get(path).json()
         assert [(r["author"], r["rating"], r["text"]) for r in listed["reviews"]] == [
-            ("Dana", 4, "Solid.")]
-        bad = http.post(path, json={"author": "Dana", "rating": 9, "text": "x"})
+            ("bob", 4, "Solid.")]
+        bad = http.post(path, json={"rating": 9, "text": "x"}, headers=signed_in)
         assert bad.status_code == 400
         assert bad.json()["message"] == "rating must be a whole number from 1 to 5 (got 9)"
 

@@ -8,6 +8,7 @@ import signal
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -16,7 +17,7 @@ from archway.shared.local.launcher import running_local
 from archway.shared.local.moto_server import free_port
 from archway.shared.local.persistence import SAVE_INTERVAL
 from archway.shared.local.processes import alive
-from helpers.local_platform import _copy_repo
+from helpers.local_platform import _copy_repo, sign_in
 
 pytestmark = pytest.mark.integration
 
@@ -40,9 +41,13 @@ def _reviews(url: str, product: str) -> list[str]:
     return [r["text"] for r in response.json()["reviews"]]
 
 
-def _post(url: str, product: str, text: str) -> None:
+def _post(state: dict[str, Any], product: str, text: str) -> None:
+    """Post a review as alice (signed in on this run's issuer: its key is new each start)."""
+    url = state["url"]
+    token = sign_in(state["issuer"], url)["id_token"]
     response = httpx.post(f"{url}/api/reviews/products/{product}/reviews", timeout=30,
-                          json={"author": "Dana", "rating": 5, "text": text})
+                          json={"rating": 5, "text": text},
+                          headers={"authorization": f"Bearer {token}"})
     assert response.status_code == 201, response.text
 
 
@@ -54,8 +59,8 @@ def test_data_survives_restarts_and_kill_9_leaves_nothing(tmp_path: Path) -> Non
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / "local.log"
     # GIVEN a review posted, then archway local stopped with Ctrl-C
-    with running_local(root, port, log):
-        _post(url, product, "first")
+    with running_local(root, port, log) as state:
+        _post(state, product, "first")
     assert "stopping" in log.read_text()
     # WHEN it starts again THEN the review is still there, and seeding did not overwrite it
     with running_local(root, port, log) as state:
@@ -63,7 +68,7 @@ def test_data_survives_restarts_and_kill_9_leaves_nothing(tmp_path: Path) -> Non
         assert "restored " in log.read_text()
         # WHEN a second review is posted, saved by the periodic save, and archway local is
         # killed with kill -9
-        _post(url, product, "second")
+        _post(state, product, "second")
         time.sleep(SAVE_INTERVAL + 1.5)
         process = state["process"]
         children = _children(process.pid)
