@@ -300,11 +300,14 @@ def _redirect(url: str) -> Response:
     return Response(302, [("location", url), ("cache-control", "no-store")])
 
 
-def _html(status: int, text: str) -> Response:
+def _html(status: int, text: str, redirects: tuple[str, ...] = ()) -> Response:
+    """A page of the issuer. ``redirects``: the origins the login form's answer may
+    redirect to (browsers apply form-action to the redirects after a submission too)."""
+    form_action = " ".join(("'self'", *redirects))
     return Response(status, [("content-type", "text/html; charset=utf-8"),
                              ("cache-control", "no-store"),
                              ("content-security-policy", "default-src 'none'; "
-                              "style-src 'unsafe-inline'; form-action 'self'"),
+                              f"style-src 'unsafe-inline'; form-action {form_action}"),
                              ("x-frame-options", "DENY")], text.encode())
 
 
@@ -363,14 +366,15 @@ class IssuerServer:
     def login_page(self, request: Request, error: str = "", status: int = 200) -> Response:
         params = dict(parse_qsl(request.query_string))
         try:
-            self.issuer.check_authorize(params)
+            client = self.issuer.check_authorize(params)
         except OAuthError as exc:
             return _html(400, f"<h1>Sign-in error</h1><p>{html.escape(exc.description)}</p>")
         hidden = "".join(f'<input type="hidden" name="{k}" value="{html.escape(params[k])}">'
                          for k in AUTHORIZE_KEYS if k in params)
         users = ", ".join(html.escape(u.username) for u in self.issuer.users.values())
         message = f'<p class="error" role="alert">{html.escape(error)}</p>' if error else ""
-        return _html(status, LOGIN_PAGE.format(users=users, hidden=hidden, error=message))
+        return _html(status, LOGIN_PAGE.format(users=users, hidden=hidden, error=message),
+                     tuple(sorted(client.origins)))
 
     def login(self, request: Request) -> Response:
         form = dict(parse_qsl(request.body.decode("utf-8", "replace")))

@@ -70,8 +70,8 @@ def test_search_open_product_sign_in_and_post_a_review(browser: Any,
     # WHEN alice signs in on the local login page
     sign_in_on_the_login_page(page, "alice", "alice-local-only")
     # THEN she is back on the product page, signed in, with no code left in the address
-    page.wait_for_url("**/products/p-1005")
     expect(page.locator("#user-name")).to_have_text("Signed in as alice")
+    expect(page).to_have_url(local_platform.url + "/products/p-1005")
     assert "code=" not in page.url and "state=" not in page.url
     assert page.evaluate("history.length") >= 1
     # WHEN she posts a review
