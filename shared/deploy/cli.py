@@ -384,6 +384,27 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _site_config(session: Session, args: argparse.Namespace) -> dict[str, bytes]:
+    """``config.json`` for the SPA from the auth stack's outputs: the user pool's managed
+    login domain (on ``--env local``, the running local issuer) and the app client."""
+    from archway.shared.deploy.site import site_config
+
+    auth = session.platform.auth
+    target = next((t for t in session.engine.targets.values() if t.kind == "auth"), None)
+    if auth is None or target is None:
+        return {}
+    state = session.engine.provider_for(target).describe(target)
+    if state is None:
+        raise ArchwayError("the auth stack is not deployed: archway deploy all first")
+    domain = f"https://{auth.hosted_domain}"
+    if args.env == "local":
+        from archway.shared.local.cloud import running_issuer
+
+        domain = running_issuer(args.root)
+    return {"config.json": site_config(domain, str(state.outputs["ClientId"]),
+                                       auth.client_scopes)}
+
+
 def cmd_publish_site(args: argparse.Namespace) -> int:
     from archway.shared.deploy.site import publish_site
 
@@ -397,7 +418,7 @@ def cmd_publish_site(args: argparse.Namespace) -> int:
     cloudfront = None if args.env == "local" else \
         connections.client("cloudfront", edge.account, "us-east-1")
     publish_site(session.platform.site_dir, s3, state.outputs["SiteBucket"], cloudfront,
-                 state.outputs.get("DistributionId"))
+                 state.outputs.get("DistributionId"), generated=_site_config(session, args))
     return 0
 
 

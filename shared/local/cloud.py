@@ -88,6 +88,15 @@ def running_endpoint(root: Path) -> str:
                                    "`tox -e local` (or `archway local`)") from None
 
 
+def running_issuer(root: Path) -> str:
+    """The URL of the running ``archway local``'s sign-in issuer, or a clear error."""
+    running_endpoint(root)
+    issuer = json.loads(state_path(root).read_text()).get("issuer")
+    if not issuer:
+        raise LocalCloudNotRunning("the local cloud has not started its sign-in issuer yet")
+    return str(issuer)
+
+
 def route_store_path(platform: Platform) -> Path:
     """The local stand-in of the edge's KeyValueStore (shared with archway deploy)."""
     return state_path(platform.root).parent / "routes" / f"{platform.names.route_store}.json"

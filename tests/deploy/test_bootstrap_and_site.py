@@ -13,7 +13,7 @@ from moto import mock_aws
 
 from archway.shared.commands import load_platform
 from archway.shared.deploy.bootstrap import bootstrap_targets
-from archway.shared.deploy.site import publish_site
+from archway.shared.deploy.site import publish_site, site_config
 from archway.shared.lint import lint_template
 from archway.shared.synth import platform_stacks, render
 from helpers.cfn import rendered
@@ -114,3 +114,27 @@ def test_publish_uploads_then_only_changes(aws: tuple[Any, Any, str], tmp_path: 
         "/app.js", "/style.css"]
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="site")["Contents"]]
     assert sorted(keys) == ["app.js", "index.html"]
+
+
+def test_generated_config_is_published_uncached_and_kept(aws: tuple[Any, Any, str],
+                                                         tmp_path: Path) -> None:
+    s3, cloudfront, distribution = aws
+    site = make_site(tmp_path, {"index.html": "<html>"})
+    config = site_config("https://shop-dev.auth.eu-west-1.amazoncognito.com/", "abc123",
+                         ("openid", "email"))
+    # GIVEN a publish with the deploy's config.json
+    publish_site(site, s3, "site", cloudfront, distribution, log=lambda _l: None,
+                 generated={"config.json": config})
+    # THEN the SPA reads where to sign in, and no cache keeps an old one
+    published = s3.get_object(Bucket="site", Key="config.json")
+    assert json.loads(published["Body"].read()) == {"auth": {
+        "domain": "https://shop-dev.auth.eu-west-1.amazoncognito.com", "clientId": "abc123",
+        "scopes": "openid email"}}
+    assert (published["ContentType"], published["CacheControl"]) == ("application/json",
+                                                                      "no-cache")
+    # WHEN the same config is published again THEN it is unchanged, not deleted as a file
+    # missing from the folder
+    again = publish_site(site, s3, "site", cloudfront, distribution, log=lambda _l: None,
+                         generated={"config.json": config})
+    assert (again.uploaded, again.deleted) == ([], [])
+    assert sorted(again.unchanged) == ["config.json", "index.html"]
