@@ -371,7 +371,8 @@ class ServiceBlueprint:
 
         CloudFormation deploys an API only when the Deployment resource is created, so
         its id hashes the whole rendered API surface: resources, methods with their
-        integrations and authorizers, invoke permissions, aliases (provisioned concurrency) and versions.
+        integrations and authorizers, invoke permissions, aliases (provisioned
+        concurrency) and versions.
         A route removal is deleted only after the new deployment exists (CloudFormation
         deletes in its cleanup phase), so the deploy engine deploys the stage once more
         after such an update (shared/deploy/cloudformation.py).

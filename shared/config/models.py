@@ -62,6 +62,9 @@ LAMBDA_RESERVED_VARIABLES = (
 )
 # Set by Archway on every function (shared/model): tables, environment, service name.
 ARCHWAY_VARIABLES = ("POWERTOOLS_SERVICE_NAME", "ARCHWAY_ENV", "ARCHWAY_CACHE_TTLS")
+# Makes Powertools' Logger log each incoming event, headers (tokens) included.
+# https://docs.powertools.aws.dev/lambda/python/latest/core/logger/#log-incoming-event
+POWERTOOLS_LOG_EVENT = "POWERTOOLS_LOGGER_LOG_EVENT"
 # A tag value: ^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$, at most 256 characters; "aws:" is reserved.
 # https://docs.aws.amazon.com/servicequotas/2019-06-24/apireference/API_Tag.html
 # https://docs.aws.amazon.com/tag-editor/latest/userguide/best-practices-and-strats.html
@@ -434,6 +437,9 @@ class Function(Strict):
                 raise ValueError(f"{key!r} is reserved: Lambda sets it")
             if key in ARCHWAY_VARIABLES or key.endswith("_TABLE"):
                 raise ValueError(f"{key!r} is reserved: Archway sets it (and *_TABLE)")
+            if key == POWERTOOLS_LOG_EVENT:
+                raise ValueError(f"{key!r} would log every event whole, the caller's "
+                                 "Authorization header (a token) included")
         return value
 
 
