@@ -57,7 +57,7 @@ from archway.shared.local.provider import LocalProvider, context
 from archway.shared.local.runner import LambdaRunner, LocalFunction
 from archway.shared.local.seed import seed
 from archway.shared.local.server import App, LocalServer, Router
-from archway.shared.model import Platform
+from archway.shared.model import Platform, RouteAuthModel
 from archway.shared.synth import SynthResult, synth
 
 STATE_FILE = "cloud.json"
@@ -442,7 +442,8 @@ class LocalCloud:
                          f"{service.stack_name})")
             for route in service.routes:
                 function = service.functions[route.function].physical
-                lines.append(f"    {route.method:<6} {route.path:<38} -> {function}")
+                lines.append(f"    {route.method:<6} {route.path:<38} -> {function}"
+                             + _signed_in(route.auth))
         return lines
 
     def serve(self, mounted: Mounted) -> None:
@@ -548,6 +549,14 @@ class LocalCloud:
                 services.add(parts[1])  # a new folder shows up as the folder alone
                 config_changed |= not known
         return services, config_changed
+
+
+def _signed_in(auth: RouteAuthModel | None) -> str:
+    """How a mounted route says it needs a signed-in user (and which token)."""
+    if auth is None:
+        return ""
+    return (f"  (signed-in: access token with {' or '.join(auth.scopes)})" if auth.scopes
+            else "  (signed-in: ID token)")
 
 
 def _source_filter(change: watchfiles.Change, path: str) -> bool:

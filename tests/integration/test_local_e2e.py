@@ -130,3 +130,17 @@ def test_a_second_archway_local_refuses_and_leaves_the_first_running(
     with local_platform.client() as http:
         assert http.get("/").status_code == 200
     assert (local_platform.root / "build" / "local" / ".cloud" / "cloud.json").exists()
+
+
+def test_the_console_says_which_routes_need_a_signed_in_user(
+        local_platform: LocalPlatform) -> None:
+    # GIVEN the console of a running archway local: its list of mounted routes
+    console = local_platform.log.read_text().splitlines()
+    route = "/api/reviews/products/{id}/reviews"
+    mounted = {" ".join(line.split()[:2]): line for line in console
+               if line.startswith("    ") and route in line}
+    # THEN posting a review says it needs a signed-in user's ID token, reading does not
+    assert mounted[f"POST {route}"].endswith("(signed-in: ID token)")
+    assert "signed-in" not in mounted[f"GET {route}"]
+    assert any(f"sign-in: local OpenID Connect issuer {local_platform.issuer}" in line
+               for line in console)
