@@ -22,6 +22,10 @@ def test_spa_is_served_at_the_root(local_platform: LocalPlatform) -> None:
         # the response headers policy applies to S3 content too
         assert response.headers["x-frame-options"] == "DENY"
         assert "default-src 'self'" in response.headers["content-security-policy"]
+        # the SPA may fetch from the sign-in issuer (the stand-in for the pool's domain)
+        policy = dict(d.strip().split(" ", 1) for d in
+                      response.headers["content-security-policy"].split(";"))
+        assert policy["connect-src"] == f"'self' {local_platform.issuer}"
         assert http.get("/app.js").headers["content-type"].startswith("text/javascript")
 
 
