@@ -96,6 +96,11 @@ def test_search_open_product_sign_in_and_post_a_review(browser: Any,
     console = local_platform.log.read_text()
     assert token not in console and token.split(".")[2] not in console
     assert "code=REDACTED" in console  # the way back from sign-in was logged, redacted
+    # AND not to any log file it keeps (handler logs, moto's log)
+    logs = list((local_platform.root / "build" / "local" / ".cloud").rglob("*.log"))
+    assert any(log.parent.name == "logs" for log in logs)  # the handlers' logs are there
+    for log in logs:
+        assert token.split(".")[2] not in log.read_text(errors="replace"), log
     # WHEN she signs out THEN she is a visitor again and the form is gone
     page.locator("#sign-out").click()
     page.wait_for_url(local_platform.url + "/")

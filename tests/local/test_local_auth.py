@@ -317,6 +317,9 @@ def test_a_signed_in_route_needs_a_valid_id_token_and_passes_its_claims(issuer: 
     assert claims["token_use"] == "id" and claims["email_verified"] == "true"
     assert claims["exp"].endswith(" UTC " + claims["exp"][-4:]) and claims["exp"][:3].isalpha()
     assert all(isinstance(value, str) for value in claims.values())
+    # AND the authorizer answers before the API key check, as on AWS
+    response = asyncio.run(api.handle(Request("POST", "/live/api/svc/items", "", [])))
+    assert (response.status, json.loads(response.body)) == (401, {"message": "Unauthorized"})
     # AND a public route needs nothing and gets no claims
     assert call(api, "GET", None)[0] == 200
     assert "authorizer" not in runner.events[-1]["requestContext"]
