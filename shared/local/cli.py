@@ -76,7 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--port", type=int, default=8080, help="edge port (default 8080)")
     parser.add_argument("--auth-port", type=int, default=None,
                         help="port of the local sign-in (OpenID Connect) issuer "
-                             "(default: edge port + 1)")
+                             "(default: edge port + 1, or any free port if that is taken)")
     parser.add_argument("--moto-port", type=int, default=0,
                         help="port of the local AWS stand-in (default: any free port)")
     parser.add_argument("--no-serve", action="store_true", help="deploy, seed and exit")

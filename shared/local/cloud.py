@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import watchfiles
 from botocore.exceptions import ClientError
@@ -42,7 +43,13 @@ from archway.shared.local.edge_router import (
     WebAcl,
 )
 from archway.shared.local.http import Request, Response
-from archway.shared.local.moto_server import HOST, LocalCloudError, MotoServer
+from archway.shared.local.moto_server import (
+    HOST,
+    LocalCloudError,
+    MotoServer,
+    free_port,
+    port_free,
+)
 from archway.shared.local.oidc import (
     DEFAULT_CLIENT_ID,
     DEFAULT_SCOPES,
@@ -169,7 +176,7 @@ class LocalCloud:
                  out: Callable[[str], None] = print, auth_port: int | None = None) -> None:
         self.platform = platform
         self.port = port
-        self.auth_port = port + 1 if auth_port is None else auth_port
+        self.auth_port = auth_port  # None: the edge port + 1, or any free port if taken
         self.issuer: Issuer | None = None  # the user pool's stand-in (made on first deploy)
         self.issuer_server: LocalServer | None = None
         self.out = out
@@ -235,6 +242,8 @@ class LocalCloud:
         edge's URLs (127.0.0.1 and localhost) as its callback and logout URLs."""
         client_id, scopes = self._auth_client()
         urls = (f"http://{HOST}:{self.port}/", f"http://localhost:{self.port}/")
+        if self.auth_port is None:
+            self.auth_port = self.port + 1 if port_free(self.port + 1) else free_port()
         return Issuer(f"http://{HOST}:{self.auth_port}",
                       [Client(client_id, urls, urls, scopes)])
 
@@ -451,8 +460,8 @@ class LocalCloud:
         if self.issuer is not None:
             issuer = IssuerServer(self.issuer)
             self.issuer_server = LocalServer(App(Router(issuer, {}), log=self.out),
-                                             port=self.auth_port, name="archway-issuer",
-                                             option="--auth-port")
+                                             port=urlsplit(self.issuer.url).port or 0,
+                                             name="archway-issuer", option="--auth-port")
             self.issuer_server.start()
         self.server = LocalServer(self.app, port=self.port)
         self.server.start()

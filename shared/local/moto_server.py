@@ -32,6 +32,16 @@ def free_port(host: str = HOST) -> int:
         return int(sock.getsockname()[1])
 
 
+def port_free(port: int, host: str = HOST) -> bool:
+    """Whether ``port`` can be served on now (a later start may still race for it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 class MotoServer:
     """``with MotoServer() as moto: moto.endpoint`` -> http://127.0.0.1:<port>."""
 
