@@ -31,6 +31,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -122,7 +123,7 @@ class Issuer:
 
     def __init__(self, url: str, clients: list[Client],
                  users: tuple[LocalUser, ...] = LOCAL_USERS,
-                 clock: Any = time.time) -> None:
+                 clock: Callable[[], float] = time.time) -> None:
         self.url = url.rstrip("/")
         self.clients = {client.client_id: client for client in clients}
         self.users = {user.username.lower(): user for user in users}
