@@ -210,7 +210,8 @@ def test_destroy_service_keeps_its_table_and_lists_it(root: Path, moto: MotoServ
     assert run(root, "status").code == 1
 
 
-def test_destroy_all_goes_dependents_first_and_keeps_the_buckets(root: Path, moto: MotoServer) -> None:
+def test_destroy_all_goes_dependents_first_and_keeps_the_buckets(root: Path,
+                                                               moto: MotoServer) -> None:
     # WHEN everything left is destroyed
     result = run(root, "destroy", "all", "--yes")
     # THEN reviews goes before the pool it reads, the pool before the edge, the edge
