@@ -260,3 +260,19 @@ def test_the_token_reaches_the_api_and_is_part_of_the_cache_key(
         "CacheBehaviors"][0]
     assert behavior["PathPattern"] == "/api/*"
     assert behavior["CachePolicyId"] == {"Ref": "ApiCachePolicy"}
+
+
+def test_destroying_the_auth_stack_lists_the_pool_it_keeps(
+        platforms: dict[str, Platform]) -> None:
+    from archway.shared.deploy.destroy import retained
+    from archway.shared.deploy.provider import Target
+
+    # GIVEN dev's auth stack as deployed (the pool's physical id known)
+    stack = auth_stack(platforms["dev"])
+    target = Target(stack.id, stack.name, stack.kind, stack.account, stack.region,
+                    render(stack), "sha")
+    # WHEN listing what its deletion keeps
+    kept = retained(target, {"UserPool": "eu-west-1_Example01"})
+    # THEN the user pool is named, with its account and region
+    assert [str(k) for k in kept] == [
+        "user pool eu-west-1_Example01 (account 200000000000, eu-west-1)"]
