@@ -161,7 +161,7 @@ class AuthBlueprint:
         """The SPA: a public client (a browser cannot keep a secret), authorization code
         grant only (no implicit grant: no tokens in URLs), PKCE on the SPA's side.
         https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-settings-client-apps.html
-        https://docs.aws.amazon.com/cognito/latest/developerguide/authorization-endpoint.html
+        https://docs.aws.amazon.com/cognito/latest/developerguide/using-pkce-in-authorization-code.html
         """
         servers = [server.title for server in self.resource_servers]
         return self.t.add_resource(cognito.UserPoolClient(

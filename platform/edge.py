@@ -37,6 +37,7 @@ from archway.shared.blueprint import (
     tags,
 )
 from archway.shared.blueprint.storage import access_log_delivery, private_bucket
+from archway.shared.errors import ConfigError
 from archway.shared.model import Platform
 from archway.shared.naming import deploy_role_name
 
@@ -54,6 +55,22 @@ MAX_API_TTL = 3600
 # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HTTPStatusCodes.html
 ERROR_CODES = (400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504)
 KVS_ACTIONS = ("DescribeKeyValueStore", "GetKey", "ListKeys", "PutKey", "DeleteKey")
+
+
+# CloudFront quota: a Content-Security-Policy value is at most 1783 characters.
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html
+MAX_CSP = 1783
+
+
+def with_source(policy: str, directive: str, source: str) -> str:
+    """``policy`` with ``source`` allowed by ``directive`` (added when absent)."""
+    parts = [part.strip() for part in policy.split(";") if part.strip()]
+    for index, part in enumerate(parts):
+        if part.split()[0].lower() == directive:
+            if source not in part.split()[1:]:
+                parts[index] = f"{part} {source}"
+            return "; ".join(parts)
+    return "; ".join([*parts, f"{directive} {source}"])
 
 
 def edge_stack(platform: Platform) -> StackDef:
@@ -188,14 +205,20 @@ class EdgeBlueprint:
         return self._function("SpaFallbackFunction", "spa_fallback.js",
                               "SPA routes (no file extension) -> /index.html")
 
-    @property
+    @cached_property
     def content_security_policy(self) -> str:
-        """The configured policy; with sign-in, the SPA may also call the user pool's
-        managed login domain (its token endpoint: the code exchange is a fetch)."""
+        """platform.yaml's policy; with a user pool, the SPA may also fetch tokens from its
+        sign-in domain (the code exchange and refresh go to its /oauth2/token)."""
         policy = self.settings.security_headers.content_security_policy
-        auth = self.platform.auth
-        return policy if auth is None else \
-            csp_allowing_connect(policy, f"https://{auth.hosted_domain}")
+        if self.platform.auth is None:
+            return policy
+        policy = with_source(policy, "connect-src", f"https://{self.platform.auth.hosted_domain}")
+        if len(policy) > MAX_CSP:
+            raise ConfigError("config/platform.yaml", "edge.security_headers."
+                              "content_security_policy", (
+                                  f"with the sign-in domain added to connect-src it is "
+                                  f"{len(policy)} characters (CloudFront allows {MAX_CSP})"))
+        return policy
 
     @cached_property
     def security_headers(self) -> cf.ResponseHeadersPolicy:
@@ -391,19 +414,3 @@ class EdgeBlueprint:
                                             HostedZoneId=CLOUDFRONT_ZONE),
         )) for kind in ("A", "AAAA")]
 
-
-
-def csp_allowing_connect(policy: str, origin: str) -> str:
-    """``policy`` with ``origin`` added to its connect-src (made from default-src, or
-    'self', when the policy has none)."""
-    directives = [d.strip() for d in policy.split(";") if d.strip()]
-    names = [d.split()[0].lower() for d in directives]
-    if "connect-src" in names:
-        index = names.index("connect-src")
-        if origin not in directives[index].split()[1:]:
-            directives[index] += f" {origin}"
-    else:
-        base = (directives[names.index("default-src")].split()[1:]
-                if "default-src" in names else ["'self'"])
-        directives.append(" ".join(["connect-src", *base, origin]))
-    return "; ".join(directives)

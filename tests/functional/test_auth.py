@@ -260,3 +260,47 @@ def test_the_token_reaches_the_api_and_is_part_of_the_cache_key(
         "CacheBehaviors"][0]
     assert behavior["PathPattern"] == "/api/*"
     assert behavior["CachePolicyId"] == {"Ref": "ApiCachePolicy"}
+
+
+def test_destroying_the_auth_stack_lists_the_pool_it_keeps(
+        platforms: dict[str, Platform]) -> None:
+    from archway.shared.deploy.destroy import retained
+    from archway.shared.deploy.provider import Target
+
+    # GIVEN dev's auth stack as deployed (the pool's physical id known)
+    stack = auth_stack(platforms["dev"])
+    target = Target(stack.id, stack.name, stack.kind, stack.account, stack.region,
+                    render(stack), "sha")
+    # WHEN listing what its deletion keeps
+    kept = retained(target, {"UserPool": "eu-west-1_Example01"})
+    # THEN the user pool is named, with its account and region
+    assert [str(k) for k in kept] == [
+        "user pool eu-west-1_Example01 (account 200000000000, eu-west-1)"]
+
+
+def test_the_spa_may_fetch_tokens_from_the_sign_in_domain_only(
+        platforms: dict[str, Platform], repo_copy: Path) -> None:
+    from archway.platform.edge import with_source
+
+    # GIVEN the dev edge (a user pool) and one without auth
+    def csp(template: dict[str, Any]) -> str:
+        config = template["Resources"]["SecurityHeaders"]["Properties"][
+            "ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+        return str(config["ContentSecurityPolicy"]["ContentSecurityPolicy"])
+
+    dev = csp(rendered(edge_stack(platforms["dev"])))
+    edit(repo_copy / "config" / "platform.yaml", lambda d: d.pop("auth"))
+    edit(repo_copy / "config" / "environments" / "prod.yaml", lambda d: d.pop("auth"))
+    edit(repo_copy / "services" / "reviews" / "service.yaml",
+         lambda d: d["routes"][1].pop("auth"))
+    plain = csp(rendered(edge_stack(resolve(load_config(repo_copy), "dev"))))
+    # THEN with a pool, connect-src adds exactly its sign-in domain (the token endpoint);
+    #      without one, the policy is platform.yaml's as written
+    directives = dict(d.split(" ", 1) for d in dev.split("; "))
+    assert directives["connect-src"] == (
+        "'self' https://archway-shop-dev.auth.eu-west-1.amazoncognito.com")
+    assert dev.replace(
+        " https://archway-shop-dev.auth.eu-west-1.amazoncognito.com", "") == plain
+    # AND a policy without connect-src gets the directive
+    assert with_source("default-src 'self'", "connect-src", "https://x") == (
+        "default-src 'self'; connect-src https://x")

@@ -252,30 +252,3 @@ def test_site_access_is_logged_into_the_log_bucket_by_s3_only(
     # AND the log bucket's own logging is a declared deviation, with its reason
     declared = template["Metadata"]["Archway::Deviations"]
     assert [d["Resources"] for d in declared if d["Control"] == "S3.9"] == [["LogBucket"]]
-
-
-def test_the_spa_may_reach_the_sign_in_domain_and_nothing_else_new(
-        platforms: dict[str, Platform]) -> None:
-    # GIVEN an environment with a user pool
-    platform = platforms["dev"]
-    assert platform.auth is not None
-    # WHEN the edge is rendered
-    (policy,) = resources(rendered(edge_stack(platform)),
-                          "AWS::CloudFront::ResponseHeadersPolicy").values()
-    csp = (policy["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
-           ["ContentSecurityPolicy"]["ContentSecurityPolicy"])
-    directives = {d.split()[0]: d.split()[1:] for d in csp.split("; ")}
-    # THEN fetch may go to the pool's managed login domain (the token endpoint) besides
-    # the site itself; every other directive is the configured one
-    assert directives["connect-src"] == [
-        "'self'", f"https://{platform.auth.hosted_domain}"]
-    assert directives["script-src"] == ["'self'"] and directives["form-action"] == ["'self'"]
-
-
-def test_connect_src_is_made_from_default_src_when_missing() -> None:
-    from archway.platform.edge import csp_allowing_connect
-
-    assert csp_allowing_connect("default-src 'self' https://cdn", "https://id") == \
-        "default-src 'self' https://cdn; connect-src 'self' https://cdn https://id"
-    assert csp_allowing_connect("connect-src 'self' https://id", "https://id") == \
-        "connect-src 'self' https://id"

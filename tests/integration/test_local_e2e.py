@@ -83,6 +83,20 @@ def test_posted_review_is_read_back(local_platform: LocalPlatform) -> None:
         assert bad.json()["message"] == "rating must be a whole number from 1 to 5 (got 9)"
 
 
+def test_an_anonymous_review_is_refused_and_not_stored(local_platform: LocalPlatform) -> None:
+    # GIVEN a visitor who has not signed in (no Authorization header)
+    product = f"p-{uuid.uuid4().hex[:8]}"
+    path = f"/api/reviews/products/{product}/reviews"
+    with local_platform.client() as http:
+        # WHEN they post a review
+        created = http.post(path, json={"rating": 4, "text": "Solid."})
+        # THEN it is a 401 and the product still has no review (reading stays public)
+        assert created.status_code == 401
+        listed = http.get(path)
+        assert listed.status_code == 200
+        assert listed.json()["reviews"] == []
+
+
 def test_view_counter_increments(local_platform: LocalPlatform) -> None:
     path = f"/api/reviews/products/p-{uuid.uuid4().hex[:8]}/views"
     with local_platform.client() as http:
