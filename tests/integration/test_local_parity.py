@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from helpers.local_platform import RATE_LIMIT, LocalPlatform
+from helpers.local_platform import RATE_LIMIT, LocalPlatform, sign_in
 
 pytestmark = pytest.mark.integration
 
@@ -33,9 +33,12 @@ def test_dot_segments_cannot_reach_around_the_api_behaviour(
 
 def test_body_over_lambdas_payload_limit_is_413(local_platform: LocalPlatform) -> None:
     path = f"/api/reviews/products/p-{uuid.uuid4().hex[:8]}/reviews"
+    # GIVEN a signed-in user (the authorizer answers before the payload is looked at)
+    token = sign_in(local_platform.issuer, local_platform.url)["id_token"]
     with local_platform.client(source_ip="127.0.0.5") as http:
         response = http.post(path, content=b"x" * (6 * 1024 * 1024 + 1),
-                             headers={"content-type": "application/json"})
+                             headers={"content-type": "application/json",
+                                      "authorization": f"Bearer {token}"})
         assert response.status_code == 413
         assert response.json() == {"message": "Request Too Long"}
 
