@@ -49,7 +49,10 @@ def version() -> str:
         return "unknown (not installed)"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """Every command, or only the core ones (synth, lint, schema, ...) when ``argv`` runs
+    one of them: the deploy and local command groups import boto3 and the deploy engine,
+    which a synth or a lint never needs. No ``argv``: every command."""
     from archway.shared import commands
 
     parser = argparse.ArgumentParser(prog="archway", description=(
@@ -58,9 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"archway {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.register(sub)
-    for register in _plugins():
-        register(sub)
+    if argv is None or _command(argv) not in sub.choices:
+        for register in _plugins():
+            register(sub)
     return parser
+
+
+def _command(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names: its first word that is not an option (the top-level
+    options take no value)."""
+    return next((word for word in argv if not word.startswith("-")), None)
 
 
 def _plugins() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
@@ -77,8 +87,9 @@ def _plugins() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: i
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(words)
+    args = parser.parse_args(words)
     handler: Handler = args.handler
     try:
         if isinstance(getattr(args, "root", None), Path):

