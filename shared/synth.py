@@ -17,13 +17,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from archway.shared.blueprint import StackDef
 from archway.shared.model import Platform
-
-if TYPE_CHECKING:
-    from archway.shared.config import Config
 
 
 class Scope(Protocol):
@@ -114,38 +111,34 @@ def deployed_to(platform: Platform, own: list[StackDef],
     usually none, each environment having its own accounts, so a synth of one
     environment builds that environment's stacks alone.
     """
+    from archway.pipelines.blueprint import pipeline_stacks
     from archway.shared.blueprint.bootstrap import bootstrap_targets
+    from archway.shared.config import load_config
     from archway.shared.model import resolve
 
     wanted = set(targets)
-    root = platform.root.resolve()
-    fingerprint = _config_fingerprint(root)
-    config = _config(root, fingerprint)
+    config = platform.config or load_config(platform.root)
     stacks = [s for s in own if (s.account, s.region) in wanted]
+    pipelines = False
     for env in sorted(config.environments):
         other = resolve(config, env)
         if env not in (LOCAL, platform.env) and wanted & set(bootstrap_targets(other)):
-            stacks += [s for s in _app_stacks(root, fingerprint, env)
-                       if (s.account, s.region) in wanted]
-        if (other.tooling_account, other.home_region) in wanted:
-            stacks += _pipeline_stacks(root, fingerprint)
-    return list({id(s): s for s in stacks}.values())
+            stacks += [s for s in app_stacks(other) if (s.account, s.region) in wanted]
+        pipelines |= (other.tooling_account, other.home_region) in wanted
+    if pipelines:
+        stacks += [s for s in pipeline_stacks(config) if (s.account, s.region) in wanted]
+    return stacks
 
 
 def every_deployed_stack(root: Path) -> list[StackDef]:
     """The app stacks of every environment and the pipelines: what execution roles serve
     (an account two environments share needs the resource types of both).
 
-    Building them is most of a synth's cost: they are built once per process for a given
-    state of the config files (read only, to compute resource types; callers must not
-    render or change these stacks).
+    Building them is most of a synth's cost, and every environment's bootstrap needs the
+    same list: it is built once per process for a given state of the config files (read
+    only, to compute resource types; callers must not render or change these stacks).
     """
-    root = root.resolve()
-    fingerprint = _config_fingerprint(root)
-    config = _config(root, fingerprint)
-    stacks = [stack for env in sorted(config.environments) if env != LOCAL
-              for stack in _app_stacks(root, fingerprint, env)]
-    return stacks + list(_pipeline_stacks(root, fingerprint))
+    return list(_every_deployed_stack(root.resolve(), _config_fingerprint(root)))
 
 
 def _config_fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
@@ -158,24 +151,15 @@ def _config_fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
 
 
 @functools.lru_cache(maxsize=4)
-def _config(root: Path, _fingerprint: object) -> Config:
+def _every_deployed_stack(root: Path, _fingerprint: object) -> tuple[StackDef, ...]:
+    from archway.pipelines.blueprint import pipeline_stacks
     from archway.shared.config import load_config
-
-    return load_config(root)
-
-
-@functools.lru_cache(maxsize=16)
-def _app_stacks(root: Path, fingerprint: object, env: str) -> tuple[StackDef, ...]:
     from archway.shared.model import resolve
 
-    return tuple(app_stacks(resolve(_config(root, fingerprint), env)))
-
-
-@functools.lru_cache(maxsize=4)
-def _pipeline_stacks(root: Path, fingerprint: object) -> tuple[StackDef, ...]:
-    from archway.pipelines.blueprint import pipeline_stacks
-
-    return tuple(pipeline_stacks(_config(root, fingerprint)))
+    config = load_config(root)
+    stacks = [stack for env in sorted(config.environments) if env != LOCAL
+              for stack in app_stacks(resolve(config, env))]
+    return tuple(stacks + pipeline_stacks(config))
 
 
 def render(stack: StackDef) -> str:
