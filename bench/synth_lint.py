@@ -11,8 +11,9 @@ run in that repository:
   (every template linted);
 - lint warm: median of ``--runs`` runs with the cache the cold runs left.
 The slope is (median at the largest N - median at the smallest N) / (difference in N).
-The machine's load average is printed first and last: timings on a shared machine are
-noisy, compare ratios within one run.
+Each line also gives the median CPU time (user + system) of the process and the workers
+it waited for, steadier than wall time on a busy machine. The load average is printed
+first and last: timings on a shared machine are noisy, compare ratios within one run.
 Run: python bench/synth_lint.py [--sizes 2,24,100] [--runs 5] [--cold-runs 3]
 """
 
@@ -21,14 +22,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
+import statistics
+import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _generate import bench_repo  # noqa: E402
-from _timing import report, time_command  # noqa: E402
 
 ARCHWAY = [sys.executable, "-m", "archway.shared.cli"]
 ENV = "dev"
@@ -36,6 +41,35 @@ LINT_CACHE = ".lint-cache.json"  # archway.shared.lint.CACHE_FILE (not imported:
 # Targets of issue #14, medians of whole processes on this machine.
 TARGETS = {("synth", 2): 0.25, ("synth", 100): 1.5, ("lint cold", 100): 20.0,
            ("lint warm", 2): 0.3, ("lint warm", 24): 0.3, ("lint warm", 100): 0.3}
+
+
+def timed(argv: list[str], root: Path, runs: int,
+          before: Callable[[], None] = lambda: None) -> list[tuple[float, float]]:
+    """(wall seconds, CPU seconds of the process and its children) of each run; a failed
+    run stops the benchmark with its error."""
+    timings = []
+    for _ in range(runs):
+        before()
+        cpu = _children_cpu()
+        start = time.perf_counter()
+        proc = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=1800)
+        timings.append((time.perf_counter() - start, _children_cpu() - cpu))
+        if proc.returncode != 0:
+            sys.exit(f"{' '.join(argv)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    return timings
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def report(label: str, timings: list[tuple[float, float]]) -> float:
+    wall = statistics.median(t for t, _ in timings)
+    cpu = statistics.median(c for _, c in timings)
+    runs = ", ".join(f"{t:.2f}" for t, _ in timings)
+    print(f"{label:<46} median {wall:7.3f} s  cpu {cpu:7.3f} s  (runs: {runs})", flush=True)
+    return wall
 
 
 def load() -> str:
@@ -49,18 +83,15 @@ def measure(root: Path, runs: int, cold_runs: int) -> dict[str, float]:
     count = len(list((root / "services").glob("*/service.yaml")))
     shutil.rmtree(root / "build", ignore_errors=True)
     medians = {"synth (first)": report(f"N={count} synth --env dev (first, empty build/)",
-                                       time_command(synth, runs=1, cwd=str(root)))}
-    medians["synth"] = report(f"N={count} synth --env dev",
-                              time_command(synth, runs=runs, cwd=str(root)))
+                                       timed(synth, root, 1))}
+    medians["synth"] = report(f"N={count} synth --env dev", timed(synth, root, runs))
     templates = len(json.loads((root / "build" / ENV / "manifest.json").read_text())["stacks"])
-    cold = []
-    for _ in range(cold_runs):
-        (root / "build" / ENV / LINT_CACHE).unlink(missing_ok=True)
-        cold += time_command(lint, runs=1, cwd=str(root))
-    medians["lint cold"] = report(f"N={count} lint --env dev (cold: {templates} templates)",
-                                  cold)
+    cache = root / "build" / ENV / LINT_CACHE
+    medians["lint cold"] = report(
+        f"N={count} lint --env dev (cold: {templates} templates)",
+        timed(lint, root, cold_runs, before=lambda: cache.unlink(missing_ok=True)))
     medians["lint warm"] = report(f"N={count} lint --env dev (warm cache)",
-                                  time_command(lint, runs=runs, cwd=str(root)))
+                                  timed(lint, root, runs))
     return medians
 
 

@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -127,23 +127,31 @@ def lint_jobs(jobs: list[Job], workers: int | None = None) -> list[list[Finding]
 
 
 def lint_synth(result: SynthResult, workers: int | None = None) -> list[Finding]:
-    """Lint every template of a synth, skipping those already clean in the cache."""
+    """Lint every template of a synth, skipping those already clean in the cache.
+
+    Templates with the same body and region (bootstrap stacks of several accounts) are
+    linted once; each of them gets the findings, under its own name."""
     cache_path = result.out_dir / CACHE_FILE
     cache = _read_cache(cache_path)
     salt = _salt()
     clean: dict[str, bool] = {}
-    todo: dict[str, Job] = {}
+    todo: dict[str, list[str]] = {}  # cache key -> the templates having it
     for stack in result.manifest["stacks"]:
         key = f"{salt}:{stack['template_sha256']}:{stack['region']}"
         if cache.get(key):
             clean[key] = True
         else:
-            todo[key] = Job(stack["template"], result.out_dir / stack["template"],
-                            stack["region"])
+            todo.setdefault(key, []).append(stack["template"])
+    regions = {s["template"]: s["region"] for s in result.manifest["stacks"]}
+    jobs = [Job(names[0], result.out_dir / names[0], regions[names[0]])
+            for names in todo.values()]
+    found = dict(zip(todo, lint_jobs(jobs, workers), strict=True))
     findings: list[Finding] = []
-    for key, found in zip(todo, lint_jobs(list(todo.values()), workers), strict=True):
-        findings += found
-        clean[key] = not found
+    for stack in result.manifest["stacks"]:
+        key = f"{salt}:{stack['template_sha256']}:{stack['region']}"
+        if key in found:
+            findings += [replace(f, template=stack["template"]) for f in found[key]]
+            clean[key] = not found[key]
     cache_path.write_text(json.dumps({k: v for k, v in clean.items() if v}, sort_keys=True))
     return findings
 

@@ -40,6 +40,8 @@ TEMPLATES = {
                 {"Effect": "Allow", "Action": "*", "Resource": "*"}]}}]},
         "DependsOn": "Nowhere"}}},
 }
+# the same body again (as bootstrap stacks of several accounts are): linted once, both named
+TEMPLATES["bad-table-again.json"] = TEMPLATES["bad-table.json"]
 
 
 def write_synth(out: Path, templates: dict[str, object]) -> SynthResult:
@@ -85,7 +87,8 @@ def expected(bad_synth: SynthResult) -> list[Finding]:
 @pytest.mark.parametrize("workers", [1, 2])
 def test_findings_are_cfn_lints_own_in_one_process_or_several(
         bad_synth: SynthResult, expected: list[Finding], workers: int) -> None:
-    # GIVEN templates breaking house rules and cfn-lint's schema checks, no lint cache
+    # GIVEN templates breaking house rules and cfn-lint's schema checks (two of them the
+    # same), no lint cache
     (bad_synth.out_dir / CACHE_FILE).unlink(missing_ok=True)
     # WHEN they are linted here (rules built once) or over two worker processes
     found = lint_synth(bad_synth, workers=workers)
@@ -96,7 +99,7 @@ def test_findings_are_cfn_lints_own_in_one_process_or_several(
 
 def test_only_clean_templates_are_cached_and_skipped(bad_synth: SynthResult,
                                                       expected: list[Finding]) -> None:
-    # GIVEN a first run that found problems in two templates of three
+    # GIVEN a first run that found problems in three templates of four
     (bad_synth.out_dir / CACHE_FILE).unlink(missing_ok=True)
     lint_synth(bad_synth, workers=2)
     cached = json.loads((bad_synth.out_dir / CACHE_FILE).read_text())
