@@ -3,7 +3,9 @@
 Exit codes: 0 ok, 1 a known failure (deploy failed, lint findings), 2 bad input
 (config or arguments), 3 an unexpected error (a bug: one line saying so; --debug
 re-raises it with its traceback), 130 Ctrl-C.
-Command groups live beside the code they drive and register themselves here.
+Command groups live beside the code they drive and register themselves here; the
+deploy and local groups (boto3, the deploy engine) are imported only when the command
+run is not one of the core commands (synth, lint, schema, ...).
 """
 
 from __future__ import annotations
