@@ -12,7 +12,7 @@ from archway.shared.blueprint import StackDef
 from archway.shared.config import Config, load_config
 from archway.shared.errors import ArchwayError, ConfigError
 from archway.shared.model import Platform, resolve
-from archway.shared.synth import Rendered, SynthResult, render_all
+from archway.shared.synth import Rendered, SynthResult, grants_cache, render_all
 
 
 class LintFailed(ArchwayError):
@@ -46,17 +46,19 @@ def environments(root: Path, env: str) -> list[str]:
 
 
 def render_env(root: Path, env: str) -> Rendered:
-    """Validate and render one environment, or the pipelines for ``tooling``: in memory."""
+    """Validate and render one environment, or the pipelines for ``tooling``: in memory
+    (the computed grants are cached in build/ only if all of it succeeds)."""
     from archway.pipelines.blueprint import pipeline_stacks
 
-    if env == TOOLING:
-        config = load_config(root)
-        if config.platform.pipelines is None:
-            raise ConfigError("config/platform.yaml", "pipelines", "is not set: no pipelines "
-                              "to synthesize")
-        return render_all(ToolingScope(config.root, config.platform.name),
-                          stacks=tooling_stacks(config, pipeline_stacks(config)))
-    return render_all(load_platform(root, env))
+    with grants_cache(root):
+        if env == TOOLING:
+            config = load_config(root)
+            if config.platform.pipelines is None:
+                raise ConfigError("config/platform.yaml", "pipelines", "is not set: no "
+                                  "pipelines to synthesize")
+            return render_all(ToolingScope(config.root, config.platform.name),
+                              stacks=tooling_stacks(config, pipeline_stacks(config)))
+        return render_all(load_platform(root, env))
 
 
 def synth_env(root: Path, env: str) -> SynthResult:
@@ -66,7 +68,8 @@ def synth_env(root: Path, env: str) -> SynthResult:
 
 def synth_all(root: Path, env: str) -> list[tuple[str, SynthResult]]:
     """Every environment of ``env`` (``all`` too) rendered before any of them is written."""
-    rendered = [(name, render_env(root, name)) for name in environments(root, env)]
+    with grants_cache(root):
+        rendered = [(name, render_env(root, name)) for name in environments(root, env)]
     return [(name, plan.write()) for name, plan in rendered]
 
 

