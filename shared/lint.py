@@ -3,7 +3,7 @@
 cfn-lint's rules (its ~340 rule modules plus the house rules in ``lint_rules/``) are built
 once per process and reused for every template, as cfn-lint's own runner does for many
 files; ``Rules.run`` re-initializes each rule for each template. Several templates are
-spread over worker processes (one per core), each building the rules once.
+spread over worker processes (one per core) that share those rules.
 
 The cache key is the template's sha256 plus cfn-lint's version and the house rules'
 hash, so a new cfn-lint or a changed rule re-lints everything. The version is read from
@@ -16,7 +16,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import multiprocessing
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from importlib.metadata import version
@@ -117,12 +119,18 @@ def _warm_worker() -> None:
 
 def lint_jobs(jobs: list[Job], workers: int | None = None) -> list[list[Finding]]:
     """Each job's findings, in the jobs' order: in this process for one template or one
-    core, else over ``workers`` processes (default: one per core) that each build the
-    rules once."""
+    core, else over ``workers`` processes (default: one per core).
+
+    On Linux the rules are built here first and the workers, forked, inherit them (built
+    once in all); elsewhere each worker builds them once as it starts."""
     workers = min(len(jobs), workers or _cores())
     if workers <= 1:
         return [lint_job(job) for job in jobs]
-    with ProcessPoolExecutor(max_workers=workers, initializer=_warm_worker) as pool:
+    context = multiprocessing.get_context("fork") if sys.platform == "linux" else None
+    if context is not None:
+        _rules()
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                             initializer=_warm_worker) as pool:
         return list(pool.map(lint_job, jobs))
 
 
