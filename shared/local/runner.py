@@ -407,10 +407,11 @@ class LambdaRunner:
         pool.release(worker)
         with self._lock:
             pools = list(self._pools.values())
-        idle = sum(len(p.idle) for p in pools)
-        while idle > self.warm_workers:
-            oldest = min((p for p in pools if p.idle), key=lambda p: p.oldest_idle() or 0.0)
-            idle -= oldest.retire(float("inf"), at_most=1) or 1
+        while sum(len(p.idle) for p in pools) > self.warm_workers:
+            idle = [(since, p) for p in pools if (since := p.oldest_idle()) is not None]
+            if not idle:
+                break
+            min(idle, key=lambda pair: pair[0])[1].retire(float("inf"), at_most=1)
         self._start_reaper()
         self._wake.set()  # the reaper sleeps until the new oldest idle worker times out
 
