@@ -10,6 +10,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from archway.shared.local.cloud import LocalCloud, Mounted
 
 
@@ -53,3 +55,22 @@ def test_a_deploy_from_another_process_wakes_the_cloud_and_nothing_else_does(
         stop.set()
         watcher.join(timeout=10)
     assert not watcher.is_alive()
+
+
+@pytest.mark.parametrize(("option", "value", "says"), [
+    ("--idle-timeout", "0", "a number of seconds above 0 (got '0')"),
+    ("--idle-timeout", "soon", "a number of seconds above 0 (got 'soon')"),
+    ("--warm-workers", "-1", "a whole number of workers, 0 or more (got '-1')"),
+])
+def test_bad_pool_options_are_one_line_and_exit_2(
+        option: str, value: str, says: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from archway.shared.cli import main
+
+    # WHEN archway local gets a bad pool setting
+    with pytest.raises(SystemExit) as done:
+        main(["local", "--root", str(tmp_path), f"{option}={value}"])
+    # THEN it names the option and the value, exits 2, and nothing was started or written
+    assert done.value.code == 2
+    assert f"argument {option}: {says}" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
