@@ -41,7 +41,7 @@ def cmd_local(args: argparse.Namespace) -> int:
             say(f"restored {len(restored)} tables and buckets from build/local/data "
                 "(--fresh starts without them)")
         cloud.seed(skip=restored)
-        saver = Saver(snapshot, out=say).start()
+        saver = Saver(snapshot, out=say, activity=cloud.activity).start()
         if args.no_serve:
             say(f"deployed in {time.perf_counter() - started:.1f} s (--no-serve: stopping)")
             return 0

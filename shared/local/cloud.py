@@ -219,6 +219,10 @@ class LocalCloud:
         assert self.engine is not None
         return seed(self.platform, self.engine.connections.client, log=self.out, skip=skip)
 
+    def activity(self) -> int:
+        """Lambda invokes so far: what can change the service data while the cloud runs."""
+        return self.runner.invocations if self.runner is not None else 0
+
     # ------------------------------------------------------------------ routers
 
     def mount(self) -> Mounted:

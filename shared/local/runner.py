@@ -299,6 +299,7 @@ class LambdaRunner:
         self._closed = False
         self._reaper: threading.Thread | None = None
         self._layer: Path | None = None
+        self.invocations = 0  # invokes so far (what may have changed the data)
 
     def register(self, function: LocalFunction) -> bool:
         """Register or update a function; True when its code, settings or requirements
@@ -400,6 +401,7 @@ class LambdaRunner:
         with self._lock:
             function = self._functions[name]
             pool = self._pools[name]
+            self.invocations += 1
         try:
             worker = pool.acquire()
         except InitError as exc:
