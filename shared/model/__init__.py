@@ -158,6 +158,9 @@ class Platform:
     root: Path
     services: tuple[ServiceModel, ...] = field(default=())
     auth: AuthModel | None = None  # None: platform.yaml has no auth (no user pool)
+    # What it was resolved from: the other environments (whose stacks may share its
+    # accounts) without reading the files again.
+    config: Config | None = field(default=None, repr=False, compare=False)
 
     global_region = GLOBAL_REGION
 
@@ -198,6 +201,7 @@ def resolve(config: Config, env: str) -> Platform:
         root=config.root,
         services=services,
         auth=_auth(config, names, env, services),
+        config=config,
     )
 
 

@@ -172,13 +172,12 @@ def test_logging_whole_events_is_refused(
 
 def test_a_sign_in_domain_longer_than_cognito_allows_is_refused(
         repo_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # GIVEN the longest domain prefix and an environment whose name makes it 65 characters
+    # GIVEN the longest domain prefix and an environment whose name makes it 64 characters
     env = "integration-test-euro"
     (repo_copy / "config" / "environments" / f"{env}.yaml").write_text(
         (repo_copy / "config" / "environments" / "dev.yaml").read_text())
-    for service in ("catalog", "reviews"):
-        edit(repo_copy / "services" / service / "service.yaml",
-             lambda d: d["accounts"].update({env: d["accounts"]["dev"]}))
+    for service in sorted((repo_copy / "services").glob("*/service.yaml")):
+        edit(service, lambda d: d["accounts"].update({env: d["accounts"]["dev"]}))
     edit(platform_file(repo_copy), lambda d: d["auth"].update(domain_prefix="a" * 42))
     # WHEN synthesizing
     code, err = synth(repo_copy, capsys)
