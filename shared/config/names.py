@@ -174,8 +174,10 @@ def service_logical_ids(service: ServiceConfig,
             if segments[:depth] not in made:
                 made.add(segments[:depth])
                 ids.append(("Resource" + path_id(segments[:depth]), key))
-        ids += [(f"{verb}{route.method.title()}{path_id(segments)}", key)
-                for verb in ("Method", "Invoke")]
+        ids.append((f"Method{route.method.title()}{path_id(segments)}", key))
+    for fname in dict.fromkeys(route.function for route in service.routes):
+        if fname in service.functions:  # one invoke permission per routed function
+            ids.append((logical_id(fname, "invoke"), f"functions.{fname}"))
     return ids
 
 
