@@ -28,9 +28,6 @@ RESERVED_ENVS = {
     "all": "`--env all` means every environment",
     "tooling": "it is the pipelines' pseudo-environment",
 }
-# CloudFormation: at most 500 resources in one template.
-# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
-MAX_RESOURCES = 500
 # Logical ids the service blueprint (services/blueprint.py) always creates, and what
 # they are. A config name whose ids land on one of these would overwrite it.
 FIXED_IDS = {
@@ -201,14 +198,8 @@ def _logical_ids(file: str, service: ServiceConfig, keys: bool) -> list[ConfigEr
             f"{_value(service, key)} becomes CloudFormation logical id {lid!r}, which "
             f"{_owner(service, first, lid)} already has (ids keep only letters and digits); "
             "rename one of them")))
-    # Every id is a resource except the OriginSecret parameter; add the deployment and
-    # one version per provisioned function.
-    provisioned = sum(1 for f in service.functions.values() if f.provisioned_concurrency)
-    count = len({lid for lid, _ in ids}) + provisioned
-    if count > MAX_RESOURCES:
-        errors.append(ConfigError(file, "", (
-            f"the service stack would have about {count} resources (CloudFormation allows "
-            f"{MAX_RESOURCES} per template); split the service")))
+    # The template's count of resources (at most 500) is checked exactly on the rendered
+    # template: archway.shared.limits_check.
     return errors
 
 
