@@ -105,9 +105,14 @@ def test_every_handler_permission_of_every_type_used_is_granted() -> None:
 
 
 def test_the_lookup_role_reads_every_resource_drift_detection_checks() -> None:
+    from archway.shared.blueprint.permissions_doc import _tooling_bootstraps
+
     # GIVEN every stack any environment (and the pipelines) deploys, and every bootstrap
+    # (the tooling account's too: its pipelines' stacks drift like any other)
     used = resource_types(every_deployed_stack(REPO))
-    for stack in _every_bootstrap():
+    tooling = _tooling_bootstraps(REPO)
+    assert tooling
+    for stack in _every_bootstrap() + tooling:
         template = rendered(stack)
         ctx = _context(template, stack.account, stack.region)
         documents = execution_documents(template, ctx, "LookupRole")
