@@ -53,6 +53,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         say(f"\nArchway is running on http://127.0.0.1:{args.port}/  "
             f"(ready in {time.perf_counter() - started:.1f} s)")
         say(f"  try: curl 'http://127.0.0.1:{args.port}/api/catalog/search?q=c'")
+        say(f"  the platform as a picture: http://127.0.0.1:{args.port}/_archway/diagram")
         say("  redeploy a service into it: tox -e deploy-service -- catalog")
         say("  handler edits under services/*/src are redeployed automatically")
         say("  Ctrl-C stops everything\n")
