@@ -350,16 +350,29 @@ class ServiceBlueprint:
                 TimeoutInMillis=29000),
             **self._authorization(route),
         ))
-        source = "/".join("*" if s.startswith("{") else s for s in route.segments)
-        self.t.add_resource(awslambda.Permission(
-            "Invoke" + route.method.title() + _path_id(route.segments),
+        return method
+
+    @cached_property
+    def invoke_permissions(self) -> list[awslambda.Permission]:
+        """One invoke permission per routed function, for every route of this API.
+
+        A permission per route adds one statement per route to the function's policy,
+        which Lambda caps at 20 KB (about 56 routes on one function); one statement whose
+        SourceArn is the API's execution ARN with a wildcard (``<api-id>/*``: any stage,
+        method and path of this API, and of no other) grants the same calls at any size.
+        https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html (policy size)
+        https://docs.aws.amazon.com/apigateway/latest/developerguide/arn-format-reference.html
+        https://docs.aws.amazon.com/lambda/latest/dg/services-apigateway.html (permission)
+        """
+        routed = dict.fromkeys(route.function for route in self.service.routes)
+        return [self.t.add_resource(awslambda.Permission(
+            logical_id(name, "invoke"),
             Action="lambda:InvokeFunction",
-            FunctionName=target,
+            FunctionName=self.invoke_targets[name],
             Principal="apigateway.amazonaws.com",
             SourceArn=Sub("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:"
-                          f"${{Api}}/*/{route.method}/{source}"),
-        ))
-        return method
+                          "${Api}/*"),
+        )) for name in routed]
 
     API_SURFACE = ("AWS::ApiGateway::Resource", "AWS::ApiGateway::Method",
                    "AWS::ApiGateway::Authorizer",
@@ -377,7 +390,7 @@ class ServiceBlueprint:
         deletes in its cleanup phase), so the deploy engine deploys the stage once more
         after such an update (shared/deploy/cloudformation.py).
         """
-        _ = self.methods, self.invoke_targets
+        _ = self.methods, self.invoke_targets, self.invoke_permissions
         surface = {title: resource.to_dict() for title, resource in sorted(
             self.t.resources.items()) if resource.resource_type in self.API_SURFACE}
         digest = hashlib.sha256(json.dumps(surface, sort_keys=True).encode()).hexdigest()[:8]

@@ -231,8 +231,11 @@ def render_all(platform: Scope, out_dir: Path | None = None,
     files: dict[str, str] = {}
     entries = []
     assets: dict[str, Any] = {}
-    for stack in stacks:
-        body = render(stack)
+    bodies = [(stack, render(stack)) for stack in stacks]
+    from archway.shared.limits_check import check_rendered
+
+    check_rendered(platform, bodies)  # CloudFormation's and Lambda's limits: config errors
+    for stack, body in bodies:
         filename = f"{stack.id}.json"
         files[filename] = body
         entries.append(_stack_entry(stack, filename, body))

@@ -8,7 +8,7 @@ never call AWS; the deploy engine resolves the sources.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from troposphere import Output, Parameter, Tags, Template
 
@@ -96,8 +96,27 @@ def output(template: Template, name: str, value: object, description: str) -> Ou
     return template.add_output(Output(name, Value=value, Description=description))
 
 
+class UncappedTemplate(Template):
+    """A troposphere Template that lets a blueprint add past CloudFormation's counts.
+
+    troposphere raises a bare ValueError at the 501st resource (201st parameter or
+    output) while the blueprint is still building, which would reach the user as an
+    internal error. Synth checks the rendered template instead
+    (``archway.shared.limits_check``) and names the config file, the count and the limit.
+    """
+
+    def add_resource(self, resource: Any) -> Any:
+        return self._update(self.resources, resource)
+
+    def add_parameter(self, parameter: Any) -> Any:
+        return self._update(self.parameters, parameter)
+
+    def add_output(self, output: Any) -> Any:
+        return self._update(self.outputs, output)
+
+
 def new_template(description: str) -> Template:
-    template = Template(Description=description)
+    template = UncappedTemplate(Description=description)
     template.set_version("2010-09-09")
     return template
 

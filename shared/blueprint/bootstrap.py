@@ -10,7 +10,9 @@
   (:mod:`archway.shared.blueprint.permissions`); it may create or change roles only
   with the boundary attached and can touch neither the bootstrap roles nor the boundary.
 - ``LookupRole``: read-only, for pipelines that need another account's stack outputs
-  (and, in the platform account's home region, the origin secrets).
+  (and, in the platform account's home region, the origin secrets), and for ``archway
+  drift``: drift detection, and the read handler permissions of this account's resource
+  types (computed like the execution role's), which drift detection reads with.
 - ``ApiGatewayAccount``: API Gateway's CloudWatch Logs role (stage access logs).
 
 Every name uses ``${AWS::AccountId}``/``${AWS::Region}``: the JSON holds no account id.
@@ -49,7 +51,7 @@ from troposphere import s3 as s3_resources
 
 from archway.shared.blueprint import StackDef, add_metadata, deviation, new_template, output
 from archway.shared.blueprint.iam import assume_role_policy, boundary_name, policy
-from archway.shared.blueprint.permissions import Grants, compute
+from archway.shared.blueprint.permissions import READ, Grants, compute
 from archway.shared.blueprint.storage import private_bucket
 from archway.shared.model import Platform
 from archway.shared.naming import (
@@ -375,10 +377,48 @@ class BootstrapBlueprint:
                                            PolicyDocument=self._guardrails())]))
 
     @cached_property
-    def lookup_role(self) -> iam_resources.Role:
+    def read_grants(self) -> Grants:
+        return compute(self.spec.resource_types, self.spec.region, self.name, ops=READ)
+
+    @cached_property
+    def lookup_read_policies(self) -> list[iam_resources.ManagedPolicy]:
+        """What the read handlers of this account's resource types call: drift detection
+        reads every resource of a stack with the caller's credentials (the lookup role's),
+        not with the stack's execution role.
+        https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/detect-drift-stack.html
+        """
         statements = [Statement(
-            Sid="PlatformStackOutputs", Effect=Allow, Action=[cloudformation.DescribeStacks],
-            Resource=[self._arn("cloudformation", f"stack/{self.name}-*")])]
+            Sid=f"Read{index}", Effect=Allow, Action=[_action(a) for a in grant.actions],
+            Resource=[r if r == "*" else Sub(r) for r in grant.resources])
+            for index, grant in enumerate(self.read_grants.grants)]
+        chunks = pack(statements, MANAGED_POLICY_CHARS - _HEADROOM)
+        if len(chunks) > MANAGED_POLICIES_PER_ROLE:
+            raise ValueError(f"the lookup role of {self.spec.account}/{self.spec.region} "
+                             f"needs {len(chunks)} managed policies (at most "
+                             f"{MANAGED_POLICIES_PER_ROLE})")
+        return [self.t.add_resource(iam_resources.ManagedPolicy(
+            f"LookupReadPolicy{index + 1}",
+            Description=f"Read handler permissions ({index + 1}/{len(chunks)}) for drift "
+                        "detection, computed from the resource schemas",
+            PolicyDocument=policy(*chunk))) for index, chunk in enumerate(chunks)]
+
+    @cached_property
+    def lookup_role(self) -> iam_resources.Role:
+        stacks = self._arn("cloudformation", f"stack/{self.name}-*")
+        # DetectStackDrift also authorizes DetectStackResourceDrift for each resource it
+        # checks; the detection's status is read by its id (no stack in the request).
+        # https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DetectStackDrift.html
+        # https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudformation.html
+        statements = [
+            Statement(Sid="PlatformStackOutputs", Effect=Allow,
+                      Action=[cloudformation.DescribeStacks], Resource=[stacks]),
+            Statement(Sid="DetectDrift", Effect=Allow, Action=[
+                cloudformation.DetectStackDrift, cloudformation.DetectStackResourceDrift,
+                cloudformation.DescribeStackResourceDrifts], Resource=[stacks]),
+            Statement(Sid="DriftDetectionStatus", Effect=Allow,
+                      Action=[cloudformation.DescribeStackDriftDetectionStatus],
+                      Resource=["*"]),
+        ]
         if self.spec.secrets:
             # SecureStrings use the AWS managed key aws/ssm, which lets every principal
             # of the account decrypt: no kms statement is needed here.
@@ -388,9 +428,10 @@ class BootstrapBlueprint:
                 Resource=[self._arn("ssm", f"parameter/{self.name}/*/origin-secret/*")]))
         return self.t.add_resource(iam_resources.Role(
             "LookupRole", RoleName=Sub(lookup_role(self.name, "${AWS::Region}")),
-            Description="Read-only: the platform's stack outputs"
+            Description="Read-only: the platform's stack outputs, drift detection"
                         + (" and origin secrets" if self.spec.secrets else ""),
             AssumeRolePolicyDocument=self._trust(),
+            ManagedPolicyArns=[Ref(p) for p in self.lookup_read_policies] or NOVALUE,
             Policies=[iam_resources.Policy(PolicyName="read-only",
                                            PolicyDocument=policy(*statements))]))
 

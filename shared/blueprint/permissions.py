@@ -41,6 +41,12 @@ from pathlib import Path
 from typing import Any
 
 HANDLERS = ("create", "read", "update", "delete", "list")
+READ = ("read",)
+# A read-only role gets only these access levels of the Service Authorization Reference.
+# Lambda's read handler lists kms:Decrypt (Write level) for environment variables
+# encrypted with a customer key; Archway's functions use Lambda's own key, so drift
+# detection reads them without it.
+READ_LEVELS = ("Read", "List")
 BOUNDARY_KEY = "iam:PermissionsBoundary"
 
 # Resource types whose registry schema has no handler data (cfn-lint's copy carries
@@ -53,6 +59,11 @@ SUPPLEMENT: dict[str, tuple[str, ...]] = {
         "codebuild:CreateProject", "codebuild:UpdateProject", "codebuild:DeleteProject",
         "codebuild:BatchGetProjects", "iam:PassRole",
     ),
+}
+
+# What the read handler of each SUPPLEMENT type calls (drift detection reads with it).
+SUPPLEMENT_READ: dict[str, tuple[str, ...]] = {
+    "AWS::CodeBuild::Project": ("codebuild:BatchGetProjects",),
 }
 
 # Resource types (service prefix, Service Authorization Reference resource type) that
@@ -109,19 +120,21 @@ class Grant:
 class Grants:
     grants: list[Grant] = field(default_factory=list)
     unknown: set[str] = field(default_factory=set)  # handler entries that are no action
+    left_out: set[str] = field(default_factory=set)  # read grants: not Read or List level
 
     @property
     def actions(self) -> set[str]:
         return {a for g in self.grants for a in g.actions}
 
     def to_json(self) -> dict[str, Any]:
-        return {"grants": [asdict(g) for g in self.grants], "unknown": sorted(self.unknown)}
+        return {"grants": [asdict(g) for g in self.grants], "unknown": sorted(self.unknown),
+                "left_out": sorted(self.left_out)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Grants:
         grants = [Grant(tuple(g["actions"]), tuple(g["resources"]), g["boundary"])
                   for g in data["grants"]]
-        return cls(grants, set(data["unknown"]))
+        return cls(grants, set(data["unknown"]), set(data.get("left_out", [])))
 
 
 # compute()'s results while inside remembered(): JSON-able, persisted by the caller.
@@ -158,12 +171,16 @@ def data_version() -> str:
     return digest.hexdigest()[:16]
 
 
-def handler_actions(resource_type: str, region: str) -> set[str]:
-    """Every permission any handler of ``resource_type`` lists (or its SUPPLEMENT)."""
+def handler_actions(resource_type: str, region: str,
+                    ops: tuple[str, ...] = HANDLERS) -> set[str]:
+    """Every permission the ``ops`` handlers of ``resource_type`` list (or its SUPPLEMENT)."""
     if resource_type in SUPPLEMENT:
-        return set(SUPPLEMENT[resource_type])
+        return set(SUPPLEMENT[resource_type] if ops == HANDLERS
+                   else SUPPLEMENT_READ[resource_type])
     handlers = _schema(region, resource_type).get("handlers") or {}
-    actions = {p for op in HANDLERS for p in handlers.get(op, {}).get("permissions", [])}
+    actions = {p for op in ops for p in handlers.get(op, {}).get("permissions", [])}
+    if not actions and ops == READ:
+        return actions  # no read handler: CloudFormation cannot read it, nor drift-check it
     if not actions:
         raise UnknownResourceType(
             f"{resource_type} has no handler permissions in cfn-lint's registry schema and "
@@ -187,6 +204,7 @@ class ActionInfo:
     resource_types: tuple[str, ...]  # Service Authorization Reference types; () = '*' only
     arns: tuple[str, ...]  # ARN format of each resource type
     condition_keys: frozenset[str]
+    access_level: str = ""  # Read, List, Write, Permissions management, Tagging
 
 
 @cache
@@ -206,7 +224,8 @@ def action_info(action: str) -> ActionInfo | None:
     keys = frozenset(k for t in privilege["resource_types"].values()
                      for k in t.get("condition_keys", []))
     arns = tuple(data["resources"][t]["arn"] for t in types if t in data["resources"])
-    return ActionInfo(f"{data['prefix']}:{canonical}", types, arns, keys)
+    return ActionInfo(f"{data['prefix']}:{canonical}", types, arns, keys,
+                      str(privilege.get("access_level", "")))
 
 
 def expand(action: str) -> list[str]:
@@ -248,25 +267,31 @@ def _pattern(arn_format: str, name: str) -> str:
     return _VARIABLE.sub(replace, arn_format)
 
 
-def compute(resource_types: Iterable[str], region: str, platform: str) -> Grants:
-    """The execution role's grants for these resource types (see module docstring)."""
+def compute(resource_types: Iterable[str], region: str, platform: str,
+            ops: tuple[str, ...] = HANDLERS) -> Grants:
+    """The execution role's grants for these resource types (see module docstring).
+
+    ``ops=READ``: only what the read handlers call, which is what CloudFormation's drift
+    detection calls with the caller's credentials (the lookup role's drift grants).
+    """
     types = sorted(set(resource_types))
     store = _REMEMBERED.get()
     if store is None:
-        return _compute(types, region, platform)
-    key = json.dumps([types, region, platform])
+        return _compute(types, region, platform, ops)
+    key = json.dumps([types, region, platform, list(ops)])
     if key not in store:
-        store[key] = _compute(types, region, platform).to_json()
+        store[key] = _compute(types, region, platform, ops).to_json()
     return Grants.from_json(store[key])
 
 
-def _compute(resource_types: list[str], region: str, platform: str) -> Grants:
+def _compute(resource_types: list[str], region: str, platform: str,
+             ops: tuple[str, ...]) -> Grants:
     result = Grants()
     wildcard: set[str] = set()
     boundary: set[str] = set()
     scoped: dict[tuple[str, ...], set[str]] = {}
     for resource_type in resource_types:
-        for entry in handler_actions(resource_type, region):
+        for entry in handler_actions(resource_type, region, ops):
             actions = expand(entry)
             if not actions:
                 result.unknown.add(entry)
@@ -274,6 +299,9 @@ def _compute(resource_types: list[str], region: str, platform: str) -> Grants:
                 info = action_info(action)
                 if info is None:
                     result.unknown.add(entry)
+                    continue
+                if ops == READ and info.access_level not in READ_LEVELS:
+                    result.left_out.add(info.name)
                     continue
                 arns = OVERRIDES.get(info.name) or scoped_arns(info, platform)
                 if not arns:
@@ -292,14 +320,17 @@ def _compute(resource_types: list[str], region: str, platform: str) -> Grants:
     return result
 
 
-def covers(grants: Grants, resource_types: Iterable[str], region: str) -> list[str]:
+def covers(grants: Grants, resource_types: Iterable[str], region: str,
+           ops: tuple[str, ...] = HANDLERS) -> list[str]:
     """Handler actions of ``resource_types`` no grant contains (empty: all covered)."""
     granted = {a.lower() for a in grants.actions}
     missing = []
     for resource_type in sorted(set(resource_types)):
-        for entry in sorted(handler_actions(resource_type, region)):
+        for entry in sorted(handler_actions(resource_type, region, ops)):
             for action in expand(entry):
                 info = action_info(action)
+                if ops == READ and info is not None and info.access_level not in READ_LEVELS:
+                    continue
                 if info is not None and info.name.lower() not in granted:
                     missing.append(f"{resource_type}: {info.name}")
     return missing

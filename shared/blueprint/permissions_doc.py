@@ -65,7 +65,12 @@ boundary allows no IAM.
   tooling account roles matching the patterns listed per account below, and optionally
   by the `CiPrincipalArn` parameter's role.
 - `<platform>-lookup-<region>`, same places, same principals: read-only (stack outputs;
-  origin secrets in the platform account's home region).
+  origin secrets in the platform account's home region) and `archway drift`: drift
+  detection on the platform's stacks, which reads every resource with the caller's
+  credentials, so this role also holds the `handlers.read.permissions` of the resource
+  types deployed there (computed like the execution role's, Read and List access levels
+  only). *tests/deploy/test_least_privilege.py::
+  test_the_lookup_role_reads_every_resource_drift_detection_checks*
 - `<platform>-cfn-exec-<region>`, same places: `cloudformation.amazonaws.com`, passed
   only by the deploy role.
 - `<platform>-tooling-<pipeline>-deploy`, tooling account: CodeBuild, for the deploy
@@ -134,9 +139,18 @@ def _bootstrap_section(env: str, stack: StackDef) -> list[str]:
         *_role_section("Permissions boundary", [res["Boundary"]["Properties"]["PolicyDocument"]]),
         *_role_section("Deploy role", [p["PolicyDocument"] for p in
                                        res["DeployRole"]["Properties"]["Policies"]]),
-        *_role_section("Lookup role", [p["PolicyDocument"] for p in
-                                       res["LookupRole"]["Properties"]["Policies"]]),
+        *_role_section("Lookup role", _documents(res, "LookupRole")),
     ]
+
+
+def _documents(resources: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    """A role's inline policies, then the managed policies it attaches (by logical id)."""
+    props = resources[role]["Properties"]
+    documents = [p["PolicyDocument"] for p in props["Policies"]]
+    attached = props.get("ManagedPolicyArns", [])
+    names = sorted(ref["Ref"] for ref in attached if isinstance(ref, dict) and "Ref" in ref)
+    return documents + [resources[name]["Properties"]["PolicyDocument"] for name in names
+                        if name in resources]
 
 
 def render(root: Path) -> str:

@@ -28,9 +28,6 @@ RESERVED_ENVS = {
     "all": "`--env all` means every environment",
     "tooling": "it is the pipelines' pseudo-environment",
 }
-# CloudFormation: at most 500 resources in one template.
-# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
-MAX_RESOURCES = 500
 # Logical ids the service blueprint (services/blueprint.py) always creates, and what
 # they are. A config name whose ids land on one of these would overwrite it.
 FIXED_IDS = {
@@ -180,8 +177,10 @@ def service_logical_ids(service: ServiceConfig,
             if segments[:depth] not in made:
                 made.add(segments[:depth])
                 ids.append(("Resource" + path_id(segments[:depth]), key))
-        ids += [(f"{verb}{route.method.title()}{path_id(segments)}", key)
-                for verb in ("Method", "Invoke")]
+        ids.append((f"Method{route.method.title()}{path_id(segments)}", key))
+    for fname in dict.fromkeys(route.function for route in service.routes):
+        if fname in service.functions:  # one invoke permission per routed function
+            ids.append((logical_id(fname, "invoke"), f"functions.{fname}"))
     return ids
 
 
@@ -205,14 +204,8 @@ def _logical_ids(file: str, service: ServiceConfig, keys: bool) -> list[ConfigEr
             f"{_value(service, key)} becomes CloudFormation logical id {lid!r}, which "
             f"{_owner(service, first, lid)} already has (ids keep only letters and digits); "
             "rename one of them")))
-    # Every id is a resource except the OriginSecret and UserPoolArn parameters; add the
-    # deployment and one version per provisioned function.
-    provisioned = sum(1 for f in service.functions.values() if f.provisioned_concurrency)
-    count = len({lid for lid, _ in ids} - {"UserPoolArn"}) + provisioned
-    if count > MAX_RESOURCES:
-        errors.append(ConfigError(file, "", (
-            f"the service stack would have about {count} resources (CloudFormation allows "
-            f"{MAX_RESOURCES} per template); split the service")))
+    # The template's count of resources (at most 500) is checked exactly on the rendered
+    # template: archway.shared.limits_check.
     return errors
 
 

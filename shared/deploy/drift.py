@@ -67,9 +67,13 @@ def detect(engine: Engine, target: Target, poll: float = POLL,
     own = getattr(provider, "detect_drift", None)
     if own is not None:
         return own(target)  # type: ignore[no-any-return]
-    if provider.describe(target) is None:
+    if engine.read_state(target) is None:
         return StackDrift(target, "NOT_DEPLOYED")
-    cfn = engine.connections.client("cloudformation", target.account, target.region)
+    # As the account's read-only lookup role: detection reads every resource of the stack
+    # with the caller's credentials, and that role holds the read handler permissions of
+    # the account's resource types (shared/blueprint/bootstrap.py, docs/permissions.md).
+    cfn = engine.connections.client("cloudformation", target.account, target.region,
+                                    role="lookup")
     try:
         return _detect_on_aws(cfn, target, poll, clock)
     except (ClientError, BotoCoreError) as exc:

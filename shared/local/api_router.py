@@ -4,16 +4,18 @@ Follows the template's resources and methods: path parameters, REST proxy events
 (payload 1.0), the API key the edge sends (403 without it, as on AWS), stage throttling
 (429), the 29 s integration timeout (504), the 10 MB payload limit (413), Lambda's 6 MB
 invocation payload limit (413 for the request, 502 for the response), the API's binary
-media types (bodies are base64-encoded only for those), and 502 with API Gateway's body
-when a handler fails, cannot be loaded or answers something malformed. Methods with a
-``COGNITO_USER_POOLS`` authorizer check the token against the local issuer (oidc.py) as
-API Gateway checks it against the user pool (authorizer.py).
+media types (bodies are base64-encoded only for those), 500 when no invoke permission
+of the function lets this API call it (as Lambda refuses API Gateway), and 502 with API
+Gateway's body when a handler fails, cannot be loaded or answers something malformed.
+Methods with a ``COGNITO_USER_POOLS`` authorizer check the token against the local issuer
+(oidc.py) as API Gateway checks it against the user pool (authorizer.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import fnmatch
 import json
 import threading
 import time
@@ -41,7 +43,16 @@ class Route:
     resource: str  # /api/catalog/products/{id}
     function: str  # physical function name
     api_key_required: bool
+    # SourceArn patterns of the invoke permissions on the route's function (or alias);
+    # None: not read from a template, nothing to check.
+    invoke_arns: tuple[str, ...] | None = None
     auth: CognitoAuth | None = None  # a COGNITO_USER_POOLS authorizer on the method
+
+    def may_invoke(self, source_arn: str) -> bool:
+        """Whether the function's resource-based policy lets API Gateway invoke it for a
+        request whose execution ARN is ``source_arn`` (ArnLike: '*' spans '/')."""
+        return self.invoke_arns is None or any(
+            fnmatch.fnmatchcase(source_arn, pattern) for pattern in self.invoke_arns)
 
     @property
     def segments(self) -> list[str]:
@@ -113,7 +124,8 @@ class ApiRouter:
                           if v["Type"] == "AWS::ApiGateway::RestApi"]
         functions = {k: ctx.ref(k) for k, v in resources.items()
                      if v["Type"] == "AWS::Lambda::Function"}
-        routes = [_route(ctx, resources, functions, props["Properties"])
+        grants = _invoke_grants(ctx, resources)
+        routes = [_route(ctx, resources, functions, props["Properties"], grants)
                   for props in resources.values() if props["Type"] == "AWS::ApiGateway::Method"]
         stage = next(v["Properties"] for v in resources.values()
                      if v["Type"] == "AWS::ApiGateway::Stage")
@@ -163,6 +175,12 @@ class ApiRouter:
             return _error(429, "Too Many Requests", "TooManyRequestsException")
         if len(request.body) > MAX_PAYLOAD:
             return _error(413, "Request Too Long", "RequestTooLongException")
+        source = (f"arn:aws:execute-api:{self.region}:{self.account}:{self.api_id}/"
+                  f"{self.stage}/{request.method}{path}")
+        if not route.may_invoke(source):
+            # "Invalid permissions on Lambda function": the caller sees a bare 500.
+            # https://repost.aws/knowledge-center/api-gateway-internal-server-error
+            return _error(500, "Internal server error", "InternalServerErrorException")
         event = self.event(request, route, path, params)
         if claims is not None:
             event["requestContext"]["authorizer"] = {"claims": claims}
@@ -217,8 +235,25 @@ class ApiRouter:
         }
 
 
+def _invoke_grants(ctx: Context, resources: dict[str, Any]) -> dict[str, list[str]]:
+    """Logical id of a function or alias -> SourceArn patterns API Gateway may invoke it
+    with (its AWS::Lambda::Permission resources for apigateway.amazonaws.com)."""
+    grants: dict[str, list[str]] = {}
+    for resource in resources.values():
+        props = resource.get("Properties", {})
+        if resource["Type"] != "AWS::Lambda::Permission" or \
+                props.get("Principal") != "apigateway.amazonaws.com" or \
+                props.get("Action") not in {"lambda:InvokeFunction", "lambda:*"}:
+            continue
+        target = props["FunctionName"]
+        logical = target["Fn::GetAtt"][0] if "Fn::GetAtt" in target else target.get("Ref")
+        grants.setdefault(str(logical), []).append(
+            str(ctx.evaluate(props["SourceArn"])) if "SourceArn" in props else "*")
+    return grants
+
+
 def _route(ctx: Context, resources: dict[str, Any], functions: dict[str, str],
-           props: dict[str, Any]) -> Route:
+           props: dict[str, Any], grants: dict[str, list[str]]) -> Route:
     parts = []
     ref = props["ResourceId"]
     while isinstance(ref, dict) and "Ref" in ref:
@@ -232,7 +267,7 @@ def _route(ctx: Context, resources: dict[str, Any], functions: dict[str, str],
         function_logical = resources[logical]["Properties"]["FunctionName"]["Ref"]
     return Route(props["HttpMethod"], "/" + "/".join(reversed(parts)),
                  functions[function_logical], bool(props.get("ApiKeyRequired")),
-                 CognitoAuth.from_method(ctx, resources, props))
+                 tuple(grants.get(logical, ())), CognitoAuth.from_method(ctx, resources, props))
 
 
 def _proxy_response(payload: Any) -> Response | None:

@@ -56,6 +56,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         say(f"  try: curl 'http://127.0.0.1:{args.port}/api/catalog/search?q=c'")
         say("  sign in on the site as alice / alice-local-only or bob / bob-local-only "
             "(local-only users, docs/auth.md)")
+        say(f"  the platform as a picture: http://127.0.0.1:{args.port}/_archway/diagram")
         say("  redeploy a service into it: tox -e deploy-service -- catalog")
         say("  handler edits under services/*/src are redeployed automatically")
         say("  Ctrl-C stops everything\n")

@@ -57,6 +57,7 @@ from archway.shared.local.oidc import (
     Issuer,
     IssuerServer,
 )
+from archway.shared.local.pages import diagram_pages
 from archway.shared.local.probe import HandlerProbe, local_functions
 from archway.shared.local.processes import clean_stale, process_tag, running_owner
 from archway.shared.local.provider import LocalProvider, context
@@ -305,7 +306,7 @@ class LocalCloud:
         self.apis = apis
         edge = self._edge(engine.targets["edge"], engine.targets["edge-global"], apis)
         self._write_state({"apis": {api.service: api.domain for api in apis.values()}})
-        return Mounted(Router(edge, apis), digests)
+        return Mounted(Router(edge, apis, diagram_pages(self.platform)), digests)
 
     def _write_state(self, extra: dict[str, Any] | None = None) -> None:
         state = {"endpoint": self.moto.endpoint, "url": f"http://{HOST}:{self.port}",

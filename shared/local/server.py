@@ -1,8 +1,9 @@
 """The local HTTP front door: uvicorn on 127.0.0.1 serving one ASGI app.
 
 Requests whose Host is a service's execute-api domain go straight to that API (as a
-direct call to API Gateway would: without the origin secret they get 403); everything
-else goes through the edge. Each request is logged like a CloudFront access log line,
+direct call to API Gateway would: without the origin secret they get 403); paths under
+``/_archway/`` are the local cloud's own pages (the platform diagram); everything else
+goes through the edge. Each request is logged like a CloudFront access log line,
 with control characters escaped. Before routing, as CloudFront does: the viewer's IP is
 the TCP peer (an X-Forwarded-For it sends is passed on, never believed), ``.`` and ``..``
 path segments are resolved, and CloudFront's URL and request-size quotas are enforced.
@@ -32,6 +33,10 @@ from archway.shared.local.limits import (
 )
 from archway.shared.local.text import printable
 
+# Paths the local edge answers itself, before the distribution's behaviours: the real
+# distribution has none, and the single-page app never links there.
+PAGES_PREFIX = "/_archway/"
+
 ASGIReceive = Callable[[], Any]
 SECRET_PARAMETERS = frozenset({"code", "code_verifier", "id_token", "access_token",
                                "refresh_token", "token", "password"})
@@ -45,9 +50,11 @@ class ServerError(ArchwayError):
 class Router:
     """Swappable routing table: the local cloud replaces it after every redeploy."""
 
-    def __init__(self, edge: Any, apis: dict[str, Any]) -> None:
+    def __init__(self, edge: Any, apis: dict[str, Any],
+                 pages: dict[str, Response] | None = None) -> None:
         self.edge = edge
         self.apis = apis  # execute-api domain -> ApiRouter
+        self.pages = pages or {}  # local-only pages under PAGES_PREFIX (the diagram)
 
 
 class App:
@@ -66,6 +73,8 @@ class App:
         refused = None if host in router.apis else _over_cloudfront_quotas(scope)
         if refused is not None:
             response, served_by = refused, "edge-limits"
+        elif host not in router.apis and request.path.startswith(PAGES_PREFIX):
+            response, served_by = _page(router.pages, request), "local-page"
         elif host in router.apis:
             response, served_by = await router.apis[host].handle(request), "api-direct"
         else:
@@ -87,6 +96,20 @@ def loggable_query(query: str) -> str:
         return query
     return urlencode([(name, "REDACTED" if name.lower() in SECRET_PARAMETERS else value)
                       for name, value in pairs])
+
+
+def _page(pages: dict[str, Response], request: Request) -> Response:
+    """A local-only page (never on AWS: the distribution has no such path)."""
+    page = pages.get(request.path)
+    if page is None:
+        return Response(404, [("content-type", "text/plain; charset=utf-8")],
+                        f"no local page {request.path} (pages: {', '.join(sorted(pages))})"
+                        .encode())
+    if request.method not in {"GET", "HEAD"}:
+        return Response(405, [("allow", "GET, HEAD"),
+                              ("content-type", "text/plain; charset=utf-8")],
+                        b"method not allowed")
+    return Response(page.status, list(page.headers), page.body)
 
 
 async def _request(scope: dict[str, Any], receive: ASGIReceive) -> Request:

@@ -60,6 +60,9 @@ class FakeEngine:
     def provider_for(self, _target: Target) -> Deployed:
         return self.provider
 
+    def read_state(self, target: Target) -> StackState | None:
+        return self.provider.describe(target)
+
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ConnectionManager, dict[str, Any]]]:
@@ -68,19 +71,28 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ConnectionManager, di
     connections = ConnectionManager("archway", REGION, assume_role=False)
     stubs: dict[str, Stubber] = {}
     clients: dict[str, Any] = {}
+    lookup: dict[str, Stubber] = {}  # the read-only lookup role's clients (drift)
+    lookup_clients: dict[str, Any] = {}
     for account in (CATALOG, REVIEWS):
         client = connections.client("cloudformation", account, REGION)
         stubs[account] = Stubber(client)
         stubs[account].activate()
         clients[account] = client
-    yield connections, {"stubs": stubs, "clients": clients}
-    for stub in stubs.values():
+        lookup_clients[account] = connections.client("cloudformation", account, REGION,
+                                                     role="lookup")
+        lookup[account] = Stubber(lookup_clients[account])
+        lookup[account].activate()
+    yield connections, {"stubs": stubs, "clients": clients, "lookup": lookup,
+                        "lookup_clients": lookup_clients}
+    for stub in (*stubs.values(), *lookup.values()):
         stub.assert_no_pending_responses()
 
 
 def test_drift_runs_every_account_at_once_and_names_the_property(aws) -> None:  # noqa: ANN001
     connections, parts = aws
-    stubs, clients = parts["stubs"], parts["clients"]
+    # (every drift call goes through the lookup role's clients: the deploy role's have no
+    # responses queued, so a call made with them fails the test)
+    stubs, clients = parts["lookup"], parts["lookup_clients"]
     # GIVEN two stacks in two accounts; catalog's function was changed by hand
     for account, stack, drift in ((CATALOG, "svc-catalog", "DRIFTED"),
                                   (REVIEWS, "svc-reviews", "IN_SYNC")):
@@ -131,7 +143,7 @@ def test_drift_runs_every_account_at_once_and_names_the_property(aws) -> None:  
 
 def test_drift_without_permission_is_a_failed_check_not_a_crash(aws) -> None:  # noqa: ANN001
     connections, parts = aws
-    parts["stubs"][CATALOG].add_client_error(
+    parts["lookup"][CATALOG].add_client_error(
         "detect_stack_drift", "AccessDenied", "not authorized to perform: "
         "cloudformation:DetectStackDrift", http_status_code=403)
     engine = FakeEngine(connections, {"svc-catalog": target("svc-catalog", CATALOG)})

@@ -14,7 +14,12 @@ import pytest
 
 from archway.shared.blueprint import StackDef
 from archway.shared.blueprint.bootstrap import resource_types
-from archway.shared.blueprint.permissions import UnknownResourceType, compute, covers
+from archway.shared.blueprint.permissions import (
+    READ,
+    UnknownResourceType,
+    compute,
+    covers,
+)
 from archway.shared.commands import TOOLING, environments, load_platform
 from archway.shared.config import load_config
 from archway.shared.synth import every_deployed_stack, platform_stacks
@@ -40,7 +45,7 @@ def _context(template: dict[str, Any], account: str = ACCOUNT,
             "ExecutionRole.Arn": f"arn:aws:iam::{account}:role/archway-cfn-exec-{region}",
             "AssetsBucket.Arn": f"arn:aws:s3:::archway-assets-{account}-{region}"}
     for name in template["Resources"]:
-        if name.startswith("ExecutionPolicy"):
+        if name.startswith(("ExecutionPolicy", "LookupReadPolicy")):
             refs[name] = f"arn:aws:iam::{account}:policy/archway-bootstrap-{name}-X"
     return Context(account=account, region=region, refs=refs,
                    parameters={"ToolingAccount": TOOLING_ACCOUNT, "CiPrincipalArn": ""})
@@ -51,10 +56,11 @@ def service_account() -> dict[str, Any]:
     return _bootstrap("prod", ACCOUNT, REGION)
 
 
-def execution_documents(template: dict[str, Any], ctx: Context) -> list[dict[str, Any]]:
-    role = template["Resources"]["ExecutionRole"]["Properties"]
+def execution_documents(template: dict[str, Any], ctx: Context,
+                        role_name: str = "ExecutionRole") -> list[dict[str, Any]]:
+    role = template["Resources"][role_name]["Properties"]
     documents = [ctx.resolve(p["PolicyDocument"]) for p in role["Policies"]]
-    attached = {ctx.resolve(ref) for ref in role["ManagedPolicyArns"]}
+    attached = {ctx.resolve(ref) for ref in role.get("ManagedPolicyArns", [])}
     for name, resource in resources(template, "AWS::IAM::ManagedPolicy").items():
         if ctx.refs.get(name) in attached:
             documents.append(ctx.resolve(resource["Properties"]["PolicyDocument"]))
@@ -96,6 +102,63 @@ def test_every_handler_permission_of_every_type_used_is_granted() -> None:
         # THEN the role's policies hold every one of them, and compute() agrees
         assert covers(grants, types, stack.region) == []
         assert {a.lower() for a in grants.actions} <= granted, stack.id
+
+
+def test_the_lookup_role_reads_every_resource_drift_detection_checks() -> None:
+    from archway.shared.blueprint.permissions_doc import _tooling_bootstraps
+
+    # GIVEN every stack any environment (and the pipelines) deploys, and every bootstrap
+    # (the tooling account's too: its pipelines' stacks drift like any other)
+    used = resource_types(every_deployed_stack(REPO))
+    tooling = _tooling_bootstraps(REPO)
+    assert tooling
+    for stack in _every_bootstrap() + tooling:
+        template = rendered(stack)
+        ctx = _context(template, stack.account, stack.region)
+        documents = execution_documents(template, ctx, "LookupRole")
+        types = used.get((stack.account, stack.region), set())
+        # WHEN the read handler permissions of the types used there are listed
+        grants = compute(types, stack.region, "archway", ops=READ)
+        # THEN the lookup role (which archway drift acts as) may call every one of them
+        assert covers(grants, types, stack.region, ops=READ) == [], stack.id
+        for grant in grants.grants:
+            for action in grant.actions:
+                resource = grant.resources[0].replace("${AWS::Partition}", "aws").replace(
+                    "${AWS::Region}", stack.region).replace("${AWS::AccountId}", stack.account)
+                assert decide(documents, action, resource) == "allow", (stack.id, action)
+        # AND it may run drift detection on the platform's stacks, and on no other stack
+        own = (f"arn:aws:cloudformation:{stack.region}:{stack.account}:stack/"
+               "archway-prod-svc-catalog/1")
+        other = f"arn:aws:cloudformation:{stack.region}:{stack.account}:stack/payroll/1"
+        for action in ("cloudformation:DetectStackDrift",
+                       "cloudformation:DetectStackResourceDrift",
+                       "cloudformation:DescribeStackResourceDrifts"):
+            assert decide(documents, action, own) == "allow", (stack.id, action)
+            assert decide(documents, action, other) == "implicit", (stack.id, action)
+        assert decide(documents, "cloudformation:DescribeStackDriftDetectionStatus",
+                      "*") == "allow"
+
+
+def test_the_lookup_role_stays_read_only(service_account: dict) -> None:
+    from archway.shared.blueprint.permissions import action_info, expand
+
+    # GIVEN a service account's lookup role, with its computed read policies
+    documents = execution_documents(service_account, _context(service_account), "LookupRole")
+    actions = {a for d in documents for s in d["Statement"] if s["Effect"] == "Allow"
+               for entry in s["Action"] for a in expand(entry)}
+    # THEN every action it holds reads or lists: none writes, tags or manages permissions
+    levels = {a: action_info(a).access_level for a in actions}  # type: ignore[union-attr]
+    assert {level for level in levels.values()} <= {"Read", "List"}, levels
+    # AND in particular it reads no data and decrypts nothing (Lambda's read handler lists
+    # kms:Decrypt, for keys Archway's functions do not use)
+    table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/archway-prod-catalog-products"
+    assert decide(documents, "dynamodb:DescribeTable", table) == "allow"
+    assert decide(documents, "dynamodb:GetItem", table) == "implicit"
+    assert decide(documents, "dynamodb:Scan", table) == "implicit"
+    assert decide(documents, "kms:Decrypt", "*") == "implicit"
+    function = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:archway-prod-catalog-search"
+    assert decide(documents, "lambda:GetFunction", function) == "allow"
+    assert decide(documents, "lambda:UpdateFunctionCode", function) == "implicit"
 
 
 def test_coverage_fails_for_a_type_the_role_was_not_computed_for() -> None:

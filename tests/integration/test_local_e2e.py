@@ -162,3 +162,44 @@ def test_the_console_says_which_routes_need_a_signed_in_user(
     assert "signed-in" not in mounted[f"GET {route}"]
     assert any(f"sign-in: local OpenID Connect issuer {local_platform.issuer}" in line
                for line in console)
+
+
+def test_the_platform_diagram_is_a_page_of_the_local_cloud(
+        local_platform: LocalPlatform) -> None:
+    import xml.etree.ElementTree as ET
+
+    from archway.shared.commands import load_platform
+
+    svg_ns = "{http://www.w3.org/2000/svg}"
+    platform = load_platform(local_platform.root, "local")
+    with local_platform.client() as http:
+        # WHEN the page, the SVG and the Mermaid source are fetched from the local edge
+        page = http.get("/_archway/diagram")
+        svg = http.get("/_archway/diagram.svg")
+        mermaid = http.get("/_archway/diagram.mmd")
+        posted = http.post("/_archway/diagram")
+        unknown = http.get("/_archway/nothing")
+        spa = http.get("/_archwayish")
+    # THEN the page is HTML holding the picture inline, and the two sources alone
+    assert page.status_code == 200
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert svg.text in page.text and "flowchart LR" in page.text
+    assert svg.headers["content-type"] == "image/svg+xml"
+    assert mermaid.headers["content-type"] == "text/plain; charset=utf-8"
+    assert mermaid.text.startswith("flowchart LR\n")
+    # AND the picture is the running platform's: every route leads to its function
+    root = ET.fromstring(svg.text)
+    labels = {g.get("id"): g.find(f"{svg_ns}title").text for g in root.iter(f"{svg_ns}g")
+              if "node" in g.get("class", "").split()}
+    edges = {(labels[g.get("data-from")], labels[g.get("data-to")])
+             for g in root.iter(f"{svg_ns}g") if g.get("class") == "edge"}
+    assert platform.services
+    for service in platform.services:
+        for route in service.routes:
+            function = service.functions[route.function].physical
+            assert (f"{route.method} {route.path}", f"λ {function}") in edges
+            assert f'"{route.method} {route.path}"' in mermaid.text
+    # AND the pages are read-only and only the /_archway/ prefix is taken from the edge
+    assert posted.status_code == 405
+    assert unknown.status_code == 404 and "/_archway/diagram" in unknown.text
+    assert spa.status_code == 200 and '<input id="search"' in spa.text

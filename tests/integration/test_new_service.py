@@ -31,14 +31,21 @@ class Watcher(threading.Thread):
         self.platform = platform
         self.stop = threading.Event()
         self.statuses: list[int] = []
+        self.odd: list[str] = []
 
     def run(self) -> None:
         with self.platform.client("127.0.0.3") as http:
             while not self.stop.wait(1.0):  # under the WAF rate limit
                 try:
-                    self.statuses.append(http.get("/api/catalog/products/p-1001").status_code)
+                    response = http.get("/api/catalog/products/p-1001")
                 except httpx.HTTPError:
                     self.statuses.append(0)
+                    continue
+                self.statuses.append(response.status_code)
+                if response.status_code != 200:  # what answered, for the failure message
+                    self.odd.append(f"{response.status_code} "
+                                    f"{response.headers.get('x-amzn-errortype', '-')} "
+                                    f"{response.text[:120]}")
 
 
 def test_a_scaffolded_service_is_deployed_and_routed_without_a_restart(
@@ -82,7 +89,8 @@ def test_a_scaffolded_service_is_deployed_and_routed_without_a_restart(
         watcher.stop.set()
         watcher.join(timeout=10)
     # AND the other services never stopped answering
-    assert watcher.statuses and set(watcher.statuses) == {200}, watcher.statuses
+    assert watcher.statuses and set(watcher.statuses) == {200}, (
+        watcher.odd, local_platform.log.read_text()[-3000:])
     # AND no secret reached the deploy's output
     assert "x-api-key" not in deployed.stdout
 

@@ -266,6 +266,11 @@ def template() -> dict[str, Any]:
         "Stage": {"Type": f"{API}Stage", "Properties": {
             "RestApiId": {"Ref": "Api"}, "StageName": "live"}},
         "Fn": {"Type": "AWS::Lambda::Function", "Properties": {"FunctionName": "svc-fn"}},
+        "FnInvoke": {"Type": "AWS::Lambda::Permission", "Properties": {
+            "Action": "lambda:InvokeFunction", "Principal": "apigateway.amazonaws.com",
+            "FunctionName": {"Fn::GetAtt": ["Fn", "Arn"]},
+            "SourceArn": {"Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:"
+                                     "${AWS::AccountId}:${Api}/*"}}},
     }}
 
 
