@@ -378,7 +378,11 @@ class BootstrapBlueprint:
     def lookup_role(self) -> iam_resources.Role:
         statements = [Statement(
             Sid="PlatformStackOutputs", Effect=Allow, Action=[cloudformation.DescribeStacks],
-            Resource=[self._arn("cloudformation", f"stack/{self.name}-*")])]
+            Resource=[self._arn("cloudformation", f"stack/{self.name}-*")]),
+            # archway logs --env dev|prod: FilterLogEvents acts on the log-group resource,
+            # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html
+            Statement(Sid="ReadFunctionLogs", Effect=Allow, Action=[logs.FilterLogEvents],
+                      Resource=[self._arn("logs", f"log-group:/aws/lambda/{self.name}-*")])]
         if self.spec.secrets:
             # SecureStrings use the AWS managed key aws/ssm, which lets every principal
             # of the account decrypt: no kms statement is needed here.
@@ -388,7 +392,7 @@ class BootstrapBlueprint:
                 Resource=[self._arn("ssm", f"parameter/{self.name}/*/origin-secret/*")]))
         return self.t.add_resource(iam_resources.Role(
             "LookupRole", RoleName=Sub(lookup_role(self.name, "${AWS::Region}")),
-            Description="Read-only: the platform's stack outputs"
+            Description="Read-only: the platform's stack outputs, its functions' logs"
                         + (" and origin secrets" if self.spec.secrets else ""),
             AssumeRolePolicyDocument=self._trust(),
             Policies=[iam_resources.Policy(PolicyName="read-only",

@@ -22,6 +22,7 @@ from typing import Any
 import watchfiles
 from botocore.exceptions import ClientError
 
+from archway.shared.deploy.changes import ChangeSet
 from archway.shared.deploy.connections import ConnectionManager
 from archway.shared.deploy.display import Display
 from archway.shared.deploy.engine import Engine
@@ -113,10 +114,18 @@ def local_engine(platform: Platform, result: SynthResult, endpoint: str,
     work = state_path(platform.root).parent
     handlers = HandlerProbe(connections.client, connections.credentials, endpoint, work,
                             code_locations(platform)) if probe else None
-    provider = LocalProvider(connections.client, work / "deployed", handlers)
+    provider = LocalProvider(connections.client, work / "deployed", handlers,
+                             changes=lambda target, change_set: show_change_set(ui, target,
+                                                                                change_set))
     store = FileRoutes(route_store_path(platform))
     return LocalEngine(platform, result, connections, lambda _target: provider, ui,
                        route_store=lambda _via: store)
+
+
+def show_change_set(ui: Display, target: Target, change_set: ChangeSet) -> None:
+    """The change list, as an AWS deploy shows its change set (archway deploy, plan)."""
+    rows = change_set.rows(target.id)
+    ui.rows([row for row, _ in rows], [risky for _, risky in rows])
 
 
 def code_locations(platform: Platform) -> dict[str, dict[str, str]]:
@@ -149,9 +158,12 @@ class Mounted:
 
 class LocalCloud:
     def __init__(self, platform: Platform, port: int = 8080, moto_port: int = 0,
-                 out: Callable[[str], None] = print) -> None:
+                 out: Callable[[str], None] = print, trust_forwarded_for: bool = False,
+                 interpreters: dict[str, str] | None = None) -> None:
         self.platform = platform
+        self.interpreters = interpreters or {}  # runtime -> Python that runs its workers
         self.port = port
+        self.trust_forwarded_for = trust_forwarded_for
         self.out = out
         self.work = platform.root / "build" / "local" / ".cloud"
         self.work.mkdir(parents=True, exist_ok=True)
@@ -225,7 +237,8 @@ class LocalCloud:
         digests = self._digests()  # before anything is read: a later change is seen next time
         if self.runner is None:
             self.runner = LambdaRunner(engine.connections.client, engine.connections.credentials,
-                                       self.moto.endpoint, self.work, console=self.out)
+                                       self.moto.endpoint, self.work, console=self.out,
+                                       interpreters=self.interpreters)
         apis: dict[str, ApiRouter] = {}
         for target in engine.targets.values():
             if target.kind == "service":
@@ -262,12 +275,15 @@ class LocalCloud:
             if resource["Type"] != "AWS::Lambda::Function":
                 continue
             props = ctx.evaluate(resource["Properties"])
+            labels = {f.physical: f"{service.name}/{f.name}" for service in
+                      self.platform.services for f in service.functions.values()}
             function = LocalFunction(
                 name=props["FunctionName"], account=target.account, region=target.region,
                 handler=props["Handler"], memory=int(props["MemorySize"]),
                 timeout=int(props["Timeout"]), code_bucket=props["Code"]["S3Bucket"],
                 code_key=props["Code"]["S3Key"],
                 environment=props.get("Environment", {}).get("Variables", {}),
+                label=labels.get(props["FunctionName"], ""), runtime=props.get("Runtime", ""),
                 **code_locations(self.platform).get(target.name, {}))
             self.runner.register(function)
         return ApiRouter.from_template(ctx, self.runner)
@@ -374,7 +390,7 @@ class LocalCloud:
         return lines
 
     def serve(self, mounted: Mounted) -> None:
-        self.app = App(mounted.router, log=self.out)
+        self.app = App(mounted.router, log=self.out, trust_forwarded_for=self.trust_forwarded_for)
         self.server = LocalServer(self.app, port=self.port)
         self.server.start()
 
