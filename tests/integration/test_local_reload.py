@@ -74,6 +74,9 @@ def test_syntax_error_in_a_handler_never_stops_the_cloud(local_platform: LocalPl
         assert "services/catalog/src/products.py:2: Runtime.UserCodeSyntaxError: " in log
         # AND the failing invoke is on the console under its service and function
         assert "  [catalog/products] init error: services/catalog/src/products.py:2: " in log
+        # AND the redeploy listed what changed, as an AWS deploy does: the function's code
+        assert any(row.split()[:2] == ["~", "svc-catalog"] and
+                   "Code.S3Key: assets/catalog/" in row for row in log.splitlines()), log
         # WHEN the file parses but imports a module that is nowhere, and the service is
         # deployed into the running cloud (config checks parse handlers, they never import)
         future = "from __future__ import annotations\n"
@@ -84,10 +87,6 @@ def test_syntax_error_in_a_handler_never_stops_the_cloud(local_platform: LocalPl
             capture_output=True, text=True, timeout=120, cwd=local_platform.root)
         # THEN the deploy goes through, as on AWS, and names the file and line that fail
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        # AND it lists what changes, as an AWS deploy does: the function's new code
-        assert any(row.split()[:2] == ["~", "svc-catalog"] and
-                   "Code.S3Key: assets/catalog/" in row
-                   for row in proc.stdout.splitlines()), proc.stdout
         line = source.splitlines().index(future.strip()) + 2
         assert ("archway-local-catalog-products cannot load its handler (products.handler): "
                 f"services/catalog/src/products.py:{line}: Runtime.ImportModuleError: Unable to "
