@@ -23,6 +23,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from archway.shared.errors import ArchwayError
 from archway.shared.local.text import printable, readable
 from archway.shared.model import FunctionModel, Platform, ServiceModel
@@ -35,6 +37,10 @@ FOLLOW_INTERVAL = 2.0
 
 class LogsError(ArchwayError):
     exit_code = 2
+
+
+class LogsReadError(ArchwayError):
+    exit_code = 1
 
 
 def parse_since(value: str) -> timedelta:
@@ -121,6 +127,8 @@ class CloudWatchTail:
                 page = self.client.filter_log_events(**args)
             except self.client.exceptions.ResourceNotFoundException:
                 return []  # the function has not logged anything yet
+            except (ClientError, BotoCoreError) as exc:
+                raise LogsReadError(f"cannot read {self.group}: {exc}") from None
             for event in page.get("events", []):
                 if event["eventId"] in self.seen:
                     continue
@@ -181,9 +189,11 @@ def cmd_logs(args: Any) -> int:
         tails = local_tails(platform, service, functions, since)
     else:
         from archway.shared.deploy.connections import ConnectionManager
+        from archway.shared.deploy.preflight import preflight
 
         connections = ConnectionManager(platform.name, platform.home_region,
                                         profile=args.profile)
+        preflight(connections)  # unreachable or no credentials: one line, in seconds
         tails = cloudwatch_tails(platform, service, functions, since, connections)
     if not show(tails, lambda line: print(line, flush=True), follow=args.follow) and \
             not args.follow:
@@ -195,7 +205,6 @@ def cmd_logs(args: Any) -> int:
 
 
 def register(sub: Any) -> None:
-    import argparse
     import os
 
     parser = sub.add_parser(
@@ -206,9 +215,8 @@ def register(sub: Any) -> None:
         "--env dev|prod reads CloudWatch Logs in the service's account through its read-only "
         "lookup role.",
         epilog="examples: archway logs catalog --since 10m; archway logs reviews --function "
-        "post --follow; archway logs catalog --env prod --since 1h. exit codes: 0 ok, 1 AWS "
-        "refused, 2 bad arguments",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        "views --follow; archway logs catalog --env prod --since 1h. exit codes: 0 ok, 1 AWS "
+        "unreachable or refused, 2 bad arguments")
     parser.add_argument("service", help="the service (a folder under services/)")
     parser.add_argument("--function", help="only this function of the service")
     parser.add_argument("--follow", "-f", action="store_true",

@@ -152,3 +152,29 @@ def test_cloudwatch_logs_read_through_the_lookup_role(tmp_path: Path) -> None:
         logs.put_log_events(logGroupName=search.log_group, logStreamName="s",
                             logEvents=[{"timestamp": now + 5, "message": "later"}])
         assert [line.text for tail in tails for line in tail.poll()] == ["later"]
+
+
+def test_a_refused_read_is_one_clear_error() -> None:
+    from types import SimpleNamespace
+
+    from botocore.exceptions import ClientError
+
+    from archway.shared.local.logs import CloudWatchTail, LogsReadError
+
+    class Refusing:
+        exceptions = SimpleNamespace(ResourceNotFoundException=type("NotFound", (Exception,),
+                                                                    {}))
+
+        def filter_log_events(self, **_args: object) -> None:
+            raise ClientError({"Error": {"Code": "AccessDeniedException",
+                                         "Message": "not authorized"}}, "FilterLogEvents")
+
+    # GIVEN a lookup role that may not read the group (an account bootstrapped before logs)
+    tail = CloudWatchTail(Refusing(), "/aws/lambda/archway-dev-catalog-search", "c/s", 0)
+    # THEN the error names the group and AWS's reason (exit 1), no traceback
+    with pytest.raises(LogsReadError) as refused:
+        tail.poll()
+    assert refused.value.exit_code == 1
+    assert str(refused.value) == (
+        "cannot read /aws/lambda/archway-dev-catalog-search: An error occurred "
+        "(AccessDeniedException) when calling the FilterLogEvents operation: not authorized")
