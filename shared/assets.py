@@ -87,6 +87,24 @@ def dependency_files(root: Path) -> list[Path]:
     return files
 
 
+def _record(data: bytes) -> bytes:
+    """A RECORD without the console scripts left out of the package: their hashes are of a
+    first line naming this machine's interpreter, which would make the zip differ from one
+    machine to the next."""
+    lines = data.decode("utf-8").splitlines(keepends=True)
+    return "".join(line for line in lines
+                   if not line.startswith(("../../bin/", "bin/"))
+                   and "__pycache__" not in line.split(",", 1)[0]).encode()
+
+
+def _content(name: str, path: Path) -> bytes:
+    data = path.read_bytes()
+    parts = name.split("/")
+    if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] == "RECORD":
+        return _record(data)
+    return data
+
+
 def _entries(root: Path, deps: Path | None) -> dict[str, Path]:
     entries = {} if deps is None else {
         p.relative_to(deps).as_posix(): p for p in dependency_files(deps)}
@@ -103,7 +121,7 @@ def build_zip(root: Path, deps: Path | None = None) -> bytes:
             info = zipfile.ZipInfo(name, FIXED_TIME)
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, path.read_bytes(), compresslevel=9)
+            archive.writestr(info, _content(name, path), compresslevel=9)
     return buffer.getvalue()
 
 

@@ -70,8 +70,11 @@ def test_requirements_are_packaged_per_architecture(repo_copy: Path, wheels: Pat
             names = archive.namelist()
             assert "search.py" in names and "tinydep/__init__.py" in names
             assert archive.read("tinydep/__init__.py").decode() == f"VALUE = {value!r}\n"
-            # AND no console script (its shebang would name this machine's Python)
+            # AND no console script (its shebang would name this machine's Python), nor its
+            # hash in RECORD: every entry RECORD lists is a file of the package
             assert not any(n.startswith("bin/") for n in names)
+            record = archive.read("tinydep-1.0.dist-info/RECORD").decode().splitlines()
+            assert {line.split(",")[0] for line in record} <= set(names)
             assert names == sorted(names)
             assert {i.date_time for i in archive.infolist()} == {assets.FIXED_TIME}
     # AND services without requirements keep their code-only asset
