@@ -3,7 +3,9 @@
 Exit codes: 0 ok, 1 a known failure (deploy failed, lint findings), 2 bad input
 (config or arguments), 3 an unexpected error (a bug: one line saying so; --debug
 re-raises it with its traceback), 130 Ctrl-C.
-Command groups live beside the code they drive and register themselves here.
+Command groups live beside the code they drive and register themselves here; the
+deploy and local groups (boto3, the deploy engine) are imported only when the command
+run is not one of the core commands (synth, lint, schema, ...).
 """
 
 from __future__ import annotations
@@ -49,7 +51,10 @@ def version() -> str:
         return "unknown (not installed)"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """Every command, or only the core ones (synth, lint, schema, ...) when ``argv`` runs
+    one of them: the deploy and local command groups import boto3 and the deploy engine,
+    which a synth or a lint never needs. No ``argv``: every command."""
     from archway.shared import commands
 
     parser = argparse.ArgumentParser(prog="archway", description=(
@@ -58,9 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"archway {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.register(sub)
-    for register in _plugins():
-        register(sub)
+    if argv is None or _command(argv) not in sub.choices:
+        for register in _plugins():
+            register(sub)
     return parser
+
+
+def _command(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names: its first word that is not an option (the top-level
+    options take no value)."""
+    return next((word for word in argv if not word.startswith("-")), None)
 
 
 def _plugins() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
@@ -77,8 +89,9 @@ def _plugins() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: i
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(words)
+    args = parser.parse_args(words)
     handler: Handler = args.handler
     try:
         if isinstance(getattr(args, "root", None), Path):

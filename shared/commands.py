@@ -12,7 +12,7 @@ from archway.shared.blueprint import StackDef
 from archway.shared.config import Config, load_config
 from archway.shared.errors import ArchwayError, ConfigError
 from archway.shared.model import Platform, resolve
-from archway.shared.synth import Rendered, SynthResult, render_all
+from archway.shared.synth import Rendered, SynthResult, grants_cache, render_all
 
 
 class LintFailed(ArchwayError):
@@ -46,17 +46,19 @@ def environments(root: Path, env: str) -> list[str]:
 
 
 def render_env(root: Path, env: str) -> Rendered:
-    """Validate and render one environment, or the pipelines for ``tooling``: in memory."""
+    """Validate and render one environment, or the pipelines for ``tooling``: in memory
+    (the computed grants are cached in build/ only if all of it succeeds)."""
     from archway.pipelines.blueprint import pipeline_stacks
 
-    if env == TOOLING:
-        config = load_config(root)
-        if config.platform.pipelines is None:
-            raise ConfigError("config/platform.yaml", "pipelines", "is not set: no pipelines "
-                              "to synthesize")
-        return render_all(ToolingScope(config.root, config.platform.name),
-                          stacks=tooling_stacks(config, pipeline_stacks(config)))
-    return render_all(load_platform(root, env))
+    with grants_cache(root):
+        if env == TOOLING:
+            config = load_config(root)
+            if config.platform.pipelines is None:
+                raise ConfigError("config/platform.yaml", "pipelines", "is not set: no "
+                                  "pipelines to synthesize")
+            return render_all(ToolingScope(config.root, config.platform.name),
+                              stacks=tooling_stacks(config, pipeline_stacks(config)))
+        return render_all(load_platform(root, env))
 
 
 def synth_env(root: Path, env: str) -> SynthResult:
@@ -66,14 +68,15 @@ def synth_env(root: Path, env: str) -> SynthResult:
 
 def synth_all(root: Path, env: str) -> list[tuple[str, SynthResult]]:
     """Every environment of ``env`` (``all`` too) rendered before any of them is written."""
-    rendered = [(name, render_env(root, name)) for name in environments(root, env)]
+    with grants_cache(root):
+        rendered = [(name, render_env(root, name)) for name in environments(root, env)]
     return [(name, plan.write()) for name, plan in rendered]
 
 
 def tooling_stacks(config: Config, pipelines: list[StackDef]) -> list[StackDef]:
     """The pipelines, then the tooling account's bootstrap (it deploys them)."""
     from archway.shared.blueprint.bootstrap import bootstrap_stacks
-    from archway.shared.synth import every_deployed_stack
+    from archway.shared.synth import every_deployed_stack, grants_cache
 
     if not pipelines:
         return pipelines
@@ -81,10 +84,11 @@ def tooling_stacks(config: Config, pipelines: list[StackDef]) -> list[StackDef]:
     protect = settings is not None and any(
         config.environments[env].termination_protection for env in settings.promotion)
     tooling = pipelines[0].account
-    return pipelines + bootstrap_stacks(
-        config.platform.name, tooling, every_deployed_stack(config.root),
-        config.platform.operator_roles, protect, secrets_at=None,
-        targets=[(tooling, config.platform.home_region)])
+    with grants_cache(config.root):
+        return pipelines + bootstrap_stacks(
+            config.platform.name, tooling, every_deployed_stack(config.root),
+            config.platform.operator_roles, protect, secrets_at=None,
+            targets=[(tooling, config.platform.home_region)])
 
 
 def cmd_synth(args: argparse.Namespace) -> int:

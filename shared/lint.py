@@ -1,20 +1,38 @@
 """cfn-lint on every rendered template, in process, cached by template hash.
 
+cfn-lint's rules (its ~340 rule modules plus the house rules in ``lint_rules/``) are built
+once per process and reused for every template, as cfn-lint's own runner does for many
+files; ``Rules.run`` re-initializes each rule for each template. Several templates are
+spread over worker processes (one per core) that share those rules.
+
 The cache key is the template's sha256 plus cfn-lint's version and the house rules'
-hash, so a new cfn-lint or a changed rule re-lints everything.
+hash, so a new cfn-lint or a changed rule re-lints everything. The version is read from
+the installed distribution's metadata: a warm run (every template cached) never imports
+cfn-lint.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from dataclasses import dataclass
+import multiprocessing
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archway.shared.synth import SynthResult
 
+if TYPE_CHECKING:
+    from cfnlint.rules import Rules
+
 CACHE_FILE = ".lint-cache.json"
 RULES_DIR = Path(__file__).parent / "lint_rules"
+CFN_LINT = "cfn-lint"  # the distribution's name, for its version
 
 
 @dataclass(frozen=True)
@@ -29,13 +47,32 @@ class Finding:
         return f"{self.template}: {self.rule} [{self.level}] {self.path}: {self.message}"
 
 
-def lint_template(body: str, region: str) -> list[Finding]:
-    from cfnlint.api import lint
-    from cfnlint.config import ManualArgs
+def _append_rules() -> list[str]:
+    return [str(RULES_DIR)] if _has_rules() else []
 
-    config = ManualArgs(regions=[region], append_rules=[str(RULES_DIR)]) if _has_rules() \
-        else ManualArgs(regions=[region])
-    matches = lint(body, config=config)
+
+@functools.cache
+def _rules() -> Rules:
+    """cfn-lint's rules and the house rules, built once per process (the costly part of
+    linting one template: hundreds of rule modules imported and instantiated)."""
+    from cfnlint.config import ConfigMixIn
+    from cfnlint.runner import Runner
+
+    return Runner(ConfigMixIn(append_rules=_append_rules())).rules
+
+
+def lint_template(body: str, region: str) -> list[Finding]:
+    """cfn-lint's findings on one template body, as ``cfnlint.api.lint`` gives them, but
+    with the process's rules (that function rebuilds them unless given the older
+    ``RulesCollection`` type: cfnlint/api.py)."""
+    from cfnlint.config import ConfigMixIn
+    from cfnlint.decode.decode import decode_str
+    from cfnlint.runner import run_template_by_data
+
+    template, matches = decode_str(body)
+    if not matches and template is not None:
+        config = ConfigMixIn(regions=[region], append_rules=_append_rules())
+        matches = list(run_template_by_data(template, config, _rules()))
     return [
         Finding("", m.rule.id, m.rule.severity, "/".join(str(p) for p in m.path), m.message)
         for m in matches
@@ -47,32 +84,82 @@ def _has_rules() -> bool:
 
 
 def _salt() -> str:
-    import cfnlint.version
-
-    digest = hashlib.sha256(cfnlint.version.__version__.encode())
+    digest = hashlib.sha256(version(CFN_LINT).encode())
     if _has_rules():
         for path in sorted(RULES_DIR.glob("*.py")):
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
-def lint_synth(result: SynthResult) -> list[Finding]:
-    """Lint every template of a synth, skipping those already clean in the cache."""
+@dataclass(frozen=True)
+class Job:
+    """One template to lint: its file name (as findings name it), path and region."""
+
+    template: str
+    path: Path
+    region: str
+
+
+def lint_job(job: Job) -> list[Finding]:
+    body = job.path.read_text(encoding="utf-8")
+    return [Finding(job.template, f.rule, f.level, f.path, f.message)
+            for f in lint_template(body, job.region)]
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _warm_worker() -> None:
+    _rules()
+
+
+def lint_jobs(jobs: list[Job], workers: int | None = None) -> list[list[Finding]]:
+    """Each job's findings, in the jobs' order: in this process for one template or one
+    core, else over ``workers`` processes (default: one per core).
+
+    On Linux the rules are built here first and the workers, forked, inherit them (built
+    once in all); elsewhere each worker builds them once as it starts."""
+    workers = min(len(jobs), workers or _cores())
+    if workers <= 1:
+        return [lint_job(job) for job in jobs]
+    context = multiprocessing.get_context("fork") if sys.platform == "linux" else None
+    if context is not None:
+        _rules()
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                             initializer=_warm_worker) as pool:
+        return list(pool.map(lint_job, jobs))
+
+
+def lint_synth(result: SynthResult, workers: int | None = None) -> list[Finding]:
+    """Lint every template of a synth, skipping those already clean in the cache.
+
+    Templates with the same body and region (bootstrap stacks of several accounts) are
+    linted once; each of them gets the findings, under its own name."""
     cache_path = result.out_dir / CACHE_FILE
     cache = _read_cache(cache_path)
     salt = _salt()
-    findings: list[Finding] = []
     clean: dict[str, bool] = {}
+    todo: dict[str, list[str]] = {}  # cache key -> the templates having it
     for stack in result.manifest["stacks"]:
         key = f"{salt}:{stack['template_sha256']}:{stack['region']}"
         if cache.get(key):
             clean[key] = True
-            continue
-        body = (result.out_dir / stack["template"]).read_text(encoding="utf-8")
-        found = [Finding(stack["template"], f.rule, f.level, f.path, f.message)
-                 for f in lint_template(body, stack["region"])]
-        findings += found
-        clean[key] = not found
+        else:
+            todo.setdefault(key, []).append(stack["template"])
+    regions = {s["template"]: s["region"] for s in result.manifest["stacks"]}
+    jobs = [Job(names[0], result.out_dir / names[0], regions[names[0]])
+            for names in todo.values()]
+    found = dict(zip(todo, lint_jobs(jobs, workers), strict=True))
+    findings: list[Finding] = []
+    for stack in result.manifest["stacks"]:
+        key = f"{salt}:{stack['template_sha256']}:{stack['region']}"
+        if key in found:
+            findings += [replace(f, template=stack["template"]) for f in found[key]]
+            clean[key] = not found[key]
     cache_path.write_text(json.dumps({k: v for k, v in clean.items() if v}, sort_keys=True))
     return findings
 

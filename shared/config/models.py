@@ -5,11 +5,15 @@ The same models generate the JSON Schema editors use (`archway schema`).
 
 from __future__ import annotations
 
+import gzip
+import importlib.util
+import json
 import re
 import unicodedata
 from difflib import get_close_matches
 from functools import cache
-from typing import Annotated, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -247,11 +251,22 @@ def aws_regions() -> tuple[str, ...]:
     Only the aws partition: the edge needs CloudFront, whose WAF and certificate live in
     us-east-1 (shared/naming.py GLOBAL_REGION).
     """
-    from botocore.loaders import Loader
-
-    data = Loader().load_data("endpoints")
+    data = _botocore_data("endpoints")
     return tuple(sorted(next(p for p in data["partitions"] if p["partition"] == "aws")
                         ["regions"]))
+
+
+def _botocore_data(name: str) -> dict[str, Any]:
+    """A file of botocore's bundled data, read without importing botocore (its import,
+    with awscrt, costs more than reading the file: config loading is on every command's
+    path). botocore ships it as ``<name>.json``, or gzipped in some releases."""
+    spec = importlib.util.find_spec("botocore")
+    assert spec is not None and spec.submodule_search_locations, "botocore is a dependency"
+    folder = Path(next(iter(spec.submodule_search_locations))) / "data"
+    plain = folder / f"{name}.json"
+    if plain.is_file():
+        return json.loads(plain.read_bytes())
+    return json.loads(gzip.decompress((folder / f"{name}.json.gz").read_bytes()))
 
 
 # ---------------------------------------------------------- environments/<env>.yaml

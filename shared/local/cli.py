@@ -20,6 +20,7 @@ def cmd_local(args: argparse.Namespace) -> int:
     platform = load_platform(args.root, "local")
     interpreters = choose({service.runtime for service in platform.services}, say)
     cloud = LocalCloud(platform, port=args.port, moto_port=args.moto_port, out=say,
+                       warm_workers=args.warm_workers, idle_timeout=args.idle_timeout,
                        trust_forwarded_for=args.trust_forwarded_for, interpreters=interpreters)
     started = time.perf_counter()
     stop_on_signals()  # SIGTERM and SIGHUP stop everything, as Ctrl-C does
@@ -38,7 +39,7 @@ def cmd_local(args: argparse.Namespace) -> int:
             say(f"restored {len(restored)} tables and buckets from build/local/data "
                 "(--fresh starts without them)")
         cloud.seed(skip=restored)
-        saver = Saver(snapshot, out=say).start()
+        saver = Saver(snapshot, out=say, activity=cloud.activity).start()
         if args.no_serve:
             say(f"deployed in {time.perf_counter() - started:.1f} s (--no-serve: stopping)")
             return 0
@@ -63,10 +64,27 @@ def cmd_local(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count(raw: str) -> int:
+    if not raw.isdigit():
+        raise argparse.ArgumentTypeError(f"a whole number of workers, 0 or more (got {raw!r})")
+    return int(raw)
+
+
+def _seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"a number of seconds above 0 (got {raw!r})")
+    return value
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from pathlib import Path
 
     from archway.shared.local import logs
+    from archway.shared.local.runner import IDLE_TIMEOUT, WARM_WORKERS
 
     logs.register(sub)
 
@@ -75,6 +93,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--port", type=int, default=8080, help="edge port (default 8080)")
     parser.add_argument("--moto-port", type=int, default=0,
                         help="port of the local AWS stand-in (default: any free port)")
+    parser.add_argument("--warm-workers", type=_count, default=WARM_WORKERS,
+                        help="Lambda workers kept warm when idle, all functions together "
+                             f"(default {WARM_WORKERS}); each function's first invoke starts "
+                             "its worker")
+    parser.add_argument("--idle-timeout", type=_seconds, default=IDLE_TIMEOUT,
+                        help="seconds without an invoke before a warm worker stops "
+                             f"(default {IDLE_TIMEOUT:.0f})")
     parser.add_argument("--no-serve", action="store_true", help="deploy, seed and exit")
     parser.add_argument("--fresh", action="store_true",
                         help="discard the saved local data (build/local/data) and start "

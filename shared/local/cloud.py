@@ -14,7 +14,6 @@ import json
 import os
 import threading
 from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,10 +43,10 @@ from archway.shared.local.edge_router import (
 )
 from archway.shared.local.http import Request, Response
 from archway.shared.local.moto_server import HOST, LocalCloudError, MotoServer
-from archway.shared.local.probe import HandlerProbe
+from archway.shared.local.probe import HandlerProbe, local_functions
 from archway.shared.local.processes import clean_stale, process_tag, running_owner
 from archway.shared.local.provider import LocalProvider, context
-from archway.shared.local.runner import LambdaRunner, LocalFunction
+from archway.shared.local.runner import IDLE_TIMEOUT, WARM_WORKERS, LambdaRunner
 from archway.shared.local.seed import seed
 from archway.shared.local.server import App, LocalServer, Router
 from archway.shared.model import Platform
@@ -158,13 +157,16 @@ class Mounted:
 
 class LocalCloud:
     def __init__(self, platform: Platform, port: int = 8080, moto_port: int = 0,
-                 out: Callable[[str], None] = print, trust_forwarded_for: bool = False,
+                 out: Callable[[str], None] = print, *, warm_workers: int = WARM_WORKERS,
+                 idle_timeout: float = IDLE_TIMEOUT, trust_forwarded_for: bool = False,
                  interpreters: dict[str, str] | None = None) -> None:
         self.platform = platform
         self.interpreters = interpreters or {}  # runtime -> Python that runs its workers
         self.port = port
         self.trust_forwarded_for = trust_forwarded_for
         self.out = out
+        self.warm_workers = warm_workers
+        self.idle_timeout = idle_timeout
         self.work = platform.root / "build" / "local" / ".cloud"
         self.work.mkdir(parents=True, exist_ok=True)
         self.moto = MotoServer(moto_port, log=self.work / "moto.log")
@@ -229,6 +231,10 @@ class LocalCloud:
         assert self.engine is not None
         return seed(self.platform, self.engine.connections.client, log=self.out, skip=skip)
 
+    def activity(self) -> int:
+        """Lambda invokes so far: what can change the service data while the cloud runs."""
+        return self.runner.invocations if self.runner is not None else 0
+
     # ------------------------------------------------------------------ routers
 
     def mount(self) -> Mounted:
@@ -238,29 +244,19 @@ class LocalCloud:
         if self.runner is None:
             self.runner = LambdaRunner(engine.connections.client, engine.connections.credentials,
                                        self.moto.endpoint, self.work, console=self.out,
+                                       warm_workers=self.warm_workers,
+                                       idle_timeout=self.idle_timeout,
                                        interpreters=self.interpreters)
         apis: dict[str, ApiRouter] = {}
+        code = code_locations(self.platform)
         for target in engine.targets.values():
             if target.kind == "service":
-                api = self._service(target)
+                api = self._service(target, code)
                 apis[api.domain] = api
         self.apis = apis
         edge = self._edge(engine.targets["edge"], engine.targets["edge-global"], apis)
-        self._warm()
         self._write_state({"apis": {api.service: api.domain for api in apis.values()}})
         return Mounted(Router(edge, apis), digests)
-
-    def _warm(self) -> None:
-        """One warm worker per function before the first request (in parallel); a function
-        whose code cannot be loaded is reported (file:line) and answers Lambda's init error."""
-        assert self.runner is not None
-        runner = self.runner
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            errors = list(pool.map(lambda f: runner.warm(f.name), runner.functions()))
-        for function, error in zip(runner.functions(), errors, strict=True):
-            if error is not None:
-                self.out(f"{function.name}: cannot load its handler ({function.handler}): "
-                         f"{error}; its routes answer 502 until the code is fixed")
 
     def _write_state(self, extra: dict[str, Any] | None = None) -> None:
         state = {"endpoint": self.moto.endpoint, "url": f"http://{HOST}:{self.port}",
@@ -268,23 +264,14 @@ class LocalCloud:
                  **(extra or {})}
         state_path(self.platform.root).write_text(json.dumps(state, indent=1))
 
-    def _service(self, target: Target) -> ApiRouter:
+    def _service(self, target: Target, code: dict[str, dict[str, str]]) -> ApiRouter:
+        """The service's API; its functions are registered (their workers start on the
+        first invoke)."""
         assert self.engine is not None and self.runner is not None
         ctx = context(target, self.engine.resolve(target).values)
-        for resource in target.template["Resources"].values():
-            if resource["Type"] != "AWS::Lambda::Function":
-                continue
-            props = ctx.evaluate(resource["Properties"])
-            labels = {f.physical: f"{service.name}/{f.name}" for service in
-                      self.platform.services for f in service.functions.values()}
-            function = LocalFunction(
-                name=props["FunctionName"], account=target.account, region=target.region,
-                handler=props["Handler"], memory=int(props["MemorySize"]),
-                timeout=int(props["Timeout"]), code_bucket=props["Code"]["S3Bucket"],
-                code_key=props["Code"]["S3Key"],
-                environment=props.get("Environment", {}).get("Variables", {}),
-                label=labels.get(props["FunctionName"], ""), runtime=props.get("Runtime", ""),
-                **code_locations(self.platform).get(target.name, {}))
+        labels = {f.physical: f"{service.name}/{f.name}" for service in self.platform.services
+                  for f in service.functions.values()}
+        for function in local_functions(target, ctx, code.get(target.name), labels):
             self.runner.register(function)
         return ApiRouter.from_template(ctx, self.runner)
 
@@ -394,23 +381,26 @@ class LocalCloud:
         self.server = LocalServer(self.app, port=self.port)
         self.server.start()
 
-    def watch(self, mounted: Mounted, interval: float = 1.0,
-              stop: threading.Event | None = None) -> None:
+    def watch(self, mounted: Mounted, stop: threading.Event | None = None) -> None:
         """Follow the repository until Ctrl-C (or ``stop``), with watchfiles.
 
         - a changed ``services/<svc>/`` (code or service.yaml) redeploys that service;
         - a new service folder is deployed, and its account set up, on the fly;
         - a changed ``config/`` or ``service.yaml`` is validated first: a bad file is
           reported and the last good state keeps serving;
-        - a deploy from another process (archway deploy --env local) is picked up.
-        After any of these the routes and functions are remounted.
+        - a deploy from another process (archway deploy --env local) is picked up: the
+          local provider writes each deployed stack's template under
+          ``build/local/.cloud/deployed/``, in whichever process deploys.
+        After any of these the routes and functions are remounted. Nothing runs between
+        changes: the operating system's file events wake the watcher (no polling of moto).
         """
         root = self.platform.root
-        paths = [p for p in (root / "services", root / "config") if p.is_dir()]
+        deployed = self.work / "deployed"
+        deployed.mkdir(parents=True, exist_ok=True)
+        paths = [p for p in (root / "services", root / "config", deployed) if p.is_dir()]
         for changes in watchfiles.watch(
-                *paths, stop_event=stop, debounce=400, step=100, yield_on_timeout=True,
-                rust_timeout=int(interval * 1000), watch_filter=_source_filter,
-                raise_interrupt=True):
+                *paths, stop_event=stop, debounce=400, step=100,
+                watch_filter=_source_filter, raise_interrupt=True):
             try:
                 mounted = self._follow({Path(path) for _, path in changes}, mounted)
             except ArchwayError as exc:

@@ -1,7 +1,8 @@
 """moto's server in a child process, bound to 127.0.0.1, bounded in time, always stopped.
 
 A child process (not moto's in-process thread) keeps the stand-in's state apart from
-any ``mock_aws`` in the caller and lets it use the second core. It exits by itself when
+any ``mock_aws`` in the caller and lets it use the second core. It serves moto's app with
+keep-alive connections (moto_app.py). It exits by itself when
 its parent is gone (see processes.py) and carries the caller's process tag.
 """
 
@@ -52,7 +53,7 @@ class MotoServer:
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
         env = {**os.environ, "MOTO_CALL_RESET_API": "false", TAG: process_tag()}
         self._process = subprocess.Popen(
-            child_command("moto.server", "-H", HOST, "-p", str(self.port)),
+            child_command("archway.shared.local.moto_app", HOST, str(self.port)),
             stdout=out, stderr=subprocess.STDOUT, env=env,
         )
         deadline = time.monotonic() + START_TIMEOUT

@@ -193,13 +193,20 @@ def _put_items(client: Any, table: str, items: list[Any]) -> None:
 
 
 class Saver:
-    """Saves a snapshot every ``interval`` seconds in a thread, and once more on stop."""
+    """Saves a snapshot every ``interval`` seconds in a thread, and once more on stop.
+
+    ``activity`` (optional) counts what can change the data (invokes of the local Lambda
+    runner): a tick where it did not move saves nothing, so an idle cloud does not scan
+    every table on moto every few seconds. The first tick and the stop always save.
+    """
 
     def __init__(self, snapshot: Snapshot, interval: float = SAVE_INTERVAL,
-                 out: Callable[[str], None] = print) -> None:
+                 out: Callable[[str], None] = print,
+                 activity: Callable[[], int] | None = None) -> None:
         self.snapshot = snapshot
         self.interval = interval
         self.out = out
+        self.activity = activity
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="archway-save", daemon=True)
 
@@ -208,8 +215,12 @@ class Saver:
         return self
 
     def _run(self) -> None:
+        seen: int | None = None
         while not self._stop.wait(self.interval):
-            self._save()
+            now = self.activity() if self.activity is not None else None
+            if now is None or now != seen:
+                seen = now
+                self._save()
 
     def _save(self) -> None:
         try:

@@ -5,10 +5,14 @@ On AWS a handler that cannot be imported deploys fine and fails on its first inv
 deploy (``archway deploy ... --env local``) goes through just the same, and then loads
 every function of the stack in a worker exactly as the running cloud will, so the deploy
 output names the broken file and line (``services/<svc>/src/<file>.py:<line>``) at once.
+The outcome is kept per code key, handler and settings (under ``.cloud/probed/``): a
+no-op redeploy says it again without starting a worker.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,14 +20,15 @@ from typing import Any
 
 from archway.shared.deploy.provider import Target
 from archway.shared.local.intrinsics import Context
-from archway.shared.local.runner import LambdaRunner, LocalFunction
+from archway.shared.local.runner import InitError, LambdaRunner, LocalFunction
 
 ClientFactory = Callable[[str, str, str], Any]
 
 
-def local_functions(target: Target, ctx: Context,
-                    code: dict[str, str] | None = None) -> list[LocalFunction]:
-    """The Lambda functions of a stack, as the local runner runs them."""
+def local_functions(target: Target, ctx: Context, code: dict[str, str] | None = None,
+                    labels: dict[str, str] | None = None) -> list[LocalFunction]:
+    """The Lambda functions of a stack, as the local runner runs them; ``labels``: function
+    name -> how the console names it (``catalog/search``)."""
     functions = []
     for resource in target.template.get("Resources", {}).values():
         if resource["Type"] != "AWS::Lambda::Function":
@@ -34,7 +39,9 @@ def local_functions(target: Target, ctx: Context,
             handler=props["Handler"], memory=int(props["MemorySize"]),
             timeout=int(props["Timeout"]), code_bucket=props["Code"]["S3Bucket"],
             code_key=props["Code"]["S3Key"],
-            environment=props.get("Environment", {}).get("Variables", {}), **(code or {})))
+            environment=props.get("Environment", {}).get("Variables", {}),
+            label=(labels or {}).get(props["FunctionName"], ""),
+            runtime=props.get("Runtime", ""), **(code or {})))
     return functions
 
 
@@ -52,17 +59,41 @@ class HandlerProbe:
 
     def __call__(self, target: Target, ctx: Context) -> list[str]:
         functions = local_functions(target, ctx, self.code.get(target.name))
-        if not functions:
-            return []
+        known = {f.name: self._known(f) for f in functions}
+        fresh = [f for f in functions if known[f.name] is None]
+        if fresh:
+            for function, error in zip(fresh, self._load(fresh), strict=True):
+                known[function.name] = self._remember(function, error)
+        return [f"{f.name} cannot load its handler ({f.handler}): {known[f.name]}; its routes "
+                "answer 502 until it is fixed" for f in functions if known[f.name]]
+
+    def _load(self, functions: list[LocalFunction]) -> list[InitError | None]:
         runner = LambdaRunner(self.client, self.credentials, self.endpoint, self.work_dir,
                               workers_per_function=1)
         try:
             for function in functions:
                 runner.register(function)
             with ThreadPoolExecutor(max_workers=4) as pool:
-                errors = list(pool.map(lambda f: runner.warm(f.name), functions))
+                return list(pool.map(lambda f: runner.warm(f.name), functions))
         finally:
             runner.close()
-        return [f"{f.name} cannot load its handler ({f.handler}): {error}; its routes answer "
-                "502 until it is fixed" for f, error in zip(functions, errors, strict=True)
-                if error is not None]
+
+    def _record(self, function: LocalFunction) -> Path:
+        """Where the outcome of loading this code, handler and settings is kept: the code
+        key names the asset's content, so the same key loads the same way again."""
+        key = json.dumps([function.generation, function.handler, function.source])
+        return self.work_dir / "probed" / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
+
+    def _known(self, function: LocalFunction) -> str | None:
+        """'' (loads), the init error, or None (not tried yet)."""
+        try:
+            return str(json.loads(self._record(function).read_text())["error"])
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def _remember(self, function: LocalFunction, error: InitError | None) -> str:
+        outcome = "" if error is None else str(error)
+        record = self._record(function)
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps({"error": outcome}))
+        return outcome

@@ -114,6 +114,9 @@ def running_owner(state: dict[str, object]) -> int | None:
     return None
 
 
+MOTO_MARKER = "archway.shared.local.moto_app"  # in the command line of our moto server
+
+
 def clean_stale(state_file: Path, out: Callable[[str], None]) -> None:
     """Remove the state of an ``archway local`` that is gone (``kill -9``, a crash), and
     end its moto if that still runs. Raises nothing: the caller checks running_owner."""
@@ -125,7 +128,7 @@ def clean_stale(state_file: Path, out: Callable[[str], None]) -> None:
         state_file.unlink(missing_ok=True)
         return
     moto = state.get("moto_pid")
-    if isinstance(moto, int) and is_ours(moto, state.get("tag"), "moto.server"):
+    if isinstance(moto, int) and is_ours(moto, state.get("tag"), MOTO_MARKER):
         terminate(moto)
         out(f"stopped the moto server (pid {moto}) left by archway local pid {state.get('pid')}")
     state_file.unlink(missing_ok=True)

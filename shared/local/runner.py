@@ -3,8 +3,13 @@
 Each function runs in its own processes (modules of different services never collide),
 with the environment, memory (resident size watched; over it, the worker is killed as
 Lambda does) and timeout of its template and AWS calls pointed at the
-local cloud with its own account's credentials. Warm workers are reused (a small pool
-per function); a new code key (a redeploy after a handler changed) retires the old ones.
+local cloud with its own account's credentials. A function's first invoke starts its worker
+(nothing starts ahead: at 100 services most functions are never called in a session);
+warm workers are reused, at most ``WARM_WORKERS`` idle ones in all (the longest idle
+stops first), and a worker idle for ``IDLE_TIMEOUT`` seconds stops, as Lambda reclaims
+idle execution environments (the Shutdown phase of
+https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html
+). A new code key (a redeploy after a handler changed) retires the old ones.
 
 A handler that cannot be imported never stops the runner: the worker reports the init
 error Lambda would (Runtime.ImportModuleError, Runtime.UserCodeSyntaxError,
@@ -46,6 +51,8 @@ from archway.shared.local.worker import read_message, write_message
 
 MAX_WORKERS_PER_FUNCTION = 4
 START_TIMEOUT = 30.0
+WARM_WORKERS = 8  # idle workers kept in all (~40 MiB each); busy ones are not counted
+IDLE_TIMEOUT = 300.0  # seconds without an invoke before a worker stops
 
 
 @dataclass(frozen=True)
@@ -226,12 +233,12 @@ def _pump_logs(stream: Any, log: Path, name: str,
 
 
 class Pool:
-    """Warm workers of one function generation."""
+    """Workers of one function generation: started on demand, up to ``size`` at once."""
 
     def __init__(self, spawn: Callable[[], Worker], size: int) -> None:
         self.spawn = spawn
         self.size = size
-        self.idle: list[Worker] = []
+        self.idle: list[tuple[float, Worker]] = []  # (idle since, worker), oldest first
         self.count = 0
         self.condition = threading.Condition()
         self.closed = False
@@ -241,7 +248,7 @@ class Pool:
             while not self.idle and self.count >= self.size:
                 self.condition.wait()
             if self.idle:
-                return self.idle.pop()
+                return self.idle.pop()[1]  # the most recently used: warm caches
             self.count += 1
         try:
             return self.spawn()
@@ -253,28 +260,46 @@ class Pool:
 
     def release(self, worker: Worker) -> None:
         with self.condition:
-            if worker.alive and not self.closed:
-                self.idle.append(worker)
+            keep = worker.alive and not self.closed
+            if keep:
+                self.idle.append((time.monotonic(), worker))
             else:
                 self.count -= 1
-                if worker.alive:
-                    worker.stop()
             self.condition.notify()
+        if not keep and worker.alive:
+            worker.stop()
+
+    def oldest_idle(self) -> float | None:
+        with self.condition:
+            return self.idle[0][0] if self.idle else None
+
+    def retire(self, idle_before: float, at_most: int | None = None) -> int:
+        """Stop up to ``at_most`` workers idle since before ``idle_before`` (oldest first)."""
+        with self.condition:
+            doomed = [w for since, w in self.idle if since < idle_before][:at_most]
+            self.idle = [(since, w) for since, w in self.idle if w not in doomed]
+            self.count -= len(doomed)
+            self.condition.notify(len(doomed))
+        for worker in doomed:
+            worker.stop()
+        return len(doomed)
 
     def close(self) -> None:
         with self.condition:
             self.closed = True
-            idle, self.idle = self.idle, []
-            self.count -= len(idle)
-        for worker in idle:
-            worker.stop()
+        self.retire(float("inf"))
 
 
 class LambdaRunner:
+    """Functions by name; each one's workers start on its first invoke, stay warm while used
+    (at most ``warm_workers`` idle ones in all) and stop after ``idle_timeout`` seconds
+    without an invoke, as Lambda reclaims idle execution environments."""
+
     def __init__(self, client: Callable[[str, str, str], Any],
                  credentials: Callable[[str, str], dict[str, str]], endpoint: str,
                  work_dir: Path, workers_per_function: int = MAX_WORKERS_PER_FUNCTION,
-                 console: Callable[[str], None] | None = None,
+                 console: Callable[[str], None] | None = None, *,
+                 warm_workers: int = WARM_WORKERS, idle_timeout: float = IDLE_TIMEOUT,
                  interpreters: dict[str, str] | None = None) -> None:
         self.client = client
         self.console = console
@@ -283,19 +308,27 @@ class LambdaRunner:
         self.endpoint = endpoint
         self.work_dir = work_dir
         self.workers_per_function = workers_per_function
+        self.warm_workers = warm_workers
+        self.idle_timeout = idle_timeout
         self._lock = threading.Lock()
+        self._code_lock = threading.Lock()
         self._functions: dict[str, LocalFunction] = {}
         self._generations: dict[str, object] = {}
         self._pools: dict[str, Pool] = {}
+        self._wake = threading.Event()
+        self._closed = False
+        self._reaper: threading.Thread | None = None
+        self._layer: Path | None = None
+        self.invocations = 0  # invokes so far (what may have changed the data)
 
     def register(self, function: LocalFunction) -> bool:
         """Register or update a function; True when its code, settings or requirements
-        changed (its workers are then replaced)."""
+        changed (its workers are then replaced). Nothing starts until it is invoked."""
         generation = function.generation
         with self._lock:
             if self._generations.get(function.name) == generation:
                 return False
-        code_dir = self._code(function)
+        code_dir = self._code(function)  # before the swap: invokes meanwhile get the old code
         paths = self._import_paths(function)
         pool = Pool(lambda: self._spawn(function, code_dir, paths), self.workers_per_function)
         with self._lock:  # invokes meanwhile keep the old workers; from here on, the new ones
@@ -311,15 +344,23 @@ class LambdaRunner:
         with self._lock:
             return list(self._functions.values())
 
+    def workers(self) -> dict[str, int]:
+        """Function name -> its running workers (busy or idle)."""
+        with self._lock:
+            pools = dict(self._pools)
+        return {name: pool.count for name, pool in pools.items() if pool.count}
+
     def _code(self, function: LocalFunction) -> Path:
         target = self.work_dir / "code" / Path(function.code_key).stem
-        if not (target / ".complete").exists():
-            s3 = self.client("s3", function.account, function.region)
-            body = s3.get_object(Bucket=function.code_bucket, Key=function.code_key)["Body"]
-            target.mkdir(parents=True, exist_ok=True)
-            with zipfile.ZipFile(io.BytesIO(body.read())) as archive:
-                archive.extractall(target)
-            (target / ".complete").touch()
+        with self._code_lock:  # two registers at once unpack it once
+            if not (target / ".complete").exists():
+                s3 = self.client("s3", function.account, function.region)
+                body = s3.get_object(Bucket=function.code_bucket,
+                                     Key=function.code_key)["Body"]
+                target.mkdir(parents=True, exist_ok=True)
+                with zipfile.ZipFile(io.BytesIO(body.read())) as archive:
+                    archive.extractall(target)
+                (target / ".complete").touch()
         return target
 
     def _import_paths(self, function: LocalFunction) -> list[str]:
@@ -336,8 +377,16 @@ class LambdaRunner:
                 deps = None
             if deps is not None:
                 paths.append(str(deps))
-        paths.append(str(runtime_layer(self.work_dir)))
+        paths.append(str(self._runtime_layer()))
         return paths
+
+    def _runtime_layer(self) -> Path:
+        """Made (or found) once per runner: reading the installed distributions' metadata
+        takes ~0.1 s, once per function at 100 services it was most of the mount."""
+        with self._code_lock:
+            if self._layer is None:
+                self._layer = runtime_layer(self.work_dir)
+            return self._layer
 
     def _spawn(self, function: LocalFunction, code_dir: Path, paths: list[str]) -> Worker:
         env = {
@@ -362,10 +411,11 @@ class LambdaRunner:
         return Worker(function, command, env, log, self.console)
 
     def warm(self, name: str) -> InitError | None:
-        """Start one worker ahead of the first request; its init error, if it has one."""
-        pool = self._pools[name]
+        """Start one worker now (the deploy's probe); its init error, if it has one."""
+        with self._lock:
+            pool = self._pools[name]
         try:
-            pool.release(pool.acquire())
+            self._release(pool, pool.acquire())
         except InitError as exc:
             return exc
         return None
@@ -374,6 +424,7 @@ class LambdaRunner:
         with self._lock:
             function = self._functions[name]
             pool = self._pools[name]
+            self.invocations += 1
         try:
             worker = pool.acquire()
         except InitError as exc:
@@ -384,11 +435,52 @@ class LambdaRunner:
         try:
             return worker.invoke(event, min(timeout or function.timeout, function.timeout))
         finally:
-            pool.release(worker)
+            self._release(pool, worker)
+
+    def _release(self, pool: Pool, worker: Worker) -> None:
+        """Back to the warm pool; over the bound, the longest idle worker anywhere stops."""
+        pool.release(worker)
+        with self._lock:
+            pools = list(self._pools.values())
+        while sum(len(p.idle) for p in pools) > self.warm_workers:
+            idle = [(since, p) for p in pools if (since := p.oldest_idle()) is not None]
+            if not idle:
+                break
+            min(idle, key=lambda pair: pair[0])[1].retire(float("inf"), at_most=1)
+        self._start_reaper()
+        self._wake.set()  # the reaper sleeps until the new oldest idle worker times out
+
+    def _start_reaper(self) -> None:
+        with self._lock:
+            if self._reaper is not None or self._closed:
+                return
+            self._reaper = threading.Thread(target=self._reap, name="lambda-reaper",
+                                            daemon=True)
+        self._reaper.start()
+
+    def _reap(self) -> None:
+        """Sleeps until the longest idle worker reaches the timeout (no polling while all
+        are busy or none is left), stops the ones that did, and sleeps again."""
+        while True:
+            with self._lock:
+                if self._closed:
+                    return
+                pools = list(self._pools.values())
+            since = [s for s in (p.oldest_idle() for p in pools) if s is not None]
+            wait = (min(since) + self.idle_timeout - time.monotonic()) if since else None
+            if wait is None or wait > 0:
+                self._wake.wait(wait)
+                self._wake.clear()
+                continue
+            cutoff = time.monotonic() - self.idle_timeout
+            for pool in pools:
+                pool.retire(cutoff)
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             pools, self._pools = list(self._pools.values()), {}
             self._functions, self._generations = {}, {}
+        self._wake.set()
         for pool in pools:
             pool.close()

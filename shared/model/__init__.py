@@ -103,6 +103,9 @@ class Platform:
     environment: EnvironmentConfig
     root: Path
     services: tuple[ServiceModel, ...] = field(default=())
+    # What it was resolved from: the other environments (whose stacks may share its
+    # accounts) without reading the files again.
+    config: Config | None = field(default=None, repr=False, compare=False)
 
     global_region = GLOBAL_REGION
 
@@ -142,6 +145,7 @@ def resolve(config: Config, env: str) -> Platform:
         environment=environment,
         root=config.root,
         services=services,
+        config=config,
     )
 
 

@@ -32,3 +32,40 @@ def test_clients_act_in_the_account_of_the_regions_deploy_role(moto: MotoServer)
     assert identity["Account"] == "300000000000"
     assert "archway-deploy-us-east-1" in identity["Arn"]
     assert connections.client("sts", "300000000000", "us-east-1") is sts  # cached
+
+
+def test_two_accounts_act_with_their_own_credentials_from_one_loaded_model(
+        moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from botocore.loaders import Loader
+
+    read: list[str] = []
+    original = Loader.load_data_with_path
+
+    def counting(self: Loader, name: str) -> object:
+        read.append(name)
+        return original(self, name)
+
+    monkeypatch.setattr(Loader, "load_data_with_path", counting)
+    connections = ConnectionManager("archway", "eu-west-1", endpoint_url=moto.endpoint)
+    # GIVEN two accounts, one of them in two regions
+    # WHEN each gets a DynamoDB and an STS client
+    clients = {where: (connections.client("dynamodb", *where), connections.client("sts", *where))
+               for where in (("210000000001", "eu-west-1"), ("210000000002", "eu-west-1"),
+                             ("210000000002", "us-east-1"))}
+    # THEN each client acts in its own account, as the deploy role of its region
+    for (account, region), (dynamodb, sts) in clients.items():
+        identity = sts.get_caller_identity()["Arn"]
+        assert f":{account}:assumed-role/archway-deploy-{region}/" in identity
+        assert dynamodb.meta.region_name == region
+        own = connections.credentials_for(account, region)
+        assert own is not None
+        assert dynamodb._request_signer._credentials.access_key == own.access_key  # noqa: SLF001
+    keys = {connections.credentials_for(a, r).access_key for a, r in clients}  # type: ignore[union-attr]
+    assert len(keys) == 3
+    # AND each service's model was read from disk once for all of them
+    models = [path for path in read if path.endswith("service-2")]
+    assert sorted(models) == sorted({*models}), models
+    assert {path.split("/")[0] for path in models} == {"dynamodb", "sts"}
+    # AND a client is made once per service, account, region and role
+    assert connections.client("dynamodb", "210000000001", "eu-west-1") is \
+        clients[("210000000001", "eu-west-1")][0]

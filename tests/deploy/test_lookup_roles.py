@@ -37,9 +37,9 @@ def test_outputs_of_another_stack_are_read_as_the_lookup_role(moto: MotoServer) 
     # THEN they come back, read with the lookup role's credentials
     assert state is not None and state.outputs == {
         "ApiDomain": "abc.execute-api.eu-west-1.amazonaws.com"}
-    lookup = connections.session(ACCOUNT, REGION, "lookup")
-    assert used == [lookup.get_credentials().access_key]
-    identity = lookup.client("sts", endpoint_url=moto.endpoint).get_caller_identity()["Arn"]
+    lookup = connections.credentials_for(ACCOUNT, REGION, "lookup")
+    assert lookup is not None and used == [lookup.access_key]
+    identity = connections.client("sts", ACCOUNT, REGION, "lookup").get_caller_identity()["Arn"]
     assert f":{ACCOUNT}:assumed-role/archway-lookup-{REGION}/" in identity
 
 
@@ -66,5 +66,5 @@ def test_origin_secrets_are_read_as_the_platform_accounts_lookup_role(
     fresh.on_client = record
     assert SecretStore(fresh, platform).get_or_create("catalog") == made
     # THEN it was read with the lookup role only: no deploy role was needed
-    lookup = fresh.session(platform.account, platform.home_region, "lookup")
-    assert calls == [("ssm", lookup.get_credentials().access_key)]
+    lookup = fresh.credentials_for(platform.account, platform.home_region, "lookup")
+    assert lookup is not None and calls == [("ssm", lookup.access_key)]

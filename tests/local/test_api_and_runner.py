@@ -221,7 +221,7 @@ def test_worker_processes_stop_on_close(moto: MotoServer, tmp_path: Path) -> Non
     runner.register(LocalFunction("fn-close", ACCOUNTS[1], REGION, "app.handler", 128, 5,
                                   f"assets-{ACCOUNTS[1]}", "close.zip"))
     runner.warm("fn-close")
-    (worker,) = runner._pools["fn-close"].idle  # noqa: SLF001 - the process under test
+    ((_, worker),) = runner._pools["fn-close"].idle  # noqa: SLF001 - the process under test
     runner.close()
     assert worker.process.poll() is not None
 
@@ -390,3 +390,82 @@ def test_invokes_during_a_redeploy_are_served_by_the_old_code(
     assert during == [200, 200, 200]
     # AND afterwards the new code does
     assert runner.invoke("fn-swap", event).payload["statusCode"] == 201
+
+
+def _workers_of(runner: LambdaRunner) -> set[int]:
+    """Live worker processes this test process started (from /proc, not the runner)."""
+    import os
+
+    from archway.shared.local import worker as worker_module
+
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if (int(stat[1]) == os.getpid() and stat[0] != "Z"
+                and worker_module.__file__.encode() in cmdline
+                and any(str(runner.work_dir).encode() in arg for arg in cmdline)):
+            found.add(int(entry.name))
+    return found
+
+
+def _pid(result: object) -> int:
+    return int(json.loads(result.payload["body"])["pid"])  # type: ignore[attr-defined]
+
+
+EVENT = {"path": "/", "pathParameters": None, "queryStringParameters": None}
+
+
+def test_a_worker_starts_on_the_first_invoke_and_stops_when_idle(
+        moto: MotoServer, runner: LambdaRunner, tmp_path: Path) -> None:
+    connections = ConnectionManager("archway", REGION, endpoint_url=moto.endpoint)
+    lazy = LambdaRunner(connections.client, connections.credentials, moto.endpoint, tmp_path,
+                        idle_timeout=0.5)
+    try:
+        # GIVEN two functions registered, as archway local mounts every service
+        lazy.register(function("fn-lazy-a", "a", ACCOUNTS[0]))
+        lazy.register(function("fn-lazy-b", "b", ACCOUNTS[1]))
+        # THEN no worker runs before anything is invoked
+        assert _workers_of(lazy) == set()
+        # WHEN one of them is invoked twice
+        first = _pid(lazy.invoke("fn-lazy-a", EVENT))
+        # THEN its worker alone runs, and stays warm for the next invoke
+        assert _workers_of(lazy) == {first}
+        assert _pid(lazy.invoke("fn-lazy-a", EVENT)) == first
+        # WHEN it is idle for longer than the idle timeout
+        deadline = time.monotonic() + 10
+        while _workers_of(lazy) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # THEN its worker is stopped, and the next invoke starts a new one
+        assert _workers_of(lazy) == set()
+        again = _pid(lazy.invoke("fn-lazy-a", EVENT))
+        assert again != first and _workers_of(lazy) == {again}
+    finally:
+        lazy.close()
+    assert _workers_of(lazy) == set()
+
+
+def test_idle_workers_beyond_the_warm_bound_stop_longest_idle_first(
+        moto: MotoServer, runner: LambdaRunner, tmp_path: Path) -> None:
+    connections = ConnectionManager("archway", REGION, endpoint_url=moto.endpoint)
+    bounded = LambdaRunner(connections.client, connections.credentials, moto.endpoint,
+                           tmp_path, warm_workers=1)
+    try:
+        # GIVEN a warm pool of one worker, and two functions
+        bounded.register(function("fn-warm-1", "a", ACCOUNTS[0]))
+        bounded.register(function("fn-warm-2", "a", ACCOUNTS[1]))
+        # WHEN one is invoked, then the other
+        first = _pid(bounded.invoke("fn-warm-1", EVENT))
+        second = _pid(bounded.invoke("fn-warm-2", EVENT))
+        # THEN only the most recently used stays warm
+        assert _workers_of(bounded) == {second}
+        assert _pid(bounded.invoke("fn-warm-2", EVENT)) == second
+        # AND the other starts afresh when called again, and answers
+        assert _pid(bounded.invoke("fn-warm-1", EVENT)) not in {first, second}
+    finally:
+        bounded.close()

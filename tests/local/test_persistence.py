@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,13 @@ import pytest
 
 from archway.shared.deploy.connections import ConnectionManager
 from archway.shared.local.moto_server import MotoServer
-from archway.shared.local.persistence import SavedDataError, Snapshot, Store, write_atomic
+from archway.shared.local.persistence import (
+    SavedDataError,
+    Saver,
+    Snapshot,
+    Store,
+    write_atomic,
+)
 
 REGION = "eu-west-1"
 ACCOUNT = "100000000001"
@@ -102,3 +110,45 @@ def test_unreadable_saved_table_is_one_clear_error(tmp_path: Path, moto: MotoSer
     assert str(error.value) == (f"{path}: cannot restore things from it (KeyError: 'items'); "
                                 "move the file away, or start with --fresh")
     assert error.value.exit_code == 2
+
+
+class CountingSnapshot:
+    """What the Saver drives: counts saves (the saving itself is tested above)."""
+
+    def __init__(self) -> None:
+        self.saves = 0
+
+    def save(self) -> int:
+        self.saves += 1
+        return 0
+
+
+def test_an_idle_cloud_saves_nothing_until_a_function_runs() -> None:
+    snapshot, invokes = CountingSnapshot(), [0]
+    ticked = threading.Event()
+
+    def activity() -> int:
+        ticked.set()
+        return invokes[0]
+
+    # GIVEN a saver ticking every 20 ms that has made its first save
+    saver = Saver(snapshot, interval=0.02, activity=activity).start()  # type: ignore[arg-type]
+    try:
+        deadline = time.monotonic() + 10
+        while snapshot.saves < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # WHEN no function runs for many ticks
+        time.sleep(0.3)
+        # THEN nothing more was saved
+        assert snapshot.saves == 1
+        # WHEN a function runs
+        invokes[0] += 1
+        while snapshot.saves < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # THEN the next tick saves, once
+        time.sleep(0.2)
+        assert snapshot.saves == 2 and ticked.is_set()
+    finally:
+        saver.stop()
+    # AND a stop always saves
+    assert snapshot.saves == 3

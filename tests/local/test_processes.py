@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from archway.shared.local.moto_server import MotoServer
-from archway.shared.local.processes import TAG, alive, clean_stale, is_ours, process_tag
+from archway.shared.local.processes import (
+    MOTO_MARKER,
+    TAG,
+    alive,
+    clean_stale,
+    is_ours,
+    process_tag,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -76,7 +83,7 @@ def test_a_stranger_with_the_recorded_pid_is_never_killed(tmp_path: Path) -> Non
         state = tmp_path / "cloud.json"
         state.write_text(json.dumps({"pid": _dead_pid(), "moto_pid": stranger.pid,
                                      "tag": process_tag()}))
-        assert not is_ours(stranger.pid, process_tag(), "moto.server")
+        assert not is_ours(stranger.pid, process_tag(), MOTO_MARKER)
         clean_stale(state, lambda _line: None)
         # THEN the stranger lives on, and the stale state is removed anyway
         assert stranger.poll() is None

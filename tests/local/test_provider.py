@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -115,8 +116,12 @@ def test_local_deploy_names_a_handler_that_cannot_load(
         "services/catalog/src/products.py:2: Runtime.UserCodeSyntaxError: Syntax error in "
         "module 'products': ")
     # AND a redeploy of the same (skipped) says it again; a loadable handler says nothing
+    # (from what the first load found: the asset is gone, so nothing could load it again)
+    s3.delete_object(Bucket="assets", Key="code.zip")
+    shutil.rmtree(tmp_path / "work" / "code")
     again = local.deploy(*target(function_template("products.handler")))
     assert again.outcome == "skipped" and "products.py:2" in again.reason
+    s3.put_object(Bucket="assets", Key="code.zip", Body=build_zip(src))
     assert local.deploy(*target(function_template("ok.handler"))).reason == ""
 
 

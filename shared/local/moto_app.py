@@ -1,0 +1,39 @@
+"""moto's application behind uvicorn, so that connections to it are kept alive.
+
+``python -m moto.server`` serves moto with werkzeug's development server, which answers
+every request with ``Connection: close``: each AWS call of a handler or of the engine
+then opens a new TCP connection (about 1.6 ms of a 7 ms cache miss). The same WSGI
+application (moto's ``DomainDispatcherApplication``, as ``moto.server`` builds it) is
+served here by uvicorn through a2wsgi: HTTP/1.1 keep-alive, one thread per request from
+a pool, bound to 127.0.0.1 only. Run by MotoServer as a child process::
+
+    python -m archway.shared.local.moto_app <host> <port>
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+WSGI_THREADS = 32  # concurrent requests into moto (Lambda workers and the engine)
+KEEP_ALIVE = 300  # seconds an idle connection stays open (botocore reuses it meanwhile)
+
+
+def main(argv: list[str]) -> None:
+    host, port = argv[0], int(argv[1])
+    if host != "127.0.0.1":
+        sys.exit(f"moto_app: binds 127.0.0.1 only, got {host}")
+    os.environ.setdefault("MOTO_PORT", str(port))  # moto builds some URLs from it
+
+    import uvicorn
+    from a2wsgi import WSGIMiddleware
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    app = DomainDispatcherApplication(create_backend_app)
+    uvicorn.run(WSGIMiddleware(app, workers=WSGI_THREADS), host=host, port=port,  # type: ignore[arg-type]
+                log_level="warning", access_log=False, lifespan="off",
+                timeout_keep_alive=KEEP_ALIVE, timeout_graceful_shutdown=2)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
