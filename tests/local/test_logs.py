@@ -146,8 +146,11 @@ def test_cloudwatch_logs_read_through_the_lookup_role(tmp_path: Path) -> None:
         assert [line.split(" ", 1)[1] for line in lines] == [
             '[catalog/search] INFO looked up (handler:12) product="p-1"']
         # AND it was read as the service account's lookup role
-        lookup = connections.session(service.account, service.region, "lookup")
-        assert used == [lookup.get_credentials().access_key]
+        lookup = connections.credentials_for(service.account, service.region, "lookup")
+        assert lookup is not None and used == [lookup.access_key]
+        identity = connections.client("sts", service.account, service.region,
+                                      "lookup").get_caller_identity()["Arn"]
+        assert f":{service.account}:assumed-role/archway-lookup-{service.region}/" in identity
         # AND a follow poll returns only what is new
         logs.put_log_events(logGroupName=search.log_group, logStreamName="s",
                             logEvents=[{"timestamp": now + 5, "message": "later"}])
