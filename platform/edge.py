@@ -37,6 +37,7 @@ from archway.shared.blueprint import (
     tags,
 )
 from archway.shared.blueprint.storage import access_log_delivery, private_bucket
+from archway.shared.errors import ConfigError
 from archway.shared.model import Platform
 from archway.shared.naming import deploy_role_name
 
@@ -48,11 +49,28 @@ ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"]
 S3_ORIGIN = "site"
 API_ORIGIN = "api-router"  # placeholder: the router function always replaces or answers
 API_PATH_PATTERN = "/api/*"
+AUTHORIZATION = "Authorization"  # the signed-in user's token: in the API cache key
 MAX_API_TTL = 3600
 # Error codes whose caching CloudFront lets a distribution set (ErrorCachingMinTTL):
 # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HTTPStatusCodes.html
 ERROR_CODES = (400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504)
 KVS_ACTIONS = ("DescribeKeyValueStore", "GetKey", "ListKeys", "PutKey", "DeleteKey")
+
+
+# CloudFront quota: a Content-Security-Policy value is at most 1783 characters.
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html
+MAX_CSP = 1783
+
+
+def with_source(policy: str, directive: str, source: str) -> str:
+    """``policy`` with ``source`` allowed by ``directive`` (added when absent)."""
+    parts = [part.strip() for part in policy.split(";") if part.strip()]
+    for index, part in enumerate(parts):
+        if part.split()[0].lower() == directive:
+            if source not in part.split()[1:]:
+                parts[index] = f"{part} {source}"
+            return "; ".join(parts)
+    return "; ".join([*parts, f"{directive} {source}"])
 
 
 def edge_stack(platform: Platform) -> StackDef:
@@ -188,6 +206,21 @@ class EdgeBlueprint:
                               "SPA routes (no file extension) -> /index.html")
 
     @cached_property
+    def content_security_policy(self) -> str:
+        """platform.yaml's policy; with a user pool, the SPA may also fetch tokens from its
+        sign-in domain (the code exchange and refresh go to its /oauth2/token)."""
+        policy = self.settings.security_headers.content_security_policy
+        if self.platform.auth is None:
+            return policy
+        policy = with_source(policy, "connect-src", f"https://{self.platform.auth.hosted_domain}")
+        if len(policy) > MAX_CSP:
+            raise ConfigError("config/platform.yaml", "edge.security_headers."
+                              "content_security_policy", (
+                                  f"with the sign-in domain added to connect-src it is "
+                                  f"{len(policy)} characters (CloudFront allows {MAX_CSP})"))
+        return policy
+
+    @cached_property
     def security_headers(self) -> cf.ResponseHeadersPolicy:
         h = self.settings.security_headers
         return self.t.add_resource(cf.ResponseHeadersPolicy(
@@ -197,7 +230,7 @@ class EdgeBlueprint:
                 Comment="Security headers on every response",
                 SecurityHeadersConfig=cf.SecurityHeadersConfig(
                     ContentSecurityPolicy=cf.ContentSecurityPolicy(
-                        ContentSecurityPolicy=h.content_security_policy, Override=True),
+                        ContentSecurityPolicy=self.content_security_policy, Override=True),
                     ContentTypeOptions=cf.ContentTypeOptions(Override=True),
                     FrameOptions=cf.FrameOptions(FrameOption=h.frame_options, Override=True),
                     ReferrerPolicy=cf.ReferrerPolicy(ReferrerPolicy=h.referrer_policy,
@@ -213,18 +246,30 @@ class EdgeBlueprint:
 
     @cached_property
     def api_cache_policy(self) -> cf.CachePolicy:
-        # DefaultTTL 0: nothing is cached unless the API sends Cache-Control (routes that
-        # declare cache_ttl do); query strings are part of the key (search?q=...).
+        """DefaultTTL 0: nothing is cached unless the API sends Cache-Control (routes that
+        declare cache_ttl do); query strings are part of the key (search?q=...).
+
+        ``Authorization`` (the signed-in user's token) is part of the key too: CloudFront
+        removes it from origin requests unless a cache policy includes it, and headers in
+        the cache key always reach the origin; an origin request policy cannot forward
+        it (AllViewerExceptHostHeader does not). In the key, a response to one token is
+        never served to a request carrying another token, or none.
+        https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/http-401-unauthorized.html
+        https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/add-origin-custom-headers.html#add-origin-custom-headers-forward-authorization
+        https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/controlling-the-cache-key.html
+        """
         return self.t.add_resource(cf.CachePolicy(
             "ApiCachePolicy",
             CachePolicyConfig=cf.CachePolicyConfig(
                 Name=f"{self.prefix}-api",
-                Comment="Honours origin Cache-Control; query strings in the key",
+                Comment="Honours origin Cache-Control; query strings and Authorization in "
+                        "the key",
                 DefaultTTL=0, MinTTL=0, MaxTTL=MAX_API_TTL,
                 ParametersInCacheKeyAndForwardedToOrigin=cf.ParametersInCacheKeyAndForwardedToOrigin(
                     EnableAcceptEncodingGzip=True, EnableAcceptEncodingBrotli=True,
                     CookiesConfig=cf.CacheCookiesConfig(CookieBehavior="none"),
-                    HeadersConfig=cf.CacheHeadersConfig(HeaderBehavior="none"),
+                    HeadersConfig=cf.CacheHeadersConfig(HeaderBehavior="whitelist",
+                                                        Headers=[AUTHORIZATION]),
                     QueryStringsConfig=cf.CacheQueryStringsConfig(QueryStringBehavior="all"),
                 ),
             ),

@@ -27,6 +27,7 @@ from archway.shared.blueprint import (
     new_template,
     output,
     secret,
+    stack_output,
     tags,
 )
 from archway.shared.blueprint import iam as grants
@@ -324,6 +325,43 @@ class ServiceBlueprint:
     def methods(self) -> list[apigw.Method]:
         return [self._method(route) for route in self.service.routes]
 
+    @cached_property
+    def user_pool_arn(self) -> object:
+        """The platform's user pool (stack auth, platform account), read at deploy time."""
+        return self.stack.add_parameter(
+            "UserPoolArn", stack_output("auth", "UserPoolArn"),
+            "Cognito user pool of the platform (auth stack): who signed-in users are")
+
+    @cached_property
+    def authorizer(self) -> apigw.Authorizer:
+        """One Cognito authorizer for every route that asks for a signed-in user.
+
+        API Gateway validates the token in ``Authorization`` against the pool (signature,
+        expiry, issuer) and hands its claims to the handler
+        (``requestContext.authorizer.claims``); a method with OAuth scopes wants an access
+        token holding one of them, a method without scopes the ID token. The pool may be
+        in another account (the platform's).
+        https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-integrate-with-cognito.html
+        https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-cross-account-cognito-authorizer.html
+        """
+        return self.t.add_resource(apigw.Authorizer(
+            "UserAuthorizer",
+            Name=f"{self.service.api_name}-users",
+            RestApiId=Ref(self.api),
+            Type="COGNITO_USER_POOLS",
+            ProviderARNs=[Ref(self.user_pool_arn)],
+            IdentitySource="method.request.header.Authorization",
+        ))
+
+    def _authorization(self, route: RouteModel) -> dict[str, object]:
+        if route.auth is None:
+            return {"AuthorizationType": "NONE"}
+        props: dict[str, object] = {"AuthorizationType": "COGNITO_USER_POOLS",
+                                    "AuthorizerId": Ref(self.authorizer)}
+        if route.auth.scopes:
+            props["AuthorizationScopes"] = list(route.auth.scopes)
+        return props
+
     def _method(self, route: RouteModel) -> apigw.Method:
         target = self.invoke_targets[route.function]
         uri = Sub("arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/"
@@ -333,11 +371,11 @@ class ServiceBlueprint:
             RestApiId=Ref(self.api),
             ResourceId=Ref(self.resources[route.segments]),
             HttpMethod=route.method,
-            AuthorizationType="NONE",
             ApiKeyRequired=True,  # the origin secret: calls that bypass the edge get 403
             Integration=apigw.Integration(
                 Type="AWS_PROXY", IntegrationHttpMethod="POST", Uri=uri,
                 TimeoutInMillis=29000),
+            **self._authorization(route),
         ))
         source = "/".join("*" if s.startswith("{") else s for s in route.segments)
         self.t.add_resource(awslambda.Permission(
@@ -351,6 +389,7 @@ class ServiceBlueprint:
         return method
 
     API_SURFACE = ("AWS::ApiGateway::Resource", "AWS::ApiGateway::Method",
+                   "AWS::ApiGateway::Authorizer",
                    "AWS::Lambda::Permission", "AWS::Lambda::Alias", "AWS::Lambda::Version")
 
     @cached_property
@@ -359,7 +398,8 @@ class ServiceBlueprint:
 
         CloudFormation deploys an API only when the Deployment resource is created, so
         its id hashes the whole rendered API surface: resources, methods with their
-        integrations, invoke permissions, aliases (provisioned concurrency) and versions.
+        integrations and authorizers, invoke permissions, aliases (provisioned
+        concurrency) and versions.
         A route removal is deleted only after the new deployment exists (CloudFormation
         deletes in its cleanup phase), so the deploy engine deploys the stage once more
         after such an update (shared/deploy/cloudformation.py).

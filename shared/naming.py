@@ -32,6 +32,20 @@ class Names:
     def edge_stack(self) -> str:
         return f"{self.prefix}-edge"
 
+    @property
+    def auth_stack(self) -> str:
+        """The environment's Cognito user pool (platform account, home region)."""
+        return f"{self.prefix}-auth"
+
+    @property
+    def user_pool(self) -> str:
+        return f"{self.prefix}-users"
+
+    @property
+    def user_pool_client(self) -> str:
+        """The single-page app's public app client."""
+        return f"{self.prefix}-spa"
+
     def pipeline_stack(self, name: str) -> str:
         return f"{self.prefix}-pipeline-{name}"
 

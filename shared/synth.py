@@ -42,6 +42,7 @@ LOCAL = "local"  # the embedded environment: the local cloud bootstraps itself
 
 def app_stacks(platform: Platform) -> list[StackDef]:
     """The stacks CloudFormation deploys for an environment, in a stable order."""
+    from archway.platform.auth import auth_stack
     from archway.platform.edge import edge_stack
     from archway.platform.edge_global import edge_global_stack
     from archway.services.blueprint import service_stack
@@ -49,6 +50,8 @@ def app_stacks(platform: Platform) -> list[StackDef]:
     stacks = [service_stack(platform, service) for service in platform.services]
     stacks.append(edge_global_stack(platform))
     stacks.append(edge_stack(platform))
+    if platform.auth is not None:
+        stacks.append(auth_stack(platform))
     return stacks
 
 

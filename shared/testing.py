@@ -111,8 +111,14 @@ class Reply(NamedTuple):
 
 
 def rest_event(kit: ServiceKit, name: str, *, path_params: dict[str, str] | None = None,
-               query: dict[str, str] | None = None, body: Any = None) -> dict[str, Any]:
-    """events/<name>.json with this request's path parameters, query string and body."""
+               query: dict[str, str] | None = None, body: Any = None,
+               claims: dict[str, str] | None = None) -> dict[str, Any]:
+    """events/<name>.json with this request's path parameters, query string and body.
+
+    ``claims``: the signed-in user's token claims as API Gateway's Cognito authorizer
+    passes them (``requestContext.authorizer.claims``); ``{}`` makes an anonymous request
+    (no authorizer, no Authorization header).
+    """
     path = kit.events / f"{name}.json"
     event = copy.deepcopy(json.loads(path.read_text(encoding="utf-8")))
     if path_params is not None:
@@ -126,7 +132,19 @@ def rest_event(kit: ServiceKit, name: str, *, path_params: dict[str, str] | None
         event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} or None
     if body is not None:
         event["body"] = body if isinstance(body, str) else json.dumps(body)
+    if claims is not None:
+        _sign_in(event, claims)
     return event
+
+
+def _sign_in(event: dict[str, Any], claims: dict[str, str]) -> None:
+    if claims:
+        event["requestContext"]["authorizer"] = {"claims": dict(claims)}
+        return
+    event["requestContext"].pop("authorizer", None)
+    for headers in (event.get("headers") or {}, event.get("multiValueHeaders") or {}):
+        for name in [n for n in headers if n.lower() == "authorization"]:
+            del headers[name]
 
 
 def invoke(module: ModuleType, event: dict[str, Any]) -> Reply:

@@ -63,7 +63,7 @@ class Asset:
 
 @dataclass
 class StackDef:
-    id: str  # stable id used in the manifest and the plan: svc-catalog, edge-global, edge
+    id: str  # stable id used in the manifest and the plan: svc-catalog, edge-global, edge, auth
     name: str  # the CloudFormation stack name
     account: str
     region: str
@@ -71,7 +71,7 @@ class StackDef:
     sources: dict[str, Source] = field(default_factory=dict)
     assets: list[Asset] = field(default_factory=list)
     termination_protection: bool = False
-    kind: Literal["service", "edge-global", "edge", "pipeline", "bootstrap"] = "service"
+    kind: Literal["service", "edge-global", "edge", "auth", "pipeline", "bootstrap"] = "service"
 
     @property
     def depends_on(self) -> list[str]:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import difflib
 from typing import TYPE_CHECKING
 
+from archway.shared.config.models import BUILTIN_SCOPES
 from archway.shared.config.names import check_names, environment_names
 from archway.shared.config.semantics import check_service
 from archway.shared.errors import ConfigError
 from archway.shared.naming import route_path
 from archway.shared.routes import MAX_STORE_BYTES, MAX_VALUE_BYTES, SERVICE_KEY, entry_bytes_bound
+
+PLATFORM_FILE = "config/platform.yaml"
 
 if TYPE_CHECKING:
     from archway.shared.config.loader import Config
@@ -32,9 +35,52 @@ def cross_check(config: Config) -> list[ConfigError]:
                 errors.append(ConfigError(file, f"accounts.{env}", f"missing account for "
                               f"environment {env!r} (config/environments/{env}.yaml)"))
         errors += _unknown_accounts(file, service, config)
+    errors += _auth(config)
     if not errors:  # names are checked once the keys they come from are known to be sound
         errors += check_names(config)
     errors += _route_store(config)
+    return errors
+
+
+# A Cognito prefix domain is at most 63 characters.
+# https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_CreateUserPoolDomain.html
+MAX_DOMAIN_PREFIX = 63
+
+
+def _auth(config: Config) -> list[ConfigError]:
+    """``auth:`` on a route or in an environment needs platform.yaml's ``auth`` (the user
+    pool); a scope is a Cognito one or ``<resource server>/<name>``; the per-environment
+    sign-in domain fits Cognito's 63 characters."""
+    errors = []
+    auth = config.platform.auth
+    for name, service in sorted(config.services.items()):
+        file = config.service_files[name]
+        for index, route in enumerate(service.routes):
+            route_auth = route.route_auth
+            if route_auth is None:
+                continue
+            if auth is None:
+                shown = repr(route.auth) if isinstance(route.auth, str) else "a mapping"
+                errors.append(ConfigError(file, f"routes[{index}].auth", (
+                    f"{route.method} {route.path} asks for signed-in users, but "
+                    f"{PLATFORM_FILE} has no auth: section (no user pool) (got {shown})")))
+                continue
+            for at, scope in enumerate(route_auth.scopes):
+                server, _, scope_name = scope.rpartition("/")
+                if scope not in BUILTIN_SCOPES and not (server and scope_name):
+                    errors.append(ConfigError(file, f"routes[{index}].auth.scopes[{at}]", (
+                        f"must be a Cognito scope ({', '.join(BUILTIN_SCOPES)}) or "
+                        f"<resource server>/<scope> (got {scope!r})")))
+    for env, environment in sorted(config.environments.items()):
+        if environment.auth is not None and auth is None:
+            errors.append(ConfigError(f"config/environments/{env}.yaml", "auth", (
+                "overrides a user pool config/platform.yaml does not declare (add auth: "
+                "there, or remove this key)")))
+        if auth is not None and len(f"{auth.domain_prefix}-{env}") > MAX_DOMAIN_PREFIX:
+            errors.append(ConfigError(PLATFORM_FILE, "auth.domain_prefix", (
+                f"the {env} sign-in domain prefix {auth.domain_prefix}-{env!r} would be "
+                f"{len(auth.domain_prefix) + len(env) + 1} characters (Cognito allows "
+                f"{MAX_DOMAIN_PREFIX})")))
     return errors
 
 

@@ -14,7 +14,8 @@ import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from types import UnionType
+from typing import Any, TypeVar, Union, get_origin
 
 import annotated_types
 from pydantic import BaseModel, ValidationError
@@ -302,6 +303,8 @@ def _bounds(model: type[BaseModel], loc: tuple[int | str, ...]) -> tuple[Any, An
     current: Any = model
     info = None
     for item in loc:
+        if get_origin(current) in (Union, UnionType):  # Optional[Model]: a field of Model
+            current = _inner_model(current) or current
         if isinstance(current, type) and issubclass(current, BaseModel):
             fields = {f.alias or n: f for n, f in current.model_fields.items()}
             info = fields.get(str(item))

@@ -15,7 +15,14 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 AccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
 Name = Annotated[
@@ -59,6 +66,9 @@ LAMBDA_RESERVED_VARIABLES = (
 )
 # Set by Archway on every function (shared/model): tables, environment, service name.
 ARCHWAY_VARIABLES = ("POWERTOOLS_SERVICE_NAME", "ARCHWAY_ENV", "ARCHWAY_CACHE_TTLS")
+# Makes Powertools' Logger log each incoming event, headers (tokens) included.
+# https://docs.powertools.aws.dev/lambda/python/latest/core/logger/#log-incoming-event
+POWERTOOLS_LOG_EVENT = "POWERTOOLS_LOGGER_LOG_EVENT"
 # A tag value: ^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$, at most 256 characters; "aws:" is reserved.
 # https://docs.aws.amazon.com/servicequotas/2019-06-24/apireference/API_Tag.html
 # https://docs.aws.amazon.com/tag-editor/latest/userguide/best-practices-and-strats.html
@@ -197,6 +207,73 @@ class Encryption(Strict):
                            "key (CloudWatch must be allowed to use it).")
 
 
+# Amazon Cognito user pools (see docs/auth.md). Password policy bounds: 6 to 99
+# characters (Archway's floor is 8); temporary passwords valid 0 to 365 days.
+# https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_PasswordPolicyType.html
+# A prefix domain (<prefix>.auth.<region>.amazoncognito.com): lowercase letters, digits and
+# hyphens, 1 to 63 characters, no hyphen first or last; AWS refuses prefixes holding
+# "aws", "amazon" or "cognito".
+# https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_CreateUserPoolDomain.html
+# https://docs.aws.amazon.com/cognito/latest/developerguide/cognito-user-pools-assign-domain-prefix.html
+RESERVED_DOMAIN_WORDS = ("aws", "amazon", "cognito")
+
+
+def _switch(value: object) -> object:
+    """YAML 1.1 reads unquoted ``off``/``on`` as booleans: take them back as the words."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return value
+
+
+MfaMode = Annotated[Literal["off", "optional", "on"], BeforeValidator(_switch)]
+AdvancedSecurity = Annotated[Literal["off", "audit", "enforced"], BeforeValidator(_switch)]
+
+
+class PasswordPolicy(Strict):
+    min_length: int = Field(12, ge=8, le=99, description="Minimum password length.")
+    require_lowercase: bool = True
+    require_uppercase: bool = True
+    require_numbers: bool = True
+    require_symbols: bool = True
+    temporary_password_validity_days: int = Field(
+        3, ge=1, le=365, description="Days an administrator-set temporary password is valid.")
+
+
+class UserPool(Strict):
+    """The environment's Cognito user pool (platform account, home region)."""
+
+    mfa: MfaMode = Field("optional", description="Multi-factor authentication with an "
+                         "authenticator app (TOTP): off, optional (users choose) or on.")
+    password: PasswordPolicy = Field(default_factory=PasswordPolicy)
+    advanced_security: AdvancedSecurity = Field(
+        "off", description="Threat protection (formerly advanced security): audit or "
+                           "enforced puts the pool on the Plus feature plan (billed per "
+                           "active user). Per environment: config/environments/<env>.yaml "
+                           "auth.advanced_security.")
+    self_sign_up: bool = Field(True, description="Visitors may create their own account on "
+                                                 "the sign-in page (else administrators only).")
+
+
+class Auth(Strict):
+    """Users sign in: one Cognito user pool per environment, behind the platform's domain."""
+
+    domain_prefix: Annotated[str, StringConstraints(
+        pattern=r"^[a-z0-9](?:[a-z0-9-]{0,40}[a-z0-9])?$")] = Field(
+        description="Prefix of the sign-in (managed login) domain: each environment gets "
+                    "<domain_prefix>-<env>.auth.<home_region>.amazoncognito.com (globally "
+                    "unique per region).")
+    user_pool: UserPool = Field(default_factory=UserPool)
+
+    @field_validator("domain_prefix")
+    @classmethod
+    def _reserved_words(cls, value: str) -> str:
+        word = next((w for w in RESERVED_DOMAIN_WORDS if w in value), None)
+        if word:
+            raise ValueError(f"{value!r} holds {word!r}, which Cognito refuses in a prefix "
+                             "domain")
+        return value
+
+
 class PlatformConfig(Strict):
     """config/platform.yaml"""
 
@@ -208,6 +285,8 @@ class PlatformConfig(Strict):
     lambda_: Lambda = Field(default_factory=Lambda, alias="lambda")
     pipelines: Pipelines | None = Field(None, description="Omit to synthesize no pipelines.")
     encryption: Encryption = Field(default_factory=Encryption)
+    auth: Auth | None = Field(None, description="Omit for no user pool (routes may not ask "
+                                                "for auth: then).")
     operator_roles: tuple[Annotated[str, StringConstraints(
         pattern=r"^[A-Za-z0-9+=,.@_*/-]+$", max_length=512)], ...] = Field(
         (), description="Role names (with path; * wildcards) in the tooling account whose "
@@ -293,6 +372,13 @@ class Domain(Strict):
         return value
 
 
+class EnvironmentAuth(Strict):
+    """Per-environment overrides of platform.yaml auth.user_pool (each key given wins)."""
+
+    mfa: MfaMode | None = None
+    advanced_security: AdvancedSecurity | None = None
+
+
 class EnvironmentConfig(Strict):
     """config/environments/<env>.yaml"""
 
@@ -305,6 +391,9 @@ class EnvironmentConfig(Strict):
         None, description="Overrides platform.yaml log_retention_days for this environment.")
     alarm_email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     stage_name: Name = Field("live", description="API Gateway stage of every service.")
+    auth: EnvironmentAuth | None = Field(
+        None, description="Overrides of platform.yaml auth.user_pool for this environment "
+                          "(needs platform.yaml auth).")
 
     @field_validator("log_retention_days")
     @classmethod
@@ -363,10 +452,41 @@ class Function(Strict):
                 raise ValueError(f"{key!r} is reserved: Lambda sets it")
             if key in ARCHWAY_VARIABLES or key.endswith("_TABLE"):
                 raise ValueError(f"{key!r} is reserved: Archway sets it (and *_TABLE)")
+            if key == POWERTOOLS_LOG_EVENT:
+                raise ValueError(f"{key!r} would log every event whole, the caller's "
+                                 "Authorization header (a token) included")
         return value
 
 
 _PATH = re.compile(r"^(/([A-Za-z0-9._-]+|\{[A-Za-z_][A-Za-z0-9_]*\}))+$")
+
+
+# An OAuth 2.0 scope: printable ASCII without spaces, quotes or backslashes; a custom
+# scope of a resource server is <identifier>/<name>.
+# https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_ResourceServerScopeType.html
+Scope = Annotated[str, StringConstraints(pattern=r"^[\x21\x23-\x5B\x5D-\x7E]{1,256}$")]
+# A Cognito group name: 1 to 128 characters of \p{L}\p{M}\p{S}\p{N}\p{P}.
+# https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_CreateGroup.html
+GroupName = Annotated[str, StringConstraints(pattern=r"^[^\s,]{1,128}$")]
+
+
+# OAuth scopes Cognito defines itself; any other scope is <resource server>/<name>.
+# https://docs.aws.amazon.com/cognito/latest/developerguide/cognito-user-pools-define-resource-servers.html
+BUILTIN_SCOPES = ("openid", "email", "phone", "profile", "aws.cognito.signin.user.admin")
+
+
+class RouteAuth(Strict):
+    """Who may call a route: a signed-in user of the platform's pool, optionally with
+    OAuth scopes (checked by API Gateway on the access token) or groups (checked by the
+    handler: Cognito authorizers do not look at groups)."""
+
+    user: Literal[True] = Field(description="A signed-in user of the platform's user pool.")
+    scopes: tuple[Scope, ...] = Field(
+        (), description="OAuth scopes the access token must carry (API Gateway checks; "
+                        "the client then sends its access token, not its ID token).")
+    groups: tuple[GroupName, ...] = Field(
+        (), description="Cognito groups, one of which the user must be in (the handler "
+                        "checks with current_user(event, groups=...)).")
 
 
 class Route(Strict):
@@ -374,6 +494,17 @@ class Route(Strict):
     path: str = Field(description="/search or /api/<svc>/search; {name} for path parameters.")
     function: str
     cache_ttl: int = Field(0, ge=0, le=86400, description="Seconds the edge may cache (GET only).")
+    auth: Literal["user"] | RouteAuth | None = Field(
+        None, description="user: only signed-in users (a Cognito authorizer on the platform's "
+                          "pool); or {user: true, scopes: [...], groups: [...]}. Omit for a "
+                          "public route. Needs platform.yaml auth.")
+
+    @property
+    def route_auth(self) -> RouteAuth | None:
+        """``auth`` in its one long form (``user`` is ``{user: true}``), or None."""
+        if self.auth == "user":
+            return RouteAuth(user=True)
+        return self.auth if isinstance(self.auth, RouteAuth) else None
 
     @field_validator("path")
     @classmethod

@@ -44,6 +44,10 @@ FIXED_IDS = {
 # encryption.customer_managed_keys), else a key for the alarm topic only.
 KEY_IDS = {True: ("DataKey", "the stack's data key"),
            False: ("AlarmTopicKey", "the alarm topic's key")}
+# A service with a route that asks for signed-in users gets the Cognito authorizer and the
+# user pool's ARN parameter.
+AUTH_IDS = {"UserAuthorizer": "the Cognito authorizer",
+            "UserPoolArn": "the user pool ARN parameter"}
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,8 @@ def service_logical_ids(service: ServiceConfig,
     list with the ids of the rendered template, so the two cannot drift apart).
     """
     ids = [(lid, "") for lid in (*FIXED_IDS, KEY_IDS[customer_managed_keys][0])]
+    if any(route.auth for route in service.routes):
+        ids += [(lid, "") for lid in AUTH_IDS]
     for tname in service.tables:
         ids += [(logical_id(tname, "table"), f"tables.{tname}"),
                 (logical_id(f"{tname}-throttles", "alarm"), f"tables.{tname}")]
@@ -199,10 +205,10 @@ def _logical_ids(file: str, service: ServiceConfig, keys: bool) -> list[ConfigEr
             f"{_value(service, key)} becomes CloudFormation logical id {lid!r}, which "
             f"{_owner(service, first, lid)} already has (ids keep only letters and digits); "
             "rename one of them")))
-    # Every id is a resource except the OriginSecret parameter; add the deployment and
-    # one version per provisioned function.
+    # Every id is a resource except the OriginSecret and UserPoolArn parameters; add the
+    # deployment and one version per provisioned function.
     provisioned = sum(1 for f in service.functions.values() if f.provisioned_concurrency)
-    count = len({lid for lid, _ in ids}) + provisioned
+    count = len({lid for lid, _ in ids} - {"UserPoolArn"}) + provisioned
     if count > MAX_RESOURCES:
         errors.append(ConfigError(file, "", (
             f"the service stack would have about {count} resources (CloudFormation allows "
@@ -218,7 +224,7 @@ def _value(service: ServiceConfig, key: str) -> str:
 
 
 def _owner(service: ServiceConfig, key: str, lid: str) -> str:
-    fixed = {**FIXED_IDS, **dict(KEY_IDS.values())}
+    fixed = {**FIXED_IDS, **dict(KEY_IDS.values()), **AUTH_IDS}
     return fixed[lid] if not key else f"{key} {_value(service, key)}"
 
 

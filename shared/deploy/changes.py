@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-STATEFUL = {"AWS::DynamoDB::Table", "AWS::S3::Bucket"}
+STATEFUL = {"AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::Cognito::UserPool"}
 # Properties whose change makes CloudFormation replace the resource.
 REPLACING = {"AWS::DynamoDB::Table": {"TableName", "KeySchema"},
              "AWS::S3::Bucket": {"BucketName"}}

@@ -30,7 +30,8 @@ from archway.shared.errors import ArchwayError
 RETAINING = {"Retain", "RetainExceptOnCreate"}
 KINDS = {"AWS::DynamoDB::Table": ("table", "TableName"),
          "AWS::S3::Bucket": ("bucket", "BucketName"),
-         "AWS::Logs::LogGroup": ("log group", "LogGroupName")}
+         "AWS::Logs::LogGroup": ("log group", "LogGroupName"),
+         "AWS::Cognito::UserPool": ("user pool", "UserPoolName")}
 POLL = 5
 
 

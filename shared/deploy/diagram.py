@@ -1,10 +1,10 @@
 """`archway diagram`: the platform of one environment as a picture, from the model alone.
 
 One graph (accounts > stacks > resources; the edge, whose API router function sends
-``/api/<svc>/*`` to each service's API through the route store; every route to its
-function and the tables it reads or writes) rendered two ways: Mermaid (for docs and
-code review) and a self-contained SVG laid out in columns (viewer, edge, API, route,
-function, table), with no renderer and no network.
+``/api/<svc>/*`` to each service's API through the route store; the user pool and the
+routes it authorizes; every route to its function and the tables it reads or writes)
+rendered two ways: Mermaid (for docs and code review) and a self-contained SVG laid out
+in columns (viewer, edge, API, route, function, table), with no renderer and no network.
 """
 
 from __future__ import annotations
@@ -79,6 +79,14 @@ def build(platform: Platform) -> Graph:
     graph.edges += [Edge("viewer", "cdn", "https"), Edge("waf", "cdn", "guards", dashed=True),
                     Edge("cdn", "site", "default (*)"), Edge("cdn", "router", "/api/*"),
                     Edge("routes", "router", "looks up", dashed=True)]
+    if platform.auth is not None:
+        auth = platform.auth
+        graph.groups.append(Group("auth", f"{auth.stack_name} ({auth.region})",
+                                  platform.account))
+        graph.nodes += [Node("login", f"sign-in: {auth.hosted_domain}", "edge", "auth"),
+                        Node("pool", f"Cognito user pool {auth.user_pool_name}", "api", "auth")]
+        graph.edges += [Edge("viewer", "login", "signs in"),
+                        Edge("login", "pool", "tokens", dashed=True)]
     for service in sorted(platform.services, key=lambda s: (s.account, s.name)):
         graph.accounts.setdefault(service.account, f"account {service.account}")
         if service.account != platform.account:
@@ -111,6 +119,8 @@ def _service(graph: Graph, service: ServiceModel) -> None:
         node = _id(service.name, "route", str(index))
         graph.nodes.append(Node(node, f"{route.method} {route.path}", "route", group))
         graph.edges += [Edge(api, node), Edge(node, _id(service.name, "fn", route.function))]
+        if route.auth is not None:
+            graph.edges.append(Edge("pool", node, "authorizes", dashed=True))
 
 
 # ------------------------------------------------------------------ Mermaid

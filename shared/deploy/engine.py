@@ -121,8 +121,8 @@ class Engine:
     def select(self, what: str, service: str | None = None) -> list[str]:
         if what == "all":
             return list(self.targets)
-        if what == "edge":
-            return [s for s in ("edge-global", "edge") if s in self.targets]
+        if what == "edge":  # the platform's own stacks (the user pool's too)
+            return [s for s in ("edge-global", "edge", "auth") if s in self.targets]
         if what == "service":
             if not service:
                 raise SelectionError("deploy service needs a service name "

@@ -12,10 +12,13 @@ from pathlib import Path
 
 from archway.shared.config import Config
 from archway.shared.config.models import (
+    BUILTIN_SCOPES,
     Domain,
     EnvironmentConfig,
     Function,
+    PasswordPolicy,
     PlatformConfig,
+    Route,
     Table,
     Throttling,
 )
@@ -49,11 +52,25 @@ class FunctionModel:
 
 
 @dataclass(frozen=True)
+class RouteAuthModel:
+    """A route only signed-in users may call (``auth:`` in service.yaml).
+
+    ``scopes``: OAuth scopes API Gateway requires in the access token (empty: the ID token
+    is expected). ``groups``: Cognito groups the handler requires (one of them); API
+    Gateway's Cognito authorizer does not check groups.
+    """
+
+    scopes: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RouteModel:
     method: str
     path: str  # the public path, /api/<svc>/...
     function: str
     cache_ttl: int
+    auth: RouteAuthModel | None = None  # None: public (the origin secret only)
 
     @property
     def segments(self) -> tuple[str, ...]:
@@ -88,6 +105,43 @@ class ServiceModel:
         return f"/api/{self.name}/*"
 
 
+SPA_SCOPES = ("openid", "email", "profile")  # what the SPA's client asks for by default
+
+
+@dataclass(frozen=True)
+class AuthModel:
+    """The environment's Cognito user pool: stack ``auth`` in the platform account and
+    home region, its managed login domain and the SPA's public app client."""
+
+    stack_name: str
+    account: str
+    region: str
+    user_pool_name: str
+    client_name: str
+    domain_prefix: str  # <platform.yaml auth.domain_prefix>-<env>
+    mfa: str  # off | optional | on
+    advanced_security: str  # off | audit | enforced
+    password: PasswordPolicy
+    self_sign_up: bool
+    deletion_protection: bool
+    resource_scopes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # resource server identifier -> scope names, from every route's custom scopes
+
+    stack_id = "auth"
+
+    @property
+    def hosted_domain(self) -> str:
+        """The managed login (hosted UI) domain of the pool."""
+        return f"{self.domain_prefix}.auth.{self.region}.amazoncognito.com"
+
+    @property
+    def client_scopes(self) -> tuple[str, ...]:
+        """Every scope the SPA's client may ask for: the OIDC ones and the custom ones."""
+        custom = [f"{server}/{name}" for server, names in sorted(self.resource_scopes.items())
+                  for name in names]
+        return (*SPA_SCOPES, *custom)
+
+
 @dataclass(frozen=True)
 class Platform:
     """One environment of the platform, fully resolved."""
@@ -103,6 +157,7 @@ class Platform:
     environment: EnvironmentConfig
     root: Path
     services: tuple[ServiceModel, ...] = field(default=())
+    auth: AuthModel | None = None  # None: platform.yaml has no auth (no user pool)
     # What it was resolved from: the other environments (whose stacks may share its
     # accounts) without reading the files again.
     config: Config | None = field(default=None, repr=False, compare=False)
@@ -145,7 +200,38 @@ def resolve(config: Config, env: str) -> Platform:
         environment=environment,
         root=config.root,
         services=services,
+        auth=_auth(config, names, env, services),
         config=config,
+    )
+
+
+def _auth(config: Config, names: Names, env: str,
+          services: tuple[ServiceModel, ...]) -> AuthModel | None:
+    auth = config.platform.auth
+    if auth is None:
+        return None
+    environment = config.environments[env]
+    overrides = environment.auth
+    pool = auth.user_pool
+    scopes: dict[str, set[str]] = {}
+    for route in (r for s in services for r in s.routes if r.auth):
+        for scope in route.auth.scopes if route.auth else ():
+            if scope not in BUILTIN_SCOPES:
+                server, _, name = scope.rpartition("/")
+                scopes.setdefault(server, set()).add(name)
+    return AuthModel(
+        stack_name=names.auth_stack,
+        account=environment.platform_account,
+        region=config.platform.home_region,
+        user_pool_name=names.user_pool,
+        client_name=names.user_pool_client,
+        domain_prefix=f"{auth.domain_prefix}-{env}",
+        mfa=(overrides and overrides.mfa) or pool.mfa,
+        advanced_security=(overrides and overrides.advanced_security) or pool.advanced_security,
+        password=pool.password,
+        self_sign_up=pool.self_sign_up,
+        deletion_protection=environment.deletion_protection,
+        resource_scopes={k: tuple(sorted(v)) for k, v in sorted(scopes.items())},
     )
 
 
@@ -156,7 +242,8 @@ def _service(config: Config, names: Names, env: str, name: str, retention: int) 
         t: TableModel(t, names.table(name, t), table) for t, table in cfg.tables.items()
     }
     routes = tuple(
-        RouteModel(r.method, route_path(name, r.path) or r.path, r.function, r.cache_ttl)
+        RouteModel(r.method, route_path(name, r.path) or r.path, r.function, r.cache_ttl,
+                   _route_auth(r))
         for r in cfg.routes
     )
     functions = {
@@ -183,6 +270,13 @@ def _service(config: Config, names: Names, env: str, name: str, retention: int) 
         deletion_protection=environment.deletion_protection,
         alarm_email=environment.alarm_email,
     )
+
+
+def _route_auth(route: Route) -> RouteAuthModel | None:
+    auth = route.route_auth
+    if auth is None:
+        return None
+    return RouteAuthModel(tuple(auth.scopes), tuple(auth.groups))
 
 
 # Lambda: the keys and values of all environment variables together, at most 4 KB.

@@ -86,7 +86,7 @@ def test_plan_exit_codes_gate_ci_on_changes(root: Path) -> None:
     # GIVEN everything deployed: nothing to change
     unchanged = run(root, "plan", "--detailed-exitcode")
     assert unchanged.code == 0, unchanged.out + unchanged.err
-    assert "0 of 4 stack(s) would change" in unchanged.out
+    assert "0 of 5 stack(s) would change" in unchanged.out
     # WHEN the search function gets more memory
     set_memory(root, 512)
     try:
@@ -166,12 +166,15 @@ def test_destroy_order_puts_dependents_first(root: Path) -> None:
     from archway.shared.deploy.destroy import destroy_order
     from archway.shared.deploy.engine import load_targets
 
-    # GIVEN the edge, which reads every service's outputs and edge-global's ARNs
+    # GIVEN the stacks and what each reads: reviews the pool (auth), auth the edge's
+    # domain, the edge edge-global's ARNs
     targets = load_targets(synth(load_platform(root, "local")))
     # WHEN the whole environment is destroyed
     order = destroy_order(targets, list(targets))
-    # THEN the edge goes before everything it reads
-    assert order[0] == "edge" and set(order[1:]) == {"svc-catalog", "svc-reviews", "edge-global"}
+    # THEN every stack goes before the ones it reads
+    assert set(order) == {"svc-catalog", "svc-reviews", "auth", "edge", "edge-global"}
+    for reader, read in [("svc-reviews", "auth"), ("auth", "edge"), ("edge", "edge-global")]:
+        assert order.index(reader) < order.index(read), order
 
 
 def test_prod_needs_an_explicit_flag_and_a_terminal_or_yes(root: Path) -> None:
@@ -207,14 +210,15 @@ def test_destroy_service_keeps_its_table_and_lists_it(root: Path, moto: MotoServ
     assert run(root, "status").code == 1
 
 
-def test_destroy_all_goes_edge_first_and_keeps_the_buckets(root: Path, moto: MotoServer) -> None:
+def test_destroy_all_goes_dependents_first_and_keeps_the_buckets(root: Path,
+                                                               moto: MotoServer) -> None:
     # WHEN everything left is destroyed
     result = run(root, "destroy", "all", "--yes")
-    # THEN the edge is deleted before edge-global, and its retained buckets are listed
+    # THEN reviews goes before the pool it reads, the pool before the edge, the edge
+    # before edge-global, and the retained buckets are listed
     assert result.code == 0, result.out + result.err
     deleted = re.findall(r"\] (\S+) +deleted", result.out)
-    assert deleted == ["edge", "svc-reviews", "edge-global"] or (
-        deleted[0] == "edge" and set(deleted) == {"edge", "svc-reviews", "edge-global"})
+    assert deleted == ["svc-reviews", "auth", "edge", "edge-global"]
     assert "bucket" in result.out and "archway-local-site-" in result.out
     platform = load_platform(root, "local")
     engine = local_engine(platform, synth(platform), moto.endpoint, Display(io.StringIO()))

@@ -34,16 +34,11 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _reviews(url: str, product: str) -> list[str]:
-    response = httpx.get(f"{url}/api/reviews/products/{product}/reviews", timeout=30)
+def _view(url: str, product: str) -> int:
+    """Count one view of ``product`` (a public write) and return the stored count."""
+    response = httpx.post(f"{url}/api/reviews/products/{product}/views", timeout=30)
     assert response.status_code == 200, response.text
-    return [r["text"] for r in response.json()["reviews"]]
-
-
-def _post(url: str, product: str, text: str) -> None:
-    response = httpx.post(f"{url}/api/reviews/products/{product}/reviews", timeout=30,
-                          json={"author": "Dana", "rating": 5, "text": text})
-    assert response.status_code == 201, response.text
+    return int(response.json()["views"])
 
 
 def test_data_survives_restarts_and_kill_9_leaves_nothing(tmp_path: Path) -> None:
@@ -53,17 +48,16 @@ def test_data_survives_restarts_and_kill_9_leaves_nothing(tmp_path: Path) -> Non
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / "local.log"
-    # GIVEN a review posted, then archway local stopped with Ctrl-C
+    # GIVEN a product viewed once, then archway local stopped with Ctrl-C
     with running_local(root, port, log):
-        _post(url, product, "first")
+        assert _view(url, product) == 1
     assert "stopping" in log.read_text()
-    # WHEN it starts again THEN the review is still there, and seeding did not overwrite it
+    # WHEN it starts again THEN the count is still there (seeding did not overwrite it),
+    # and a second view is saved by the periodic save before archway local is killed
+    # with kill -9
     with running_local(root, port, log) as state:
-        assert _reviews(url, product) == ["first"]
+        assert _view(url, product) == 2
         assert "restored " in log.read_text()
-        # WHEN a second review is posted, saved by the periodic save, and archway local is
-        # killed with kill -9
-        _post(url, product, "second")
         time.sleep(SAVE_INTERVAL + 1.5)
         process = state["process"]
         children = _children(process.pid)
@@ -75,13 +69,13 @@ def test_data_survives_restarts_and_kill_9_leaves_nothing(tmp_path: Path) -> Non
         while any(alive(pid) for pid in children):
             assert time.monotonic() < deadline, [p for p in children if alive(p)]
             time.sleep(0.2)
-    # WHEN it starts again over the stale state file THEN it starts and has both reviews
+    # WHEN it starts again over the stale state file THEN it starts and has both views
     with running_local(root, port, log):
-        assert sorted(_reviews(url, product)) == ["first", "second"]
+        assert _view(url, product) == 3
         assert f"removed the state of archway local pid {process.pid}" in log.read_text()
     # WHEN it starts with --fresh THEN saved data is gone and the sample data is back
     with running_local(root, port, log, args=("--fresh",)):
-        assert _reviews(url, product) == []
+        assert _view(url, product) == 1
         search = httpx.get(f"{url}/api/catalog/search", params={"q": "CR"}, timeout=30)
         assert [r["name"] for r in search.json()["results"]] == [
             "Crème Brûlée Torch", "Crystal Water Carafe"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -32,9 +31,7 @@ def test_bad_config_gives_one_line_naming_file_key_and_value(
     for edit in case.edits:
         edit(repo_copy)
     # WHEN synthesizing every environment through the CLI entry point
-    started = time.perf_counter()
     code, lines = synth(repo_copy, capsys)
-    elapsed = time.perf_counter() - started
     # THEN exit 2, exactly one line: file and key first, then the bad value; no build/
     assert code == 2, lines
     assert len(lines) == 1, lines
@@ -45,7 +42,6 @@ def test_bad_config_gives_one_line_naming_file_key_and_value(
         assert word in line, (word, line)
     assert len(line) < 400, line
     assert not (repo_copy / "build").exists()
-    assert elapsed < 5, f"{elapsed:.1f}s"
 
 
 def test_the_real_configs_pass(repo_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -64,17 +60,15 @@ def test_as_a_user_runs_it(name: str, repo_copy: Path) -> None:
     for edit in CASES[name].edits:
         edit(repo_copy)
     # WHEN running the real console entry point in a child process
-    started = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "archway.shared.cli", "synth", "--root", str(repo_copy),
          "--env", "all"], capture_output=True, text=True, timeout=60)
-    # THEN exit 2, one stderr line, nothing on stdout, no build/, and quickly
+    # THEN exit 2, one stderr line, nothing on stdout, no build/
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.splitlines() == [proc.stderr.strip()], proc.stderr
     assert proc.stderr.startswith("error: " + CASES[name].where)
     assert proc.stdout == ""
     assert not (repo_copy / "build").exists()
-    assert time.perf_counter() - started < 10
 
 
 GOOD_VARIATIONS = {

@@ -77,3 +77,19 @@ def test_diagram_command_writes_markdown_and_svg(tmp_path: Path) -> None:
     page = (tmp_path / "platform-dev.md").read_text()
     assert "![archway dev](platform-dev.svg)" in page and "```mermaid\nflowchart LR" in page
     ET.parse(tmp_path / "platform-dev.svg")
+
+
+def test_the_user_pool_authorizes_exactly_the_routes_that_ask() -> None:
+    # GIVEN the dev platform, whose reviews POST needs a signed-in user
+    platform = load_platform(REPO, "dev")
+    graph = build(platform)
+    labels = {n.id: n.label for n in graph.nodes}
+    # WHEN reading what the pool points at
+    authorized = sorted(labels[e.target] for e in graph.edges
+                        if e.source == "pool" and e.label == "authorizes")
+    # THEN exactly the routes with auth, and the viewer signs in on the pool's domain
+    assert authorized == sorted(f"{r.method} {r.path}" for s in platform.services
+                                for r in s.routes if r.auth)
+    assert authorized == ["POST /api/reviews/products/{id}/reviews"]
+    assert ("viewer", "login") in {(e.source, e.target) for e in graph.edges}
+    assert labels["login"] == "sign-in: archway-shop-dev.auth.eu-west-1.amazoncognito.com"

@@ -84,12 +84,14 @@ def expected(bad_synth: SynthResult) -> list[Finding]:
     return found
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize(("workers", "system"), [(1, "linux"), (2, "linux"), (2, "darwin")])
 def test_findings_are_cfn_lints_own_in_one_process_or_several(
-        bad_synth: SynthResult, expected: list[Finding], workers: int) -> None:
+        bad_synth: SynthResult, expected: list[Finding], workers: int, system: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN templates breaking house rules and cfn-lint's schema checks (two of them the
     # same), no lint cache
     (bad_synth.out_dir / CACHE_FILE).unlink(missing_ok=True)
+    monkeypatch.setattr(sys, "platform", system)  # not Linux: each worker builds the rules
     # WHEN they are linted here (rules built once) or over two worker processes
     found = lint_synth(bad_synth, workers=workers)
     # THEN the findings are those cfn-lint's API gives with rules built per template,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import tracemalloc
 
 import pytest
@@ -24,21 +23,18 @@ def problem(raw: bytes) -> yaml_safe.YamlProblem:
     return caught.value
 
 
-def test_a_1_kb_alias_bomb_fails_in_milliseconds_and_little_memory() -> None:
+def test_a_1_kb_alias_bomb_fails_before_expanding() -> None:
     # GIVEN 10**9 values in under 1 KB
     raw = bomb(9)
     assert len(raw) < 1024
     # WHEN reading it
     tracemalloc.start()
-    started = time.perf_counter()
     error = problem(raw)
-    elapsed = time.perf_counter() - started
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    # THEN a short message, well under a second, and a few MB at most
+    # THEN a short message, and a few MB at most (nothing was expanded)
     assert str(error) == ("line 5: aliases expand to more than 50000 values (an alias bomb?); "
                           "write the values out or use fewer aliases")
-    assert elapsed < 0.5
     assert peak < 20 * 2**20
 
 
@@ -54,11 +50,9 @@ def test_aliases_within_bounds_are_fine() -> None:
 def test_deep_nesting_is_refused_before_python_recursion() -> None:
     # GIVEN 100,000 nested flow lists (PyYAML would hit RecursionError)
     raw = b"a: " + b"[" * 100_000 + b"]" * 100_000
-    # WHEN reading, THEN one line naming the limit, quickly
-    started = time.perf_counter()
+    # WHEN reading, THEN one line naming the limit (no RecursionError)
     assert str(problem(raw)) == ("line 1: nested more than 32 levels deep (config files need "
                                  "a handful)")
-    assert time.perf_counter() - started < 2
 
 
 @pytest.mark.parametrize(("raw", "message"), [

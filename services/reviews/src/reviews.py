@@ -1,4 +1,9 @@
-"""GET and POST /api/reviews/products/{id}/reviews: list (newest first) and post reviews."""
+"""GET and POST /api/reviews/products/{id}/reviews: list (newest first) and post reviews.
+
+Anyone may list; only signed-in users may post (``auth: user`` in service.yaml: API
+Gateway's Cognito authorizer lets only valid tokens through), and a review's author is the
+signed-in user's username, never a name the client sends.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError
 from boto3.dynamodb.conditions import Key
 from settings import table
+from users import current_user
 from validation import review_input
 
 ROUTE = "/api/reviews/products/<product_id>/reviews"
@@ -42,6 +48,7 @@ def list_reviews(product_id: str) -> Response:
 
 @app.post(ROUTE)
 def post_review(product_id: str) -> Response:
+    user = current_user(app.current_event.raw_event)
     try:
         body = json.loads(app.current_event.body or "")
     except ValueError:
@@ -50,11 +57,12 @@ def post_review(product_id: str) -> Response:
     # Microseconds: reviews posted one after the other sort newest first.
     now = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
     item = {"product_id": product_id, "sk": f"REVIEW#{now}#{secrets.token_hex(4)}",
-            "created_at": now, **review}
+            "created_at": now, "author": user.username, "author_sub": user.sub, **review}
     table("REVIEWS_TABLE").put_item(Item=item)
     return Response(201, "application/json", _public(item), headers={"Cache-Control": "no-store"})
 
 
-@logger.inject_lambda_context
+# Never log_event: the event carries the caller's Authorization header.
+@logger.inject_lambda_context(log_event=False)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)
