@@ -19,7 +19,7 @@ from troposphere import AWSObject, GetAtt, Ref, Sub, awslambda, iam, kms, logs, 
 from troposphere import apigateway as apigw
 from troposphere import dynamodb as ddb
 
-from archway.shared.assets import assets_bucket, build_zip, sha256
+from archway.shared.assets import Dependencies, assets_bucket, package, sha256
 from archway.shared.blueprint import (
     Asset,
     StackDef,
@@ -35,6 +35,8 @@ from archway.shared.blueprint.alarms import Alarms
 from archway.shared.blueprint.keys import service_key, topic_key
 from archway.shared.model import FunctionModel, Platform, RouteModel, ServiceModel, TableModel
 from archway.shared.naming import logical_id
+
+LOCAL_ENV = "local"  # the embedded environment, run by the local cloud
 
 POWERTOOLS_ACCOUNT = "017000801446"  # publisher of the public Powertools for AWS Lambda layers
 ACCESS_LOG_FORMAT = json.dumps({
@@ -81,7 +83,7 @@ class ServiceBlueprint:
                "Domain of the REST API (the edge's origin)")
         output(self.t, "ApiId", Ref(self.api), "REST API id")
         output(self.t, "Stage", Ref(self.stage), "Stage name (the edge's origin path)")
-        self.stack.assets.append(self.asset)
+        self.stack.assets.extend(self.assets.values())
         return self.stack
 
     # ------------------------------------------------------------------ common
@@ -110,15 +112,39 @@ class ServiceBlueprint:
             "Shared secret the edge sends as x-api-key (generated at deploy time)")
 
     @cached_property
-    def asset(self) -> Asset:
-        source: Path = self.service.source_dir
-        digest = sha256(build_zip(source))
+    def requirements(self) -> Path | None:
+        """``services/<svc>/requirements.txt``, packaged into the asset. Not in the local
+        environment: there the local cloud installs it for the machine it runs on (a wheel
+        for Lambda's Linux would not load on a Mac), beside the same code."""
+        path = self.service.source_dir.parent / "requirements.txt"
+        return path if path.is_file() and self.platform.env != LOCAL_ENV else None
+
+    @cached_property
+    def assets(self) -> dict[str | None, Asset]:
+        """One asset (the code) per service; with requirements, one per architecture its
+        functions use (the dependencies are installed for each)."""
+        if self.requirements is None:
+            return {None: self._asset(self.service.name, None)}
+        python = self.service.runtime.removeprefix("python")
+        requirements = self.requirements.relative_to(self.platform.root).as_posix()
+        return {arch: self._asset(f"{self.service.name}-{arch}",
+                                  Dependencies(requirements, arch, python))
+                for arch in sorted({f.config.architecture
+                                    for f in self.service.functions.values()})}
+
+    def asset_for(self, fn: FunctionModel) -> Asset:
+        return self.assets[fn.config.architecture if self.requirements is not None else None]
+
+    def _asset(self, asset_id: str, deps: Dependencies | None) -> Asset:
+        path = self.service.source_dir.relative_to(self.platform.root).as_posix()
+        digest = sha256(package(self.platform.root, path, deps))
         return Asset(
-            id=self.service.name,
-            path=source.relative_to(self.platform.root).as_posix(),
+            id=asset_id,
+            path=path,
             sha256=digest,
             bucket=assets_bucket(self.platform.name, self.service.account, self.service.region),
             key=f"assets/{self.service.name}/{digest}.zip",
+            dependencies=deps,
         )
 
     # -------------------------------------------------------------- encryption
@@ -225,7 +251,8 @@ class ServiceBlueprint:
         props: dict[str, object] = dict(
             FunctionName=fn.physical,
             Description=f"{self.service.name}: {fn.name}",
-            Code=awslambda.Code(S3Bucket=self.asset.bucket, S3Key=self.asset.key),
+            Code=awslambda.Code(S3Bucket=self.asset_for(fn).bucket,
+                                S3Key=self.asset_for(fn).key),
             Handler=cfg.handler,
             Runtime=self.service.runtime,
             MemorySize=cfg.memory,
@@ -251,7 +278,7 @@ class ServiceBlueprint:
     def _alias(self, fn: FunctionModel, function: awslambda.Function) -> awslambda.Alias:
         # A new version is published whenever the code changes (its logical id follows it).
         version = self.t.add_resource(awslambda.Version(
-            logical_id(fn.name, "version", self.asset.sha256[:8]),
+            logical_id(fn.name, "version", self.asset_for(fn).sha256[:8]),
             FunctionName=Ref(function),
         ))
         return self.t.add_resource(awslambda.Alias(

@@ -7,6 +7,7 @@ account, region, parameters and where each value comes from, dependencies and as
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -242,6 +243,8 @@ def render_all(platform: Scope, out_dir: Path | None = None,
         for asset in stack.assets:
             assets[asset.id] = {"path": asset.path, "sha256": asset.sha256,
                                 "bucket": asset.bucket, "key": asset.key}
+            if asset.dependencies is not None:
+                assets[asset.id]["dependencies"] = dataclasses.asdict(asset.dependencies)
     manifest = {
         "version": MANIFEST_VERSION,
         "platform": platform.name,

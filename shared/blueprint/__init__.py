@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from troposphere import Output, Parameter, Tags, Template
 
+from archway.shared.assets import Dependencies
+
 SourceKind = Literal["stack_output", "secret", "service_accounts"]
 
 
@@ -56,6 +58,7 @@ class Asset:
     sha256: str
     bucket: str
     key: str
+    dependencies: Dependencies | None = None  # requirements.txt, packaged into the zip
 
 
 @dataclass

@@ -418,6 +418,10 @@ class BootstrapBlueprint:
             Statement(Sid="DriftDetectionStatus", Effect=Allow,
                       Action=[cloudformation.DescribeStackDriftDetectionStatus],
                       Resource=["*"]),
+            # archway logs --env dev|prod: FilterLogEvents acts on the log-group resource,
+            # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html
+            Statement(Sid="ReadFunctionLogs", Effect=Allow, Action=[logs.FilterLogEvents],
+                      Resource=[self._arn("logs", f"log-group:/aws/lambda/{self.name}-*")]),
         ]
         if self.spec.secrets:
             # SecureStrings use the AWS managed key aws/ssm, which lets every principal
@@ -428,7 +432,8 @@ class BootstrapBlueprint:
                 Resource=[self._arn("ssm", f"parameter/{self.name}/*/origin-secret/*")]))
         return self.t.add_resource(iam_resources.Role(
             "LookupRole", RoleName=Sub(lookup_role(self.name, "${AWS::Region}")),
-            Description="Read-only: the platform's stack outputs, drift detection"
+            Description="Read-only: the platform's stack outputs, drift detection, its "
+                        "functions' logs"
                         + (" and origin secrets" if self.spec.secrets else ""),
             AssumeRolePolicyDocument=self._trust(),
             ManagedPolicyArns=[Ref(p) for p in self.lookup_read_policies] or NOVALUE,

@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from archway.shared.assets import build_zip, sha256
+from archway.shared.assets import Dependencies, package, sha256
 from archway.shared.deploy.connections import ConnectionManager
 from archway.shared.deploy.provider import Target
 from archway.shared.errors import ArchwayError
@@ -32,7 +32,8 @@ def upload_asset(connections: ConnectionManager, root: Path, asset: dict[str, An
                              "first") from None
         if code not in {"404", "NoSuchKey"}:
             raise
-    data = build_zip(root / asset["path"])
+    deps = asset.get("dependencies")
+    data = package(root, asset["path"], Dependencies(**deps) if deps else None)
     if sha256(data) != asset["sha256"]:
         raise AssetError(f"{asset['path']} changed since synth: run archway synth again")
     s3.put_object(Bucket=asset["bucket"], Key=asset["key"], Body=data,

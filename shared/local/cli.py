@@ -10,6 +10,7 @@ import time
 def cmd_local(args: argparse.Namespace) -> int:
     from archway.shared.commands import load_platform
     from archway.shared.local.cloud import LocalCloud
+    from archway.shared.local.interpreter import choose
     from archway.shared.local.persistence import Saver, cloud_snapshot
     from archway.shared.local.processes import stop_on_signals
 
@@ -17,13 +18,10 @@ def cmd_local(args: argparse.Namespace) -> int:
         print(line, flush=True)
 
     platform = load_platform(args.root, "local")
-    host = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    others = sorted({service.runtime for service in platform.services} - {host})
-    if others:
-        say(f"note: handlers run on this machine's {host}; the services declare "
-            f"{', '.join(others)}, which Lambda runs")
+    interpreters = choose({service.runtime for service in platform.services}, say)
     cloud = LocalCloud(platform, port=args.port, moto_port=args.moto_port, out=say,
                        warm_workers=args.warm_workers, idle_timeout=args.idle_timeout,
+                       trust_forwarded_for=args.trust_forwarded_for, interpreters=interpreters,
                        auth_port=args.auth_port)
     started = time.perf_counter()
     stop_on_signals()  # SIGTERM and SIGHUP stop everything, as Ctrl-C does
@@ -89,7 +87,10 @@ def _seconds(raw: str) -> float:
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from pathlib import Path
 
+    from archway.shared.local import logs
     from archway.shared.local.runner import IDLE_TIMEOUT, WARM_WORKERS
+
+    logs.register(sub)
 
     parser = sub.add_parser("local", help="run the whole platform on 127.0.0.1 (no AWS)")
     parser.add_argument("--root", type=Path, default=Path("."), help="repository root")
@@ -110,6 +111,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--fresh", action="store_true",
                         help="discard the saved local data (build/local/data) and start "
                              "with the sample data only")
+    parser.add_argument("--trust-forwarded-for", action="store_true",
+                        help="take the viewer IP (what the WAF rate limit counts) from the "
+                             "last X-Forwarded-For address, for a proxy of your own in front; "
+                             "by default it is the TCP peer, as on CloudFront")
     parser.set_defaults(handler=cmd_local)
 
 

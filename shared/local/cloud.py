@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import watchfiles
 from botocore.exceptions import ClientError
 
+from archway.shared.deploy.changes import ChangeSet
 from archway.shared.deploy.connections import ConnectionManager
 from archway.shared.deploy.display import Display
 from archway.shared.deploy.engine import Engine
@@ -137,10 +138,18 @@ def local_engine(platform: Platform, result: SynthResult, endpoint: str,
     work = state_path(platform.root).parent
     handlers = HandlerProbe(connections.client, connections.credentials, endpoint, work,
                             code_locations(platform)) if probe else None
-    provider = LocalProvider(connections.client, work / "deployed", handlers)
+    provider = LocalProvider(connections.client, work / "deployed", handlers,
+                             changes=lambda target, change_set: show_change_set(ui, target,
+                                                                                change_set))
     store = FileRoutes(route_store_path(platform))
     return LocalEngine(platform, result, connections, lambda _target: provider, ui,
                        route_store=lambda _via: store)
+
+
+def show_change_set(ui: Display, target: Target, change_set: ChangeSet) -> None:
+    """The change list, as an AWS deploy shows its change set (archway deploy, plan)."""
+    rows = change_set.rows(target.id)
+    ui.rows([row for row, _ in rows], [risky for _, risky in rows])
 
 
 def code_locations(platform: Platform) -> dict[str, dict[str, str]]:
@@ -174,12 +183,16 @@ class Mounted:
 class LocalCloud:
     def __init__(self, platform: Platform, port: int = 8080, moto_port: int = 0,
                  out: Callable[[str], None] = print, *, warm_workers: int = WARM_WORKERS,
-                 idle_timeout: float = IDLE_TIMEOUT, auth_port: int | None = None) -> None:
+                 idle_timeout: float = IDLE_TIMEOUT, trust_forwarded_for: bool = False,
+                 interpreters: dict[str, str] | None = None,
+                 auth_port: int | None = None) -> None:
         self.platform = platform
+        self.interpreters = interpreters or {}  # runtime -> Python that runs its workers
         self.port = port
         self.auth_port = auth_port  # None: the edge port + 1, or any free port if taken
         self.issuer: Issuer | None = None  # the user pool's stand-in (made on first deploy)
         self.issuer_server: LocalServer | None = None
+        self.trust_forwarded_for = trust_forwarded_for
         self.out = out
         self.warm_workers = warm_workers
         self.idle_timeout = idle_timeout
@@ -296,7 +309,8 @@ class LocalCloud:
             self.runner = LambdaRunner(engine.connections.client, engine.connections.credentials,
                                        self.moto.endpoint, self.work, console=self.out,
                                        warm_workers=self.warm_workers,
-                                       idle_timeout=self.idle_timeout)
+                                       idle_timeout=self.idle_timeout,
+                                       interpreters=self.interpreters)
         apis: dict[str, ApiRouter] = {}
         code = code_locations(self.platform)
         for target in engine.targets.values():
@@ -320,7 +334,9 @@ class LocalCloud:
         first invoke)."""
         assert self.engine is not None and self.runner is not None
         ctx = context(target, self.engine.resolve(target).values)
-        for function in local_functions(target, ctx, code.get(target.name)):
+        labels = {f.physical: f"{service.name}/{f.name}" for service in self.platform.services
+                  for f in service.functions.values()}
+        for function in local_functions(target, ctx, code.get(target.name), labels):
             self.runner.register(function)
         return ApiRouter.from_template(ctx, self.runner, self.issuer)
 
@@ -445,7 +461,7 @@ class LocalCloud:
         return lines
 
     def serve(self, mounted: Mounted) -> None:
-        self.app = App(mounted.router, log=self.out)
+        self.app = App(mounted.router, log=self.out, trust_forwarded_for=self.trust_forwarded_for)
         if self.issuer is not None:
             issuer = IssuerServer(self.issuer)
             self.issuer_server = LocalServer(App(Router(issuer, {}), log=self.out),

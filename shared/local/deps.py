@@ -108,17 +108,19 @@ def runtime_layer(work_dir: Path) -> Path:
     return layer
 
 
-def requirements_key(requirements: Path) -> str:
-    python = f"{sys.implementation.name}{sys.version_info.major}.{sys.version_info.minor}"
+def requirements_key(requirements: Path, version: str | None = None) -> str:
+    version = version or f"{sys.version_info.major}.{sys.version_info.minor}"
+    python = f"{sys.implementation.name}{version}"
     data = requirements.read_bytes() + f"|{python}|{sys.platform}".encode()
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-def vendored(requirements: Path, work_dir: Path) -> Path | None:
-    """``requirements.txt`` installed into a cached folder; None when there is none."""
+def vendored(requirements: Path, work_dir: Path, python: str | None = None) -> Path | None:
+    """``requirements.txt`` installed into a cached folder; None when there is none.
+    ``python`` (3.12): for workers running another Python than this one."""
     if not requirements.is_file():
         return None
-    target = work_dir / "deps" / requirements_key(requirements)
+    target = work_dir / "deps" / requirements_key(requirements, python)
     with _lock(target):
         if (target / ".complete").exists():
             return target
@@ -127,6 +129,8 @@ def vendored(requirements: Path, work_dir: Path) -> Path | None:
         command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                    "--no-compile", "--only-binary=:all:", "--target", str(staging),
                    "--requirement", requirements.name]
+        if python is not None:
+            command += ["--python-version", python]
         try:
             done = subprocess.run(command, cwd=requirements.parent, capture_output=True,
                                   text=True, timeout=PIP_TIMEOUT,

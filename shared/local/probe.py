@@ -25,9 +25,10 @@ from archway.shared.local.runner import InitError, LambdaRunner, LocalFunction
 ClientFactory = Callable[[str, str, str], Any]
 
 
-def local_functions(target: Target, ctx: Context,
-                    code: dict[str, str] | None = None) -> list[LocalFunction]:
-    """The Lambda functions of a stack, as the local runner runs them."""
+def local_functions(target: Target, ctx: Context, code: dict[str, str] | None = None,
+                    labels: dict[str, str] | None = None) -> list[LocalFunction]:
+    """The Lambda functions of a stack, as the local runner runs them; ``labels``: function
+    name -> how the console names it (``catalog/search``)."""
     functions = []
     for resource in target.template.get("Resources", {}).values():
         if resource["Type"] != "AWS::Lambda::Function":
@@ -38,7 +39,9 @@ def local_functions(target: Target, ctx: Context,
             handler=props["Handler"], memory=int(props["MemorySize"]),
             timeout=int(props["Timeout"]), code_bucket=props["Code"]["S3Bucket"],
             code_key=props["Code"]["S3Key"],
-            environment=props.get("Environment", {}).get("Variables", {}), **(code or {})))
+            environment=props.get("Environment", {}).get("Variables", {}),
+            label=(labels or {}).get(props["FunctionName"], ""),
+            runtime=props.get("Runtime", ""), **(code or {})))
     return functions
 
 

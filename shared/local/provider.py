@@ -60,10 +60,12 @@ Probe = Callable[[Target, Context], list[str]]
 
 class LocalProvider:
     def __init__(self, client: ClientFactory, templates: Path | None = None,
-                 probe: Probe | None = None) -> None:
+                 probe: Probe | None = None,
+                 changes: Callable[[Target, ChangeSet], None] | None = None) -> None:
         self.client = client
         self.templates = templates
         self.probe = probe  # loads the stack's handlers after a deploy (see probe.py)
+        self.changes = changes  # shown before a deploy changes anything, as on AWS
 
     def describe(self, target: Target) -> StackState | None:
         ssm = self.client("ssm", target.account, target.region)
@@ -99,6 +101,10 @@ class LocalProvider:
             return StackResult(target.id, "skipped", "; ".join(["no changes", *problems]),
                                current.outputs)
         ctx = context(target, params.values)
+        if self.changes is not None:
+            change_set = self.preview(target, params)
+            if change_set is not None:
+                self.changes(target, change_set)
         self._refuse_replacements(target, ctx)  # before anything changes, as CloudFormation
         for logical, resource in target.template.get("Resources", {}).items():
             kind = resource["Type"]

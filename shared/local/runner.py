@@ -16,7 +16,9 @@ error Lambda would (Runtime.ImportModuleError, Runtime.UserCodeSyntaxError,
 Runtime.HandlerNotFound, ...), every invoke of that function answers it (API Gateway
 turns it into 502) and, as Lambda does, the next invoke tries the init again. The
 handler's output and tracebacks go to the console, one line at a time prefixed with the
-function's name, and to ``build/local/.cloud/logs/<function>.log``.
+service and function (``[catalog/search]``), Powertools' JSON shown readably, and to
+``build/local/.cloud/logs/<function>.log``, each line after its UTC time (what ``archway
+logs`` reads).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import uuid
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +68,8 @@ class LocalFunction:
     environment: dict[str, str] = field(default_factory=dict)
     source: str = ""  # where its code lives in the repository (services/<svc>/src)
     requirements: str = ""  # services/<svc>/requirements.txt (absolute), if the service has one
+    label: str = ""  # how the console names it: <service>/<function>; its name when empty
+    runtime: str = ""  # python3.12: the interpreter that runs it, when one is installed
 
     @property
     def generation(self) -> tuple[str, tuple[tuple[str, str], ...], str]:
@@ -106,11 +111,13 @@ class MemoryExceeded(Exception):
         self.used = used
 
 
-def worker_command(code_dir: Path, handler: str, paths: list[str]) -> list[str]:
+def worker_command(code_dir: Path, handler: str, paths: list[str],
+                   python: str | None = None) -> list[str]:
     # -I: neither the worker's folder (whose http.py would shadow the stdlib) nor PYTHON*
     # variables nor the user's site-packages; -S: not the host's site-packages either. The
     # import path is the code, then exactly ``paths``, then the standard library.
-    return [sys.executable, "-I", "-S", worker_module.__file__, str(code_dir), handler, *paths]
+    return [python or sys.executable, "-I", "-S", worker_module.__file__, str(code_dir),
+            handler, *paths]
 
 
 class Worker:
@@ -120,7 +127,8 @@ class Worker:
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, env=env)
         self._pump = threading.Thread(target=_pump_logs, name=f"log-{function.name}",
-                                      args=(self.process.stderr, log, function.name, console),
+                                      args=(self.process.stderr, log,
+                                            function.label or function.name, console),
                                       daemon=True)
         self._pump.start()
         ready = self._receive(START_TIMEOUT)
@@ -201,12 +209,22 @@ class Worker:
         self._pump.join(timeout=5)
 
 
+def log_path(work_dir: Path, function: str) -> Path:
+    """Where a function's output goes: one line per line written, after its UTC time."""
+    return work_dir / "logs" / f"{function}.log"
+
+
+def log_stamp() -> bytes:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ ").encode()
+
+
 def _pump_logs(stream: Any, log: Path, name: str,
                console: Callable[[str], None] | None) -> None:
-    """Each line the handler writes: to its log file and, prefixed, to the console."""
+    """Each line the handler writes: to its log file (after its time) and, prefixed, to the
+    console."""
     with open(log, "ab") as out:
         for raw in iter(stream.readline, b""):
-            out.write(raw)
+            out.write(log_stamp() + raw.rstrip(b"\r\n") + b"\n")
             out.flush()
             if console is not None:
                 text = readable(raw.decode("utf-8", "replace").rstrip())
@@ -281,9 +299,11 @@ class LambdaRunner:
                  credentials: Callable[[str, str], dict[str, str]], endpoint: str,
                  work_dir: Path, workers_per_function: int = MAX_WORKERS_PER_FUNCTION,
                  console: Callable[[str], None] | None = None, *,
-                 warm_workers: int = WARM_WORKERS, idle_timeout: float = IDLE_TIMEOUT) -> None:
+                 warm_workers: int = WARM_WORKERS, idle_timeout: float = IDLE_TIMEOUT,
+                 interpreters: dict[str, str] | None = None) -> None:
         self.client = client
         self.console = console
+        self.interpreters = interpreters or {}
         self.credentials = credentials
         self.endpoint = endpoint
         self.work_dir = work_dir
@@ -348,7 +368,9 @@ class LambdaRunner:
         paths = []
         if function.requirements:
             try:
-                deps = vendored(Path(function.requirements), self.work_dir)
+                python = (function.runtime.removeprefix("python")
+                          if function.runtime in self.interpreters else None)
+                deps = vendored(Path(function.requirements), self.work_dir, python)
             except DependencyError as exc:
                 if self.console is not None:
                     self.console(f"{function.name}: {exc}")
@@ -382,10 +404,11 @@ class LambdaRunner:
             "POWERTOOLS_TRACE_DISABLED": "true",
             TAG: process_tag(),
         }
-        log_dir = self.work_dir / "logs"
-        log_dir.mkdir(parents=True, exist_ok=True)
-        command = worker_command(code_dir, function.handler, paths)
-        return Worker(function, command, env, log_dir / f"{function.name}.log", self.console)
+        log = log_path(self.work_dir, function.name)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        command = worker_command(code_dir, function.handler, paths,
+                                 self.interpreters.get(function.runtime))
+        return Worker(function, command, env, log, self.console)
 
     def warm(self, name: str) -> InitError | None:
         """Start one worker now (the deploy's probe); its init error, if it has one."""
@@ -406,7 +429,8 @@ class LambdaRunner:
             worker = pool.acquire()
         except InitError as exc:
             if self.console is not None:
-                self.console(f"  [{name}] init error: {printable(str(exc))}")
+                self.console(f"  [{function.label or name}] init error: "
+                             f"{printable(str(exc))}")
             return InvokeResult(error=exc.fault)
         try:
             return worker.invoke(event, min(timeout or function.timeout, function.timeout))

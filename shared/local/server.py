@@ -7,6 +7,9 @@ goes through the edge. Each request is logged like a CloudFront access log line,
 with control characters escaped. Before routing, as CloudFront does: the viewer's IP is
 the TCP peer (an X-Forwarded-For it sends is passed on, never believed), ``.`` and ``..``
 path segments are resolved, and CloudFront's URL and request-size quotas are enforced.
+Only when told to (``archway local --trust-forwarded-for``, for a proxy of your own in front
+of it) is the viewer IP the last address of X-Forwarded-For, the one that proxy appended; a
+value that is not an IP address leaves the TCP peer.
 Credentials never reach the log: the values of query parameters that carry them (an
 authorization ``code`` on its way back to the SPA, tokens) are written as ``REDACTED``,
 and headers and bodies are not logged at all.
@@ -58,15 +61,17 @@ class Router:
 
 
 class App:
-    def __init__(self, router: Router, log: Callable[[str], None] = print) -> None:
+    def __init__(self, router: Router, log: Callable[[str], None] = print,
+                 trust_forwarded_for: bool = False) -> None:
         self.router = router
         self.log = log
+        self.trust_forwarded_for = trust_forwarded_for
 
     async def __call__(self, scope: dict[str, Any], receive: ASGIReceive,
                        send: ASGISend) -> None:
         if scope["type"] != "http":
             return
-        request = await _request(scope, receive)
+        request = await _request(scope, receive, self.trust_forwarded_for)
         start = time.perf_counter()
         router = self.router
         host = (request.header("host") or "").split(":")[0]
@@ -112,7 +117,17 @@ def _page(pages: dict[str, Response], request: Request) -> Response:
     return Response(page.status, list(page.headers), page.body)
 
 
-async def _request(scope: dict[str, Any], receive: ASGIReceive) -> Request:
+def forwarded_viewer(value: str | None) -> str | None:
+    """The address a trusted proxy appended to X-Forwarded-For (the last one), if valid."""
+    last = (value or "").split(",")[-1].strip()
+    try:
+        return str(ipaddress.ip_address(last))
+    except ValueError:
+        return None
+
+
+async def _request(scope: dict[str, Any], receive: ASGIReceive,
+                   trust_forwarded_for: bool = False) -> Request:
     body = b""
     while True:
         message = await receive()
@@ -120,9 +135,12 @@ async def _request(scope: dict[str, Any], receive: ASGIReceive) -> Request:
         if not message.get("more_body"):
             break
     headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
-    client = scope.get("client") or ("127.0.0.1", 0)  # the TCP peer: the only viewer IP
+    client = scope.get("client") or ("127.0.0.1", 0)  # the TCP peer: the viewer IP
+    viewer = client[0]
+    if trust_forwarded_for:
+        viewer = forwarded_viewer(dict(headers).get("x-forwarded-for")) or viewer
     return Request(scope["method"], remove_dot_segments(scope["path"]),
-                   scope.get("query_string", b"").decode("latin-1"), headers, body, client[0])
+                   scope.get("query_string", b"").decode("latin-1"), headers, body, viewer)
 
 
 def _over_cloudfront_quotas(scope: dict[str, Any]) -> Response | None:

@@ -353,3 +353,23 @@ def test_render_gives_a_role_made_without_the_boundary_the_boundary() -> None:
     # roles (the trust anchors) are left as they are
     assert Context().resolve(edge["PermissionsBoundary"]) == BOUNDARY
     assert "PermissionsBoundary" not in bootstrap
+
+
+@pytest.mark.parametrize(("action", "group", "granted"), [
+    ("logs:FilterLogEvents", "/aws/lambda/archway-prod-catalog-search", True),
+    ("logs:FilterLogEvents", "/aws/lambda/someone-else", False),
+    ("logs:FilterLogEvents", "/aws/apigateway/archway-prod-catalog", False),
+    ("logs:PutLogEvents", "/aws/lambda/archway-prod-catalog-search", False),
+    ("logs:DeleteLogGroup", "/aws/lambda/archway-prod-catalog-search", False),
+])
+def test_the_lookup_role_reads_the_platforms_function_logs_only(
+        service_account: dict, action: str, group: str, granted: bool) -> None:
+    # GIVEN the lookup role archway logs --env prod reads CloudWatch Logs with
+    ctx = _context(service_account)
+    role = service_account["Resources"]["LookupRole"]["Properties"]
+    documents = [ctx.resolve(p["PolicyDocument"]) for p in role["Policies"]]
+    boundary = (boundary_document(service_account, ctx) if "PermissionsBoundary" in role
+                else None)
+    # THEN it may filter the platform's function log groups, and nothing else of logs
+    resource = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:*"
+    assert allowed(documents, action, resource, boundary=boundary) is granted

@@ -22,3 +22,23 @@ def tiny_wheel(folder: Path) -> Path:
         record = "".join(f"{name},,\n" for name in files) + "tinydep-1.0.dist-info/RECORD,,\n"
         archive.writestr("tinydep-1.0.dist-info/RECORD", record)
     return wheel
+
+
+def platform_wheel(folder: Path, tag: str, value: str) -> Path:
+    """A wheel of ``tinydep`` tagged for one platform (``cp312-cp312-manylinux2014_aarch64``):
+    pip picks it only when asked for that platform and Python."""
+    folder.mkdir(parents=True, exist_ok=True)
+    wheel = folder / f"tinydep-1.0-{tag}.whl"
+    files = {
+        "tinydep/__init__.py": f"VALUE = {value!r}\n",
+        "tinydep-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: tinydep\nVersion: 1.0\n",
+        "tinydep-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: archway-tests\n"
+                                       f"Root-Is-Purelib: false\nTag: {tag}\n",
+        "tinydep-1.0.data/scripts/tinydep-cli": "#!python\nprint('hi')\n",
+    }
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+        record = "".join(f"{name},,\n" for name in files) + "tinydep-1.0.dist-info/RECORD,,\n"
+        archive.writestr("tinydep-1.0.dist-info/RECORD", record)
+    return wheel

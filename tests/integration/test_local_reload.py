@@ -72,6 +72,11 @@ def test_syntax_error_in_a_handler_never_stops_the_cloud(local_platform: LocalPl
         # AND the console names the file and line under services/<svc>/src
         log = local_platform.log.read_text()
         assert "services/catalog/src/products.py:2: Runtime.UserCodeSyntaxError: " in log
+        # AND the failing invoke is on the console under its service and function
+        assert "  [catalog/products] init error: services/catalog/src/products.py:2: " in log
+        # AND the redeploy listed what changed, as an AWS deploy does: the function's code
+        assert any(row.split()[:2] == ["~", "svc-catalog"] and
+                   "Code.S3Key: assets/catalog/" in row for row in log.splitlines()), log
         # WHEN the file parses but imports a module that is nowhere, and the service is
         # deployed into the running cloud (config checks parse handlers, they never import)
         future = "from __future__ import annotations\n"

@@ -313,6 +313,14 @@ def test_handler_output_reaches_the_console_prefixed(
     log = (tmp_path / "work" / "logs" / "fn-noisy.log").read_text()
     assert "hello from the handler" in log and "KeyError: 'gone'" in log
     assert '"message":"looked up"' in log
+    # AND archway logs reads that file: each line with the time it was written
+    from datetime import UTC, datetime, timedelta
+
+    from archway.shared.local.logs import EPOCH, FileTail
+
+    read = FileTail(tmp_path / "work" / "logs" / "fn-noisy.log", "svc/noisy", EPOCH).poll()
+    assert "hello from the handler" in [line.text for line in read]
+    assert all(datetime.now(UTC) - line.time < timedelta(minutes=5) for line in read)
 
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\xff"

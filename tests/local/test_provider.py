@@ -123,3 +123,32 @@ def test_local_deploy_names_a_handler_that_cannot_load(
     assert again.outcome == "skipped" and "products.py:2" in again.reason
     s3.put_object(Bucket="assets", Key="code.zip", Body=build_zip(src))
     assert local.deploy(*target(function_template("ok.handler"))).reason == ""
+
+
+def test_local_deploy_shows_the_change_list_as_aws_deploys_do(tmp_path: Path) -> None:
+    import io
+
+    from archway.shared.deploy.display import Display
+    from archway.shared.local.cloud import show_change_set
+
+    out = io.StringIO()
+    ui = Display(out)
+    with MotoServer() as moto:
+        client = ConnectionManager("archway", REGION, endpoint_url=moto.endpoint).client
+        local = LocalProvider(client, tmp_path, changes=lambda t, cs: show_change_set(ui, t, cs))
+        # GIVEN a deployed table
+        local.deploy(*target(table_template("pk")))
+        first = out.getvalue()
+        # WHEN a property changes, and then nothing does
+        template = table_template("pk")
+        template["Resources"]["Products"]["Properties"]["BillingMode"] = "PROVISIONED"
+        local.deploy(*target(template))
+        second = out.getvalue()[len(first):]
+        local.deploy(*target(template))
+        third = out.getvalue()[len(first) + len(second):]
+    # THEN the first deploy lists the table as added, the second the property, before -> after
+    assert first.split() == ["+", "svc-catalog", "Products", "[AWS::DynamoDB::Table]"]
+    assert second.split() == ["~", "svc-catalog", "Products", "BillingMode:",
+                              "PAY_PER_REQUEST", "->", "PROVISIONED"]
+    # AND an unchanged stack lists nothing
+    assert third == ""

@@ -115,6 +115,31 @@ def test_viewer_ip_is_the_tcp_peer_whatever_x_forwarded_for_says(
     assert lines[0].split()[1] == "127.0.0.1"
 
 
+@pytest.mark.parametrize(("value", "viewer"), [
+    ("10.9.8.7", "10.9.8.7"),
+    ("203.0.113.5, 10.9.8.7", "10.9.8.7"),  # the address the trusted proxy appended
+    ("10.9.8.7, not-an-ip", "127.0.0.1"),  # malformed: the TCP peer, never a 500
+    ("", "127.0.0.1"),
+])
+def test_x_forwarded_for_is_believed_only_when_trusted_explicitly(value: str,
+                                                                  viewer: str) -> None:
+    # GIVEN a front door started with --trust-forwarded-for
+    lines: list[str] = []
+    port = free_port()
+    server = LocalServer(App(Router(Viewer(), {}), log=lines.append, trust_forwarded_for=True),
+                         port=port)
+    server.start()
+    try:
+        # WHEN a request carries X-Forwarded-For
+        status, body = raw_get(port, "/x", {"X-Forwarded-For": value})
+    finally:
+        server.stop()
+    # THEN the viewer IP (what the WAF counts, what the log shows) is its last valid address
+    assert status == 200
+    assert body.split("|")[:2] == ["/x", viewer]
+    assert lines[0].split()[1] == viewer
+
+
 def test_cloudfront_url_and_request_size_quotas(front_door: tuple[int, list[str]]) -> None:
     port, _ = front_door
     # a URL of exactly 8,192 bytes is served; one byte more is refused
