@@ -14,6 +14,11 @@ from settings import cache_control, table
 ROUTE = "/api/catalog/search"
 DEFAULT_LIMIT = 8
 MAX_LIMIT = 20
+# Only the attributes a result shows (not the description): a smaller response to read and
+# parse. NAME is a DynamoDB reserved word, so it goes through a placeholder:
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ProjectionExpressions.html
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ReservedWords.html
+RESULT_ATTRIBUTES = "id, #name, price, category"
 
 app = APIGatewayRestResolver()
 logger = Logger()
@@ -32,6 +37,8 @@ def find(query: str, limit: int) -> list[dict[str, Any]]:
         IndexName="search",
         KeyConditionExpression=Key("search_pk").eq(search_partition(query))
         & Key("search_sk").begins_with(query),
+        ProjectionExpression=RESULT_ATTRIBUTES,
+        ExpressionAttributeNames={"#name": "name"},
         Limit=limit,
     )
     return [
