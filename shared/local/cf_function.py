@@ -9,7 +9,11 @@ KeyValueStore, read from ``store``; ``get`` rejects for a missing key) and
 ``updateRequestOrigin()`` (recorded and returned with the result), as documented:
 https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/functions-custom-methods.html
 https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/helper-functions-origin-modification.html
-Handlers may be async (runtime 2.0): the result is awaited.
+Handlers may be async (runtime 2.0): a returned promise is awaited. V8 runs the promise
+jobs queued by an evaluation when it ends, so a handler whose awaits are already settled
+(the KeyValueStore's are) has its answer ready for the next evaluation to read; only one
+still pending (or rejected) is waited for through mini-racer's promise, which costs about
+0.9 ms a request more.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ StoreSnapshot = Callable[[], tuple[object, dict[str, str]]]
 PRELUDE = r"""
 var __archway_kvs = null;
 var __archway_origin = null;
+var __archway_result = null;
+var __archway_answer = null;
 var __archway_cloudfront = {
   kvs: function () {
     if (__archway_kvs === null) {
@@ -54,6 +60,17 @@ var __archway_cloudfront = {
   updateRequestOrigin: function (origin) { __archway_origin = origin; }
 };
 """
+
+# The handler's result and origin as JSON; null when it returned a promise, whose answer
+# is then in __archway_answer once it resolved (else AWAIT waits for it).
+CALL = ("__archway_origin = null; __archway_answer = null; __archway_result = handler(%s); "
+        "if (__archway_result !== null && typeof __archway_result === 'object' && "
+        "typeof __archway_result.then === 'function') { __archway_result.then("
+        "function (r) { __archway_answer = JSON.stringify({result: r, "
+        "origin: __archway_origin}); }, function () {}); null; } else { "
+        "JSON.stringify({result: __archway_result, origin: __archway_origin}); }")
+AWAIT = ("Promise.resolve(__archway_result).then(function (r) { return JSON.stringify("
+         "{result: r, origin: __archway_origin}); })")
 
 
 class FunctionError(ArchwayError):
@@ -90,15 +107,17 @@ class CloudFrontFunction:
 
     def invoke(self, event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """The handler's result and the origin it set with updateRequestOrigin (or None)."""
-        script = ("__archway_origin = null; Promise.resolve(handler(" + json.dumps(event) +
-                  ")).then(function (r) { return JSON.stringify("
-                  "{result: r, origin: __archway_origin}); })")
         with self._lock:
             try:
                 if self.store is not None:
                     self._refresh()
-                promise = self._context.eval(script, timeout=TIMEOUT_MS)
-                out = json.loads(promise.get(timeout=TIMEOUT_MS / 1000))  # type: ignore[union-attr]
+                answer = self._context.eval(CALL % json.dumps(event), timeout=TIMEOUT_MS)
+                if answer is None:  # a promise (async handler): settled already?
+                    answer = self._context.eval("__archway_answer", timeout=TIMEOUT_MS)
+                if answer is None:  # still pending, or rejected: wait for it
+                    promise = self._context.eval(AWAIT, timeout=TIMEOUT_MS)
+                    answer = promise.get(timeout=TIMEOUT_MS / 1000)  # type: ignore[union-attr]
+                out = json.loads(answer)  # type: ignore[arg-type]
             except Exception as exc:
                 raise FunctionError(f"CloudFront Function {self.name} failed: {exc}") from None
         return dict(out["result"]), out["origin"]
