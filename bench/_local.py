@@ -7,6 +7,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import _env  # noqa: F401  (the environment a user's shell gives processes)
+
 from archway.shared.local.launcher import running_local
 
 REPO = Path(__file__).resolve().parents[1]

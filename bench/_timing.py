@@ -8,6 +8,8 @@ import sys
 import time
 from collections.abc import Sequence
 
+import _env  # noqa: F401  (the environment a user's shell gives processes)
+
 
 def time_command(argv: Sequence[str], runs: int = 5, cwd: str | None = None) -> list[float]:
     """Wall-clock seconds of each of ``runs`` whole-process runs (fails loudly)."""
