@@ -12,7 +12,7 @@ def cmd_local(args: argparse.Namespace) -> int:
     from archway.shared.local.cloud import LocalCloud
     from archway.shared.local.interpreter import choose
     from archway.shared.local.persistence import Saver, cloud_snapshot
-    from archway.shared.local.processes import stop_on_signals
+    from archway.shared.local.processes import stop_on_signals, stop_with_parent
 
     def say(line: str) -> None:
         print(line, flush=True)
@@ -25,6 +25,7 @@ def cmd_local(args: argparse.Namespace) -> int:
                        auth_port=args.auth_port)
     started = time.perf_counter()
     stop_on_signals()  # SIGTERM and SIGHUP stop everything, as Ctrl-C does
+    stop_with_parent()  # and so does the end of whatever started it (tox, an IDE)
     saver: Saver | None = None
     try:
         cloud.start()

@@ -131,7 +131,7 @@ class LocalEngine(Engine):
 
 
 def local_engine(platform: Platform, result: SynthResult, endpoint: str,
-                 ui: Display, probe: bool = True) -> Engine:
+                 ui: Display, probe: bool = True, summarize_new: bool = False) -> Engine:
     """The engine for the local cloud. ``probe``: load each deployed stack's handlers and say
     which cannot be (the running cloud itself reports that when it mounts them)."""
     connections = ConnectionManager(platform.name, platform.home_region, endpoint_url=endpoint)
@@ -139,16 +139,28 @@ def local_engine(platform: Platform, result: SynthResult, endpoint: str,
     handlers = HandlerProbe(connections.client, connections.credentials, endpoint, work,
                             code_locations(platform)) if probe else None
     provider = LocalProvider(connections.client, work / "deployed", handlers,
-                             changes=lambda target, change_set: show_change_set(ui, target,
-                                                                                change_set))
+                             changes=lambda target, change_set: show_change_set(
+                                 ui, target, change_set, summarize_new))
     store = FileRoutes(route_store_path(platform))
     return LocalEngine(platform, result, connections, lambda _target: provider, ui,
                        route_store=lambda _via: store)
 
 
-def show_change_set(ui: Display, target: Target, change_set: ChangeSet) -> None:
-    """The change list, as an AWS deploy shows its change set (archway deploy, plan)."""
+def show_change_set(ui: Display, target: Target, change_set: ChangeSet,
+                    summarize_new: bool = False) -> None:
+    """The change list, as an AWS deploy shows its change set (archway deploy, plan).
+
+    ``summarize_new`` (the running local cloud, which makes every stack anew at each start):
+    a stack made from nothing is one line with its number of resources, flagged when any is
+    risky (IAM, data), then its routes, instead of a list of a hundred additions."""
     rows = change_set.rows(target.id)
+    changes = change_set.changes
+    if summarize_new and changes and all(change.symbol == "+" for change in changes):
+        flags = sorted({flag for change in changes for flag in change.flags})
+        count = f"{len(changes)} resource{'' if len(changes) == 1 else 's'}"
+        summary = ["+", target.id, count, "new stack", " ".join(flags)]
+        rows = [(summary, any(change.risky for change in changes))] + [
+            (row, risky) for row, risky in rows if row[2] == "route"]
     ui.rows([row for row, _ in rows], [risky for _, risky in rows])
 
 
@@ -243,7 +255,7 @@ class LocalCloud:
     def deploy(self, what: str = "all", service: str | None = None) -> list[StackResult]:
         result = synth(self.platform)
         self.engine = local_engine(self.platform, result, self.moto.endpoint, Display(),
-                                   probe=False)
+                                   probe=False, summarize_new=True)
         results = self.engine.deploy(self.engine.select(what, service))
         failed = [r for r in results if not r.ok]
         if failed:
@@ -521,7 +533,8 @@ class LocalCloud:
                 self.out(f"{service}: redeploy failed: {exc}")
         if config_changed:
             self.engine = local_engine(self.platform, synth(self.platform),
-                                       self.moto.endpoint, Display(), probe=False)
+                                       self.moto.endpoint, Display(), probe=False,
+                                       summarize_new=True)
             registry = self.engine.registry(self.engine.targets["edge"])
             for gone in registry.prune() if registry else []:
                 self.out(f"{gone}: route removed")

@@ -1,6 +1,9 @@
 """The local cloud's processes end with it, whatever way it ends.
 
 - Ctrl-C, SIGTERM and SIGHUP stop ``archway local`` cleanly (moto, workers, state file).
+- ``archway local`` itself stops cleanly when the process that started it is gone: tox,
+  for one, exits on SIGTERM without stopping the command it runs, and an IDE or script
+  killed with ``kill -9`` signals nothing.
 - Every child (moto, Lambda workers) watches its parent and exits when it is gone, so a
   ``kill -9`` of ``archway local`` leaves nothing running. The watch is a thread polling
   ``getppid()`` rather than Linux's PR_SET_PDEATHSIG, which fires when the *thread* that
@@ -103,6 +106,23 @@ def stop_on_signals(signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGHUP)) 
 
     for sig in signals:
         signal.signal(sig, interrupt)
+
+
+def stop_with_parent(poll: float = 0.5) -> None:
+    """When this process's parent is gone, stop as SIGTERM does (cleanly, via
+    ``stop_on_signals``). Nothing to watch for a process started by init."""
+    import threading
+
+    parent = os.getppid()
+    if parent == 1:
+        return
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def running_owner(state: dict[str, object]) -> int | None:

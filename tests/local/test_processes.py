@@ -117,3 +117,30 @@ def test_signals_stop_archway_local_and_everything_it_started(
     assert _wait_dead(moto_pid)
     assert not state_path(repo_copy).exists()
     assert "stopping" in log.read_text()
+
+
+def test_archway_local_stops_when_what_started_it_is_killed(repo_copy: Path) -> None:
+    # GIVEN archway local started by another process (as tox or an IDE starts it)
+    from archway.shared.local.cloud import state_path
+
+    log = repo_copy / "local.log"
+    script = ("import subprocess, sys, time\n"
+              f"out = open({str(log)!r}, 'wb')\n"
+              "subprocess.Popen([sys.executable, '-m', 'archway.shared.cli', 'local', '--root', "
+              f"{str(repo_copy)!r}, '--port', '0'], stdout=out, stderr=subprocess.STDOUT)\n"
+              "time.sleep(120)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=repo_copy,
+                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.monotonic() + 60
+    while not state_path(repo_copy).exists():
+        assert parent.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+    state = json.loads(state_path(repo_copy).read_text())
+    # WHEN that process dies without a word (tox on SIGTERM, kill -9 of an IDE's runner)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(timeout=10)
+    # THEN archway local stops as on SIGTERM: itself and moto gone, state file removed
+    assert _wait_dead(state["pid"], timeout=30), log.read_text()
+    assert _wait_dead(state["moto_pid"])
+    assert not state_path(repo_copy).exists()
+    assert "stopping" in log.read_text()

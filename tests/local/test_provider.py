@@ -152,3 +152,27 @@ def test_local_deploy_shows_the_change_list_as_aws_deploys_do(tmp_path: Path) ->
                               "PAY_PER_REQUEST", "->", "PROVISIONED"]
     # AND an unchanged stack lists nothing
     assert third == ""
+
+
+def test_the_running_cloud_sums_up_a_new_stack_in_one_line(tmp_path: Path) -> None:
+    import io
+
+    from archway.shared.deploy.display import Display
+    from archway.shared.local.cloud import show_change_set
+
+    out = io.StringIO()
+    ui = Display(out)
+    with MotoServer() as moto:
+        client = ConnectionManager("archway", REGION, endpoint_url=moto.endpoint).client
+        local = LocalProvider(client, tmp_path,
+                              changes=lambda t, cs: show_change_set(ui, t, cs, True))
+        # GIVEN the running cloud making a stack from nothing, then changing it
+        local.deploy(*target(table_template("pk")))
+        first = out.getvalue()
+        template = table_template("pk")
+        template["Resources"]["Products"]["Properties"]["BillingMode"] = "PROVISIONED"
+        local.deploy(*target(template))
+        second = out.getvalue()[len(first):]
+    # THEN the creation is one line with its size, the change is listed in full
+    assert first.split() == ["+", "svc-catalog", "1", "resource", "new", "stack"]
+    assert second.split()[:4] == ["~", "svc-catalog", "Products", "BillingMode:"]
