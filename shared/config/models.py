@@ -330,9 +330,18 @@ def aws_regions() -> tuple[str, ...]:
     Only the aws partition: the edge needs CloudFront, whose WAF and certificate live in
     us-east-1 (shared/naming.py GLOBAL_REGION).
     """
-    data = _botocore_data("endpoints")
-    return tuple(sorted(next(p for p in data["partitions"] if p["partition"] == "aws")
-                        ["regions"]))
+    try:
+        # partitions.json (7 KB) names each partition's regions and the pattern they follow
+        # (which leaves out pseudo-regions such as aws-global); endpoints.json (1.2 MB, 40 ms
+        # to parse) only where a botocore predates it.
+        data = _botocore_data("partitions")
+        aws = next(p for p in data["partitions"] if p["id"] == "aws")
+        pattern = re.compile(aws["regionRegex"])
+        return tuple(sorted(r for r in aws["regions"] if pattern.match(r)))
+    except FileNotFoundError:
+        data = _botocore_data("endpoints")
+        return tuple(sorted(next(p for p in data["partitions"] if p["partition"] == "aws")
+                            ["regions"]))
 
 
 def _botocore_data(name: str) -> dict[str, Any]:

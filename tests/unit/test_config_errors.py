@@ -163,3 +163,22 @@ def test_whole_process_exit_code_and_no_traceback(repo_copy: Path) -> None:
     assert proc.stderr.strip().splitlines() == [
         "error: " + CASES["memory out of range"][1]
     ]
+
+
+@pytest.mark.parametrize(("region", "hint"), [
+    ("eu-wset-1", "; did you mean 'eu-west-1'"),
+    ("eu-west-9", ""),  # shaped like a region, but none (the hint may name neighbours)
+])
+def test_home_region_must_be_a_region_of_the_aws_partition(
+        region: str, hint: str, repo_copy: Path, capsys: pytest.CaptureFixture) -> None:
+    # GIVEN a platform whose home region is misspelt, or not a region at all
+    platform = repo_copy / "config" / "platform.yaml"
+    platform.write_text(platform.read_text().replace("home_region: eu-west-1",
+                                                     f"home_region: {region}"))
+    # WHEN synthesizing THEN one line names the file, the key and the value; exit 2
+    code, err = run(repo_copy, capsys)
+    assert code == 2
+    assert err.startswith(f"error: config/platform.yaml: home_region: {region!r} is not a "
+                          f"region of the aws partition{hint}"), err
+    assert len(err.strip().splitlines()) == 1
+    assert not (repo_copy / "build").exists()
