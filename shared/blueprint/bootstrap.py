@@ -320,14 +320,17 @@ class BootstrapBlueprint:
     def grants(self) -> Grants:
         return compute(self.spec.resource_types, self.spec.region, self.name)
 
-    def _grant_statements(self) -> list[Statement]:
+    def _grant_statements(self, grants: Grants, sid: str,
+                          boundary: bool = True) -> list[Statement]:
+        """One statement per grant; with ``boundary``, grants that create or change roles
+        require the permissions boundary (reads need no condition)."""
         made = []
-        for index, grant in enumerate(self.grants.grants):
+        for index, grant in enumerate(grants.grants):
             props: dict[str, Any] = dict(
-                Sid=f"Computed{index}", Effect=Allow,
+                Sid=f"{sid}{index}", Effect=Allow,
                 Action=[_action(a) for a in grant.actions],
                 Resource=[r if r == "*" else Sub(r) for r in grant.resources])
-            if grant.boundary:
+            if boundary and grant.boundary:
                 props["Condition"] = Condition(StringEquals(
                     {"iam:PermissionsBoundary": Ref(self.boundary)}))
             made.append(Statement(**props))
@@ -355,15 +358,23 @@ class BootstrapBlueprint:
 
     @cached_property
     def execution_policies(self) -> list[iam_resources.ManagedPolicy]:
-        chunks = pack(self._grant_statements(), MANAGED_POLICY_CHARS - _HEADROOM)
+        return self._managed_policies(
+            "ExecutionPolicy", "execution role",
+            "CloudFormation handler permissions ({n}/{total}), computed from the resource "
+            "schemas", self._grant_statements(self.grants, "Computed"))
+
+    def _managed_policies(self, logical: str, role: str, description: str,
+                          statements: list[Statement]) -> list[iam_resources.ManagedPolicy]:
+        """``statements`` packed into as few managed policies as fit, within the role's
+        quota (``description`` formats ``{n}`` and ``{total}``)."""
+        chunks = pack(statements, MANAGED_POLICY_CHARS - _HEADROOM)
         if len(chunks) > MANAGED_POLICIES_PER_ROLE:
-            raise ValueError(f"the execution role of {self.spec.account}/{self.spec.region} "
+            raise ValueError(f"the {role} of {self.spec.account}/{self.spec.region} "
                              f"needs {len(chunks)} managed policies (at most "
                              f"{MANAGED_POLICIES_PER_ROLE})")
         return [self.t.add_resource(iam_resources.ManagedPolicy(
-            f"ExecutionPolicy{index + 1}",
-            Description=f"CloudFormation handler permissions ({index + 1}/{len(chunks)}), "
-                        "computed from the resource schemas",
+            f"{logical}{index + 1}",
+            Description=description.format(n=index + 1, total=len(chunks)),
             PolicyDocument=policy(*chunk))) for index, chunk in enumerate(chunks)]
 
     @cached_property
@@ -387,20 +398,11 @@ class BootstrapBlueprint:
         not with the stack's execution role.
         https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/detect-drift-stack.html
         """
-        statements = [Statement(
-            Sid=f"Read{index}", Effect=Allow, Action=[_action(a) for a in grant.actions],
-            Resource=[r if r == "*" else Sub(r) for r in grant.resources])
-            for index, grant in enumerate(self.read_grants.grants)]
-        chunks = pack(statements, MANAGED_POLICY_CHARS - _HEADROOM)
-        if len(chunks) > MANAGED_POLICIES_PER_ROLE:
-            raise ValueError(f"the lookup role of {self.spec.account}/{self.spec.region} "
-                             f"needs {len(chunks)} managed policies (at most "
-                             f"{MANAGED_POLICIES_PER_ROLE})")
-        return [self.t.add_resource(iam_resources.ManagedPolicy(
-            f"LookupReadPolicy{index + 1}",
-            Description=f"Read handler permissions ({index + 1}/{len(chunks)}) for drift "
-                        "detection, computed from the resource schemas",
-            PolicyDocument=policy(*chunk))) for index, chunk in enumerate(chunks)]
+        return self._managed_policies(
+            "LookupReadPolicy", "lookup role",
+            "Read handler permissions ({n}/{total}) for drift detection, computed from the "
+            "resource schemas", self._grant_statements(self.read_grants, "Read",
+                                                             boundary=False))
 
     @cached_property
     def lookup_role(self) -> iam_resources.Role:

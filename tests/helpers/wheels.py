@@ -16,12 +16,7 @@ def tiny_wheel(folder: Path) -> Path:
         "tinydep-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: archway-tests\n"
                                        "Root-Is-Purelib: true\nTag: py3-none-any\n",
     }
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-        record = "".join(f"{name},,\n" for name in files) + "tinydep-1.0.dist-info/RECORD,,\n"
-        archive.writestr("tinydep-1.0.dist-info/RECORD", record)
-    return wheel
+    return _write(wheel, files)
 
 
 def platform_wheel(folder: Path, tag: str, value: str) -> Path:
@@ -36,6 +31,11 @@ def platform_wheel(folder: Path, tag: str, value: str) -> Path:
                                        f"Root-Is-Purelib: false\nTag: {tag}\n",
         "tinydep-1.0.data/scripts/tinydep-cli": "#!python\nprint('hi')\n",
     }
+    return _write(wheel, files)
+
+
+def _write(wheel: Path, files: dict[str, str]) -> Path:
+    """``files`` zipped as a wheel of ``tinydep``, with its RECORD (no hashes)."""
     with zipfile.ZipFile(wheel, "w") as archive:
         for name, text in files.items():
             archive.writestr(name, text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import shutil
 from collections.abc import Iterator
@@ -125,17 +126,22 @@ def test_local_deploy_names_a_handler_that_cannot_load(
     assert local.deploy(*target(function_template("ok.handler"))).reason == ""
 
 
-def test_local_deploy_shows_the_change_list_as_aws_deploys_do(tmp_path: Path) -> None:
-    import io
-
+def _listing_provider(moto: MotoServer, work: Path, out: io.StringIO,
+                      summarize_new: bool) -> LocalProvider:
+    """A provider that writes each deploy's change list to ``out``, as the CLI shows it."""
     from archway.shared.deploy.display import Display
     from archway.shared.local.cloud import show_change_set
 
-    out = io.StringIO()
     ui = Display(out)
+    client = ConnectionManager("archway", REGION, endpoint_url=moto.endpoint).client
+    return LocalProvider(client, work,
+                         changes=lambda t, cs: show_change_set(ui, t, cs, summarize_new))
+
+
+def test_local_deploy_shows_the_change_list_as_aws_deploys_do(tmp_path: Path) -> None:
+    out = io.StringIO()
     with MotoServer() as moto:
-        client = ConnectionManager("archway", REGION, endpoint_url=moto.endpoint).client
-        local = LocalProvider(client, tmp_path, changes=lambda t, cs: show_change_set(ui, t, cs))
+        local = _listing_provider(moto, tmp_path, out, summarize_new=False)
         # GIVEN a deployed table
         local.deploy(*target(table_template("pk")))
         first = out.getvalue()
@@ -155,17 +161,9 @@ def test_local_deploy_shows_the_change_list_as_aws_deploys_do(tmp_path: Path) ->
 
 
 def test_the_running_cloud_sums_up_a_new_stack_in_one_line(tmp_path: Path) -> None:
-    import io
-
-    from archway.shared.deploy.display import Display
-    from archway.shared.local.cloud import show_change_set
-
     out = io.StringIO()
-    ui = Display(out)
     with MotoServer() as moto:
-        client = ConnectionManager("archway", REGION, endpoint_url=moto.endpoint).client
-        local = LocalProvider(client, tmp_path,
-                              changes=lambda t, cs: show_change_set(ui, t, cs, True))
+        local = _listing_provider(moto, tmp_path, out, summarize_new=True)
         # GIVEN the running cloud making a stack from nothing, then changing it
         local.deploy(*target(table_template("pk")))
         first = out.getvalue()
