@@ -111,18 +111,9 @@ def stop_on_signals(signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGHUP)) 
 def stop_with_parent(poll: float = 0.5) -> None:
     """When this process's parent is gone, stop as SIGTERM does (cleanly, via
     ``stop_on_signals``). Nothing to watch for a process started by init."""
-    import threading
-
     parent = os.getppid()
-    if parent == 1:
-        return
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(poll)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    if parent != 1:
+        _watch_parent(parent, lambda: os.kill(os.getpid(), signal.SIGTERM), poll)
 
 
 def running_owner(state: dict[str, object]) -> int | None:
@@ -161,13 +152,15 @@ def child_command(module: str, *args: str) -> list[str]:
             *args]
 
 
-def _watch_parent(parent: int, poll: float = 0.5) -> None:
+def _watch_parent(parent: int, gone: Callable[[], object] = lambda: os._exit(0),
+                  poll: float = 0.5) -> None:
+    """Call ``gone`` (by default: exit at once) when ``parent`` is no longer the parent."""
     import threading
 
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(poll)
-        os._exit(0)
+        gone()
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
