@@ -7,7 +7,7 @@ API (shared by ``archway deploy`` on AWS and by the local cloud)::
     engine.plan(selected) -> Plan(waves=[["edge-global", "svc-catalog", ...], ["edge"]])
     engine.deploy(selected) -> list[StackResult]   # outcome created|updated|skipped|failed
     engine.resolve(target) -> Resolved             # parameter values, secrets, digest
-    engine.upload_assets(target)                   # code zips, only when missing
+    engine.upload_assets(target, params)           # code zips, only when missing
     engine.status() -> [(Target, StackState | None), ...]
 
 ``provider_for(target) -> Provider`` picks where a stack lands: CloudFormationProvider
@@ -117,6 +117,7 @@ class Engine:
         self.concurrency = max(1, concurrency)
         self.secrets = SecretStore(connections, platform)
         self.route_store = route_store or self._key_value_store
+        self.known_buckets: set[str] = set()  # assets buckets known to exist (local cloud)
 
     def select(self, what: str, service: str | None = None) -> list[str]:
         if what == "all":
@@ -174,18 +175,20 @@ class Engine:
         self.ui.line(stack_id, "starting", f"{target.name} -> {target.account}/{target.region}")
         try:
             params = self.resolve(target)
-            self.upload_assets(target)
+            self.upload_assets(target, params)
             result = self.provider_for(target).deploy(target, params)
         except ArchwayError as exc:
             result = StackResult(stack_id, "failed", str(exc))
         self.ui.result(result)
         return result
 
-    def upload_assets(self, target: Target) -> None:
-        """The target's code zips, into its account's assets bucket when missing there."""
+    def upload_assets(self, target: Target, params: Resolved | None = None) -> None:
+        """The target's code zips, into its account's assets bucket when missing there
+        (``params``: what the stack is about to be deployed with)."""
         for asset_id in target.manifest["assets"]:
             asset = self.synth.manifest["assets"][asset_id]
-            if upload_asset(self.connections, self.platform.root, asset, target):
+            if upload_asset(self.connections, self.platform.root, asset, target,
+                            bucket_known=asset["bucket"] in self.known_buckets):
                 self.ui.line(target.id, "uploaded", f"s3://{asset['bucket']}/{asset['key']}")
 
     def resolve(self, target: Target) -> Resolved:

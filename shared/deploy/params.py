@@ -17,6 +17,8 @@ from archway.shared.deploy.connections import ConnectionManager, Role
 from archway.shared.errors import ArchwayError
 from archway.shared.model import Platform
 
+GET_PARAMETERS_MAX = 10
+
 
 class SecretStore:
     def __init__(self, connections: ConnectionManager, platform: Platform) -> None:
@@ -24,6 +26,7 @@ class SecretStore:
         self.platform = platform
         self._lock = threading.Lock()
         self._cache: dict[str, str] = {}
+        self._missing: set[str] = set()  # not there when prefetched: made without a read
 
     def _ssm(self, role: Role = "deploy") -> Any:
         return self.connections.client("ssm", self.platform.account, self.platform.home_region,
@@ -33,11 +36,31 @@ class SecretStore:
         with self._lock:
             if name not in self._cache:
                 try:
-                    self._cache[name] = self._read(name) or self._create(name)
+                    self._cache[name] = ((None if name in self._missing else self._read(name))
+                                         or self._create(name))
                 except ArchwayError as exc:
                     raise ArchwayError(f"origin secret of {name} (platform account "
                                        f"{self.platform.account}): {exc}") from None
             return self._cache[name]
+
+    def prefetch(self, names: list[str]) -> None:
+        """Read the secrets of ``names`` ten per GetParameters call (its limit: "Maximum
+        number of 10 items",
+        https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParameters.html)
+        instead of one call each; those not made yet are made by ``get_or_create``. Used on
+        the local cloud: on AWS the lookup role bootstrap makes allows ssm:GetParameter
+        only."""
+        with self._lock:
+            wanted = sorted({n for n in names if n not in self._cache})
+        ssm = self._ssm("lookup")
+        for start in range(0, len(wanted), GET_PARAMETERS_MAX):
+            batch = {self.platform.names.secret_parameter(n): n
+                     for n in wanted[start:start + GET_PARAMETERS_MAX]}
+            reply = ssm.get_parameters(Names=list(batch), WithDecryption=True)
+            with self._lock:
+                for parameter in reply.get("Parameters", []):
+                    self._cache.setdefault(batch[parameter["Name"]], str(parameter["Value"]))
+                self._missing |= {n for n in batch.values() if n not in self._cache}
 
     def _read(self, name: str) -> str | None:
         try:

@@ -18,15 +18,18 @@ class AssetError(ArchwayError):
 
 
 def upload_asset(connections: ConnectionManager, root: Path, asset: dict[str, Any],
-                 target: Target) -> bool:
-    """Upload ``asset`` to its bucket in the target's account; False when already there."""
+                 target: Target, bucket_known: bool = False) -> bool:
+    """Upload ``asset`` to its bucket in the target's account; False when already there.
+    ``bucket_known``: the caller knows the bucket exists (a missing key is not asked
+    about again)."""
     s3 = connections.client("s3", target.account, target.region)
     try:
         s3.head_object(Bucket=asset["bucket"], Key=asset["key"])
         return False
     except ClientError as exc:
         code = exc.response["Error"]["Code"]
-        if code == "NoSuchBucket" or (code == "404" and _bucket_missing(s3, asset["bucket"])):
+        if code == "NoSuchBucket" or (code == "404" and not bucket_known
+                                      and _bucket_missing(s3, asset["bucket"])):
             raise AssetError(f"assets bucket {asset['bucket']} does not exist in account "
                              f"{target.account} ({target.region}): run archway bootstrap "
                              "first") from None

@@ -18,17 +18,16 @@ def cmd_local(args: argparse.Namespace) -> int:
         print(line, flush=True)
 
     platform = load_platform(args.root, "local")
-    interpreters = choose({service.runtime for service in platform.services}, say)
     cloud = LocalCloud(platform, port=args.port, moto_port=args.moto_port, out=say,
                        warm_workers=args.warm_workers, idle_timeout=args.idle_timeout,
-                       trust_forwarded_for=args.trust_forwarded_for, interpreters=interpreters,
-                       auth_port=args.auth_port)
+                       trust_forwarded_for=args.trust_forwarded_for, auth_port=args.auth_port)
     started = time.perf_counter()
     stop_on_signals()  # SIGTERM and SIGHUP stop everything, as Ctrl-C does
     stop_with_parent()  # and so does the end of whatever started it (tox, an IDE)
     saver: Saver | None = None
     try:
-        cloud.start()
+        cloud.start()  # moto starts; the interpreters are looked for and synth runs meanwhile
+        cloud.interpreters = choose({service.runtime for service in platform.services}, say)
         say("deploying the local environment (same templates, plan and parameters as AWS)")
         cloud.deploy("all")
         cloud.publish_site()

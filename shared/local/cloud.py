@@ -26,7 +26,7 @@ from archway.shared.deploy.changes import ChangeSet
 from archway.shared.deploy.connections import ConnectionManager
 from archway.shared.deploy.display import Display
 from archway.shared.deploy.engine import Engine
-from archway.shared.deploy.provider import StackResult, Target
+from archway.shared.deploy.provider import Resolved, StackResult, Target
 from archway.shared.deploy.routes import FileRoutes
 from archway.shared.deploy.site import publish_site, site_config
 from archway.shared.errors import ArchwayError
@@ -69,6 +69,8 @@ from archway.shared.model import Platform, RouteAuthModel
 from archway.shared.synth import SynthResult, synth
 
 STATE_FILE = "cloud.json"
+# What the local cloud asks of moto: ready before its port opens (moto_app.py).
+MOTO_SERVICES = ("sts", "ssm", "s3", "dynamodb")
 
 
 class LocalCloudNotRunning(ArchwayError):
@@ -122,16 +124,54 @@ def deploy_lock(root: Path) -> Iterator[None]:
 
 class LocalEngine(Engine):
     """The engine on the local cloud: accounts set up on the fly (assets buckets: the
-    local stand-in for archway bootstrap), deploys serialised across processes."""
+    local stand-in for archway bootstrap), deploys serialised across processes.
+
+    Within a deploy (which holds the lock) the stack records are read once, in batches,
+    and a stack whose digest is unchanged uploads nothing: its code zips went into this
+    moto with its last deploy (their content-addressed keys are in its template, so in
+    its digest), and records and assets live and die together with moto's memory."""
+
+    def __init__(self, *args: Any, provider: LocalProvider, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.provider = provider
+        self._buckets_lock = threading.Lock()
 
     def deploy(self, selected: list[str]) -> list[StackResult]:
-        with deploy_lock(self.platform.root):
-            ensure_asset_buckets(self)
+        read = self._read(selected)
+        with deploy_lock(self.platform.root), self.provider.records_held(read):
+            self.secrets.prefetch(
+                [source["name"] for target in read
+                 for source in target.manifest["parameters"].values()
+                 if source["kind"] == "secret"]
+                + [t.id.removeprefix("svc-") for t in read if t.kind == "service"])
             return super().deploy(selected)
+
+    def _read(self, selected: list[str]) -> list[Target]:
+        """The stacks a deploy of ``selected`` reads: those, the ones whose outputs they
+        take, and (with the edge, which registers every service's route) every service."""
+        wanted = set(selected)
+        for stack in selected:
+            wanted |= set(self.targets[stack].manifest["depends_on"])
+        if "edge" in wanted:
+            wanted |= {t.id for t in self.targets.values() if t.kind == "service"}
+        return [t for t in self.targets.values() if t.id in wanted]
+
+    def upload_assets(self, target: Target, params: Resolved | None = None) -> None:
+        if params is not None:
+            current = self.provider.describe(target)
+            if current is not None and current.digest == params.digest:
+                return  # unchanged: uploaded with its last deploy (see the class)
+        for asset_id in target.manifest["assets"]:
+            bucket = self.synth.manifest["assets"][asset_id]["bucket"]
+            with self._buckets_lock:
+                if bucket not in self.known_buckets:
+                    ensure_bucket(self.connections, bucket, target.account, target.region)
+                    self.known_buckets.add(bucket)
+        super().upload_assets(target, params)
 
 
 def local_engine(platform: Platform, result: SynthResult, endpoint: str,
-                 ui: Display, probe: bool = True, summarize_new: bool = False) -> Engine:
+                 ui: Display, probe: bool = True, summarize_new: bool = False) -> LocalEngine:
     """The engine for the local cloud. ``probe``: load each deployed stack's handlers and say
     which cannot be (the running cloud itself reports that when it mounts them)."""
     connections = ConnectionManager(platform.name, platform.home_region, endpoint_url=endpoint)
@@ -143,7 +183,7 @@ def local_engine(platform: Platform, result: SynthResult, endpoint: str,
                                  ui, target, change_set, summarize_new))
     store = FileRoutes(route_store_path(platform))
     return LocalEngine(platform, result, connections, lambda _target: provider, ui,
-                       route_store=lambda _via: store)
+                       route_store=lambda _via: store, provider=provider)
 
 
 def show_change_set(ui: Display, target: Target, change_set: ChangeSet,
@@ -174,16 +214,26 @@ def code_locations(platform: Platform) -> dict[str, dict[str, str]]:
 
 def ensure_asset_buckets(engine: Engine) -> None:
     """The local stand-in for `archway bootstrap`: each target account's assets bucket."""
+    buckets = {}
     for asset in engine.synth.manifest["assets"].values():
         target = next(t for t in engine.targets.values() if t.manifest["assets"]
                       and asset["bucket"].endswith(f"-{t.account}-{t.region}"))
-        s3 = engine.connections.client("s3", target.account, target.region)
-        try:
-            s3.head_bucket(Bucket=asset["bucket"])
-        except ClientError:
-            where = ({} if target.region == "us-east-1" else
-                     {"CreateBucketConfiguration": {"LocationConstraint": target.region}})
-            s3.create_bucket(Bucket=asset["bucket"], **where)
+        buckets[asset["bucket"]] = target
+    for bucket, target in buckets.items():
+        ensure_bucket(engine.connections, bucket, target.account, target.region)
+
+
+def ensure_bucket(connections: ConnectionManager, bucket: str, account: str,
+                  region: str) -> None:
+    """``bucket`` in ``account``: made, or already there (one call either way)."""
+    s3 = connections.client("s3", account, region)
+    where = ({} if region == "us-east-1" else
+             {"CreateBucketConfiguration": {"LocationConstraint": region}})
+    try:
+        s3.create_bucket(Bucket=bucket, **where)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "BucketAlreadyOwnedByYou":
+            raise
 
 
 @dataclass
@@ -210,7 +260,7 @@ class LocalCloud:
         self.idle_timeout = idle_timeout
         self.work = platform.root / "build" / "local" / ".cloud"
         self.work.mkdir(parents=True, exist_ok=True)
-        self.moto = MotoServer(moto_port, log=self.work / "moto.log")
+        self.moto = MotoServer(moto_port, log=self.work / "moto.log", preload=MOTO_SERVICES)
         self.server: LocalServer | None = None
         self.runner: LambdaRunner | None = None
         self.engine: Engine | None = None
@@ -234,7 +284,7 @@ class LocalCloud:
                     f"{state['pid']}, {state['url']}): stop it first, or deploy into it with "
                     "archway deploy")
             clean_stale(path, self.out)
-        self.moto.start()
+        self.moto.launch()  # deploy waits for it, after synthesizing meanwhile
         self._started = True
         self._write_state()
         self.out(f"local AWS stand-in (moto) on {self.moto.endpoint}")
@@ -254,6 +304,7 @@ class LocalCloud:
 
     def deploy(self, what: str = "all", service: str | None = None) -> list[StackResult]:
         result = synth(self.platform)
+        self.moto.wait()
         self.engine = local_engine(self.platform, result, self.moto.endpoint, Display(),
                                    probe=False, summarize_new=True)
         results = self.engine.deploy(self.engine.select(what, service))

@@ -7,13 +7,16 @@ application (moto's ``DomainDispatcherApplication``, as ``moto.server`` builds i
 served here by uvicorn through a2wsgi: HTTP/1.1 keep-alive, one thread per request from
 a pool, bound to 127.0.0.1 only. Run by MotoServer as a child process::
 
-    python -m archway.shared.local.moto_app <host> <port>
+    python -m archway.shared.local.moto_app <host> <port> [<service>,...]
+
+The services named are made ready before the port opens (see ``_preload``).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 WSGI_THREADS = 32  # concurrent requests into moto (Lambda workers and the engine)
 KEEP_ALIVE = 300  # seconds an idle connection stays open (botocore reuses it meanwhile)
@@ -21,6 +24,7 @@ KEEP_ALIVE = 300  # seconds an idle connection stays open (botocore reuses it me
 
 def main(argv: list[str]) -> None:
     host, port = argv[0], int(argv[1])
+    preload = [name for name in (argv[2] if len(argv) > 2 else "").split(",") if name]
     if host != "127.0.0.1":
         sys.exit(f"moto_app: binds 127.0.0.1 only, got {host}")
     os.environ.setdefault("MOTO_PORT", str(port))  # moto builds some URLs from it
@@ -31,6 +35,7 @@ def main(argv: list[str]) -> None:
 
     _list_moto_modules_once()
     app = DomainDispatcherApplication(create_backend_app)
+    _preload(app, preload)
     uvicorn.run(WSGIMiddleware(app, workers=WSGI_THREADS), host=host, port=port,  # type: ignore[arg-type]
                 log_level="warning", access_log=False, lifespan="off",
                 timeout_keep_alive=KEEP_ALIVE, timeout_graceful_shutdown=2)
@@ -48,6 +53,17 @@ def _list_moto_modules_once() -> None:
         return
     modules = tuple(listing())
     backends.list_of_moto_modules = lambda: iter(modules)  # type: ignore[assignment]
+
+
+def _preload(app: Any, services: list[str]) -> None:
+    """moto imports a service's backend and builds its Flask app on that service's first
+    request, under the dispatcher's one lock (profiled at the local cloud's start: SSM's
+    first call imports moto's EC2 models, over a second, while every other call waits).
+    Doing it before the port opens moves that work off the deploy's critical path: the
+    local cloud starts moto first and synthesizes meanwhile."""
+    for service in services:
+        if service not in app.app_instances:
+            app.app_instances[service] = app.create_app(service)
 
 
 if __name__ == "__main__":

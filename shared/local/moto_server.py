@@ -46,10 +46,14 @@ def port_free(port: int, host: str = HOST) -> bool:
 class MotoServer:
     """``with MotoServer() as moto: moto.endpoint`` -> http://127.0.0.1:<port>."""
 
-    def __init__(self, port: int = 0, log: Path | None = None) -> None:
+    def __init__(self, port: int = 0, log: Path | None = None,
+                 preload: tuple[str, ...] = ()) -> None:
         self.port = port or free_port()
         self.log = log
+        self.preload = preload  # services made ready before the port opens (moto_app.py)
         self._process: subprocess.Popen[bytes] | None = None
+        self._ready_seen = False
+        self._launched = 0.0
 
     @property
     def endpoint(self) -> str:
@@ -60,20 +64,35 @@ class MotoServer:
         return self._process.pid if self._process is not None else None
 
     def start(self) -> MotoServer:
+        return self.launch().wait()
+
+    def launch(self) -> MotoServer:
+        """Start the process without waiting for it (``wait`` does): the caller can work
+        meanwhile."""
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
         env = {**os.environ, "MOTO_CALL_RESET_API": "false", TAG: process_tag()}
         self._process = subprocess.Popen(
-            child_command("archway.shared.local.moto_app", HOST, str(self.port)),
+            child_command("archway.shared.local.moto_app", HOST, str(self.port),
+                          ",".join(self.preload)),
             stdout=out, stderr=subprocess.STDOUT, env=env,
         )
-        deadline = time.monotonic() + START_TIMEOUT
+        self._launched = time.monotonic()
+        return self
+
+    def wait(self) -> MotoServer:
+        """Until moto answers (at most START_TIMEOUT seconds from ``launch``)."""
+        if self._ready_seen:
+            return self
+        assert self._process is not None, "launch first"
+        deadline = self._launched + START_TIMEOUT
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise LocalCloudError(f"moto server exited with code {self._process.returncode} "
                                       f"(port {self.port}; log: {self.log or 'not kept'})")
             if self._ready():
+                self._ready_seen = True
                 return self
-            time.sleep(0.1)
+            time.sleep(0.05)
         self.stop()
         raise LocalCloudError(f"moto server did not answer on {self.endpoint} within "
                               f"{START_TIMEOUT:.0f} s")
@@ -87,6 +106,7 @@ class MotoServer:
 
     def stop(self) -> None:
         process, self._process = self._process, None
+        self._ready_seen = False
         if process is None or process.poll() is not None:
             return
         process.terminate()

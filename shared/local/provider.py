@@ -11,8 +11,10 @@ account, so it lives and dies with the local cloud.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from botocore.exceptions import ClientError
 
 from archway.shared.deploy.changes import ChangeSet, diff_templates
 from archway.shared.deploy.drift import ResourceDrift, StackDrift
+from archway.shared.deploy.params import GET_PARAMETERS_MAX
 from archway.shared.deploy.provider import Resolved, StackResult, StackState, Target
 from archway.shared.errors import ArchwayError
 from archway.shared.local.intrinsics import Context, physical_id
@@ -66,18 +69,66 @@ class LocalProvider:
         self.templates = templates
         self.probe = probe  # loads the stack's handlers after a deploy (see probe.py)
         self.changes = changes  # shown before a deploy changes anything, as on AWS
+        # Stack records as read or written during one deploy (see ``records_held``).
+        self._records: dict[tuple[str, str, str], StackState | None] | None = None
+        self._records_lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def records_held(self, targets: Iterable[Target]) -> Iterator[None]:
+        """While the caller holds the local deploy lock (no other process writes a record):
+        the records of ``targets`` are read up front, ten per GetParameters call per
+        account and region, then kept as this provider writes them, so a deploy reads
+        each stack's record once instead of at every describe (its own no-op check, the
+        change list, the outputs its consumers resolve, the route each service registers).
+        Outside it every describe reads moto."""
+        by_place: dict[tuple[str, str], list[Target]] = {}
+        for target in targets:
+            by_place.setdefault((target.account, target.region), []).append(target)
+        records: dict[tuple[str, str, str], StackState | None] = {}
+        for (account, region), group in by_place.items():
+            records.update(self._read_records(account, region, group))
+        with self._records_lock:
+            self._records = records
+        try:
+            yield
+        finally:
+            with self._records_lock:
+                self._records = None
+
+    def _read_records(self, account: str, region: str,
+                      targets: list[Target]) -> dict[tuple[str, str, str], StackState | None]:
+        ssm = self.client("ssm", account, region)
+        found: dict[tuple[str, str, str], StackState | None] = {}
+        for start in range(0, len(targets), GET_PARAMETERS_MAX):
+            batch = targets[start:start + GET_PARAMETERS_MAX]
+            reply = ssm.get_parameters(Names=[record_name(t.name) for t in batch])
+            values = {p["Name"]: p["Value"] for p in reply.get("Parameters", [])}
+            for target in batch:
+                value = values.get(record_name(target.name))
+                found[_place(target)] = _state(value) if value is not None else None
+        return found
+
+    def _remember(self, target: Target, state: StackState | None) -> None:
+        with self._records_lock:
+            if self._records is not None:
+                self._records[_place(target)] = state
 
     def describe(self, target: Target) -> StackState | None:
+        with self._records_lock:
+            if self._records is not None and _place(target) in self._records:
+                return self._records[_place(target)]
         ssm = self.client("ssm", target.account, target.region)
         try:
             value = ssm.get_parameter(Name=record_name(target.name))["Parameter"]["Value"]
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ParameterNotFound":
-                return None
-            raise
-        record = json.loads(value)
-        return StackState(record["status"], record["outputs"], record["digest"],
-                          record.get("parameters", {}), record.get("drift", "NOT_CHECKED"))
+            if exc.response["Error"]["Code"] != "ParameterNotFound":
+                raise
+            value = None
+        state = _state(value) if value is not None else None
+        with self._records_lock:  # a record read now is kept too, unless written meanwhile
+            if self._records is not None:
+                self._records.setdefault(_place(target), state)
+        return state
 
     def deployed_template(self, target: Target) -> dict[str, Any] | None:
         """The template of the last deploy (kept beside the local cloud's state)."""
@@ -148,6 +199,7 @@ class LocalProvider:
                 self._drop_bucket(target, names[logical])
         ssm = self.client("ssm", target.account, target.region)
         ssm.delete_parameter(Name=record_name(target.name))
+        self._remember(target, None)
         if self.templates is not None:
             (self.templates / f"{target.name}.json").unlink(missing_ok=True)
         return StackResult(target.id, "deleted")
@@ -239,16 +291,19 @@ class LocalProvider:
         name = record_name(target.name)
         record = json.loads(ssm.get_parameter(Name=name)["Parameter"]["Value"])
         record.update(changes)
-        ssm.put_parameter(Name=name, Type="String", Overwrite=True,
-                          Value=json.dumps(record, sort_keys=True))
+        value = json.dumps(record, sort_keys=True)
+        ssm.put_parameter(Name=name, Type="String", Overwrite=True, Value=value)
+        self._remember(target, _state(value))
 
     def _save(self, target: Target, status: str, params: Resolved,
               outputs: dict[str, str]) -> None:
         record = {"status": status, "digest": params.digest, "outputs": outputs,
                   "parameters": params.printable(), "template_sha256": target.template_sha256}
         ssm = self.client("ssm", target.account, target.region)
+        value = json.dumps(record, sort_keys=True)
         ssm.put_parameter(Name=record_name(target.name), Type="String", Overwrite=True,
-                          Value=json.dumps(record, sort_keys=True))
+                          Value=value)
+        self._remember(target, _state(value))
         if self.templates is not None:
             self.templates.mkdir(parents=True, exist_ok=True)
             (self.templates / f"{target.name}.json").write_text(target.template_body)
@@ -325,6 +380,17 @@ class LocalProvider:
         if versioning:
             s3.put_bucket_versioning(Bucket=name,
                                      VersioningConfiguration={"Status": versioning})
+
+
+def _place(target: Target) -> tuple[str, str, str]:
+    return target.account, target.region, target.name
+
+
+def _state(value: str) -> StackState:
+    """A stack record (the SSM parameter's JSON) as the engine sees it."""
+    record = json.loads(value)
+    return StackState(record["status"], record["outputs"], record["digest"],
+                      record.get("parameters", {}), record.get("drift", "NOT_CHECKED"))
 
 
 def _key(table: dict[str, Any]) -> list[tuple[str, str, str]]:

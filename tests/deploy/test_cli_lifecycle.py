@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -156,6 +157,57 @@ def test_drift_finds_a_hand_made_change_and_status_reports_it(root: Path,
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     assert run(root, "drift").code == 0
     assert run(root, "status").code == 0
+
+
+def _calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every AWS call made from now on: (service, operation, parameters)."""
+    import botocore.client
+
+    made: list[tuple[str, str, dict[str, Any]]] = []
+    real = botocore.client.BaseClient._make_api_call
+
+    def record(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        made.append((client.meta.service_model.service_name, operation, params))
+        return real(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
+    return made
+
+
+def test_a_no_op_deploy_writes_nothing_and_a_change_after_it_is_deployed(
+        root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    deployed = state_path(root).parent / "deployed" / "archway-local-svc-catalog.json"
+    # GIVEN everything deployed; WHEN deploy all runs again
+    calls = _calls(monkeypatch)
+    noop = run(root, "deploy", "all", "--yes")
+    # THEN every stack is skipped, nothing is written, no asset is looked for, and the
+    # stack records and secrets are read in batches (one call per account and region)
+    assert noop.code == 0, noop.out + noop.err
+    assert set(re.findall(r"\] (\S+) +(?:created|updated|skipped)", noop.out)) == {
+        "edge-global", "edge", "auth", "svc-catalog", "svc-reviews"}
+    assert not re.search(r"\] \S+ +(created|updated)", noop.out), noop.out
+    writes = [(s, op) for s, op, _ in calls if not op.startswith(("Get", "Head", "Describe",
+                                                                   "List", "AssumeRole"))]
+    assert writes == [] and not [op for _, op, _ in calls if op == "HeadObject"], calls
+    assert not [op for s, op, _ in calls if (s, op) == ("ssm", "GetParameter")], calls
+    # WHEN one property changes right after the no-op
+    calls.clear()
+    set_memory(root, 384)
+    try:
+        changed = run(root, "deploy", "all", "--yes")
+        template = json.loads(deployed.read_text())
+    finally:
+        set_memory(root, 256)
+    # THEN that stack, and only it, is deployed with the new value and its record written
+    assert changed.code == 0, changed.out + changed.err
+    assert re.findall(r"\] (\S+) +(?:created|updated)", changed.out) == ["svc-catalog"]
+    assert template["Resources"]["SearchFunction"]["Properties"]["MemorySize"] == 384
+    assert ("ssm", "PutParameter") in [(s, op) for s, op, _ in calls]
+    # and deploying the original back is a change again, not a no-op
+    back = run(root, "deploy", "all", "--yes")
+    assert re.findall(r"\] (\S+) +(?:created|updated)", back.out) == ["svc-catalog"], back.out
+    template = json.loads(deployed.read_text())
+    assert template["Resources"]["SearchFunction"]["Properties"]["MemorySize"] == 256
 
 
 # ------------------------------------------------------------------ destroy
