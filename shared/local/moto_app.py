@@ -33,12 +33,19 @@ def main(argv: list[str]) -> None:
     from a2wsgi import WSGIMiddleware
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+    from archway.shared.local.quiet_server import QuietServer
+
     _list_moto_modules_once()
     app = DomainDispatcherApplication(create_backend_app)
     _preload(app, preload)
-    uvicorn.run(WSGIMiddleware(app, workers=WSGI_THREADS), host=host, port=port,  # type: ignore[arg-type]
-                log_level="warning", access_log=False, lifespan="off",
-                timeout_keep_alive=KEEP_ALIVE, timeout_graceful_shutdown=2)
+    config = uvicorn.Config(WSGIMiddleware(app, workers=WSGI_THREADS),  # type: ignore[arg-type]
+                            host=host, port=port, log_level="warning", access_log=False,
+                            lifespan="off", timeout_keep_alive=KEEP_ALIVE,
+                            timeout_graceful_shutdown=2)
+    server = QuietServer(config)
+    server.run()
+    if not server.started:
+        sys.exit(3)  # as uvicorn.run does when it could not start (the port taken)
 
 
 def _list_moto_modules_once() -> None:

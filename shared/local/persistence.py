@@ -197,7 +197,9 @@ class Saver:
 
     ``activity`` (optional) counts what can change the data (invokes of the local Lambda
     runner): a tick where it did not move saves nothing, so an idle cloud does not scan
-    every table on moto every few seconds. The first tick and the stop always save.
+    every table on moto every few seconds. Nothing is saved before the first invoke: what
+    the cloud holds then is what was restored from the files or seeded (seeding again
+    after a crash gives the same). A stop always saves.
     """
 
     def __init__(self, snapshot: Snapshot, interval: float = SAVE_INTERVAL,
@@ -215,7 +217,7 @@ class Saver:
         return self
 
     def _run(self) -> None:
-        seen: int | None = None
+        seen = self.activity() if self.activity is not None else None
         while not self._stop.wait(self.interval):
             now = self.activity() if self.activity is not None else None
             if now is None or now != seen:

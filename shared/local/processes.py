@@ -152,14 +152,38 @@ def child_command(module: str, *args: str) -> list[str]:
             *args]
 
 
+def wait_for_parent_exit(parent: int, poll: float = 0.5) -> None:
+    """Return once ``parent`` is no longer this process's parent.
+
+    The thread sleeps in select(2) on a pidfd of the parent, which "indicate[s] the file
+    descriptor as readable" when that process terminates
+    (https://man7.org/linux/man-pages/man2/pidfd_open.2.html, os.pidfd_open since Python
+    3.9: https://docs.python.org/3/library/os.html#os.pidfd_open): an idle local cloud
+    wakes for nothing. Where there is no pidfd (another OS, an old kernel), getppid is
+    polled every ``poll`` seconds."""
+    import select
+
+    try:
+        pidfd: int | None = os.pidfd_open(parent)
+    except (AttributeError, OSError):
+        pidfd = None
+    if pidfd is not None:
+        try:
+            if os.getppid() == parent:  # the pidfd is the parent's, not a reused pid's
+                select.select([pidfd], [], [])
+        finally:
+            os.close(pidfd)
+    while os.getppid() == parent:  # no pidfd, or re-parenting not seen yet
+        time.sleep(poll)
+
+
 def _watch_parent(parent: int, gone: Callable[[], object] = lambda: os._exit(0),
                   poll: float = 0.5) -> None:
     """Call ``gone`` (by default: exit at once) when ``parent`` is no longer the parent."""
     import threading
 
     def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(poll)
+        wait_for_parent_exit(parent, poll)
         gone()
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()

@@ -178,6 +178,8 @@ class LocalServer:
             raise ServerError(f"the local cloud serves on loopback only (got --host {host})")
         import uvicorn
 
+        from archway.shared.local.quiet_server import QuietServer
+
         # h11's default cap on a request head (16 KiB) is below CloudFront's 20,480 bytes: let
         # the app see (and answer) requests up to and over that quota, as CloudFront would.
         # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from loopback
@@ -186,7 +188,7 @@ class LocalServer:
                                 lifespan="off", access_log=False, http="h11",
                                 proxy_headers=False,
                                 h11_max_incomplete_event_size=4 * CLOUDFRONT_MAX_REQUEST_HEAD)
-        self.server = uvicorn.Server(config)
+        self.server = QuietServer(config)  # wakes once a second when idle, not ten times
         self.thread = threading.Thread(target=self.server.run, name=name, daemon=True)
         self.url = f"http://{host}:{port}"
         self.option = option
@@ -201,5 +203,5 @@ class LocalServer:
             time.sleep(0.05)
 
     def stop(self, timeout: float = 10.0) -> None:
-        self.server.should_exit = True
+        self.server.request_exit()
         self.thread.join(timeout)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import select
 import signal
 import struct
 import sys
@@ -70,9 +71,20 @@ def write_message(stream: BinaryIO, message: Any) -> None:
 
 
 def exit_with_parent(parent: int, poll: float = PARENT_POLL) -> None:
-    """End this process as soon as its parent is gone (re-parented: getppid changes)."""
+    """End this process as soon as its parent is gone (re-parented: getppid changes).
+
+    Sleeps in select(2) on a pidfd of the parent (readable when it terminates,
+    https://man7.org/linux/man-pages/man2/pidfd_open.2.html), so a warm worker wakes for
+    nothing while it waits; polls getppid where there is no pidfd. (The same as
+    processes.wait_for_parent_exit, which this standard-library-only file cannot import.)"""
 
     def watch() -> None:
+        try:
+            pidfd: int | None = os.pidfd_open(parent)
+        except (AttributeError, OSError):
+            pidfd = None
+        if pidfd is not None and os.getppid() == parent:
+            select.select([pidfd], [], [])
         while os.getppid() == parent:
             time.sleep(poll)
         os._exit(0)
