@@ -2,10 +2,13 @@
 
 For each size, a generated repository (bench/_generate.py) in a temporary folder, and
 ``--runs`` times:
-- ``archway local`` ready: from starting the process to "Archway is running on";
+- ``archway local`` ready: from starting the process to "Archway is running on" (wall
+  clock: on a shared machine read it with the load average printed beside it);
+- ready CPU: CPU seconds its process tree used until then (itself, moto, and the children
+  it waited for): what ready costs whatever else the machine runs;
 - memory: resident set size summed over its process tree (the CLI, moto, Lambda
   workers), 2 s after ready;
-- idle CPU: CPU seconds of that tree over 10 s without requests, as a share of one core;
+- idle CPU: CPU seconds of that tree over 30 s without requests, as a share of one core;
 - ``archway deploy all --env local`` into it, twice (whole processes): the first loads
   each function's handler once to report init errors (archway local itself starts none),
   the second is the no-op a team sees on every later deploy;
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -37,7 +41,7 @@ from _generate import bench_repo  # noqa: E402
 from archway.shared.local.launcher import running_local  # noqa: E402
 
 PORT = 8183
-IDLE_SECONDS = 10.0
+IDLE_SECONDS = 30.0
 REQUESTS = 200
 TARGETS = {  # (measure, N) -> (limit, unit), from issue #14
     ("deploy all no-op", 24): (2.0, "s"), ("ready", 24): (6.0, "s"),
@@ -46,9 +50,11 @@ TARGETS = {  # (measure, N) -> (limit, unit), from issue #14
     ("cache miss p50", 2): (5.0, "ms"), ("cache miss p50", 24): (5.0, "ms"),
     ("cache miss p50", 100): (5.0, "ms"),
 }
-UNITS = {"ready": "s", "memory": "MiB", "idle CPU": "% of a core", "deploy all, first": "s",
-         "deploy all no-op": "s", "cache miss p50": "ms", "processes": ""}
+UNITS = {"ready": "s", "ready CPU": "s", "memory": "MiB", "idle CPU": "% of a core",
+         "deploy all, first": "s", "deploy all no-op": "s", "no-op CPU": "s",
+         "cache miss p50": "ms", "processes": ""}
 TICKS = os.sysconf("SC_CLK_TCK")
+LOAD = "load average"  # the machine's 1-minute load average when a run started
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -80,14 +86,16 @@ def rss_mib(pids: list[int]) -> float:
     return total / 2**20
 
 
-def cpu_seconds(pids: list[int]) -> dict[int, float]:
+def cpu_seconds(pids: list[int], reaped: bool = False) -> dict[int, float]:
+    """utime + stime of each process (``reaped``: plus that of its children it waited for,
+    cutime + cstime; see proc(5))."""
     used = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        used[pid] = (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+        used[pid] = sum(int(f) for f in fields[11:15 if reaped else 13]) / TICKS
     return used
 
 
@@ -123,7 +131,9 @@ def cache_miss_p50(port: int, count: int = REQUESTS) -> float:
     return statistics.median(timings) * 1000
 
 
-def deploy_noop(root: Path) -> float:
+def deploy_noop(root: Path) -> tuple[float, float]:
+    """Wall-clock and CPU seconds of one whole ``archway deploy all`` process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "archway.shared.cli", "deploy", "all",
                            "--env", "local", "--yes", "--root", str(root)],
@@ -132,21 +142,26 @@ def deploy_noop(root: Path) -> float:
     if proc.returncode != 0 or "skipped" not in proc.stdout:
         raise SystemExit(f"deploy all failed or was not a no-op ({proc.returncode}):\n"
                          f"{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
-    return elapsed
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return elapsed, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
 def one_run(root: Path, log: Path) -> dict[str, float]:
+    load = os.getloadavg()[0]
     start = time.perf_counter()
     with running_local(root, PORT, log, timeout=300) as state:
         ready = time.perf_counter() - start
         process = state["process"]
+        ready_cpu = sum(cpu_seconds(tree(process.pid), reaped=True).values())
         time.sleep(2)
         pids = tree(process.pid)
-        measured = {"ready": ready, "memory": rss_mib(pids), "processes": float(len(pids))}
+        measured = {"ready": ready, "ready CPU": ready_cpu, "memory": rss_mib(pids),
+                    "processes": float(len(pids))}
         measured["idle CPU"] = idle_cpu(process.pid, IDLE_SECONDS)
-        measured["deploy all, first"] = deploy_noop(root)  # loads every handler once
-        measured["deploy all no-op"] = deploy_noop(root)
+        measured["deploy all, first"] = deploy_noop(root)[0]  # loads every handler once
+        measured["deploy all no-op"], measured["no-op CPU"] = deploy_noop(root)
         measured["cache miss p50"] = cache_miss_p50(PORT)
+        measured[LOAD] = load
     return measured
 
 
@@ -185,7 +200,8 @@ def main() -> None:
             for _ in range(args.runs):
                 runs.append(one_run(root, log))
         print(f"\nN = {size} services ({args.runs} runs; load average "
-              f"{load()[0]:.1f} on {os.cpu_count()} cores)")
+              f"{load()[0]:.1f} on {os.cpu_count()} cores at the end, "
+              f"{', '.join(f'{run.pop(LOAD):.1f}' for run in runs)} when each run started)")
         for name, unit in UNITS.items():
             values = [run[name] for run in runs]
             median = statistics.median(values)

@@ -118,6 +118,7 @@ class Engine:
         self.secrets = SecretStore(connections, platform)
         self.route_store = route_store or self._key_value_store
         self.known_buckets: set[str] = set()  # assets buckets known to exist (local cloud)
+        self.new_buckets: set[str] = set()  # ... and made by this engine: nothing else in them
 
     def select(self, what: str, service: str | None = None) -> list[str]:
         if what == "all":
@@ -188,7 +189,8 @@ class Engine:
         for asset_id in target.manifest["assets"]:
             asset = self.synth.manifest["assets"][asset_id]
             if upload_asset(self.connections, self.platform.root, asset, target,
-                            bucket_known=asset["bucket"] in self.known_buckets):
+                            bucket_known=asset["bucket"] in self.known_buckets,
+                            bucket_new=asset["bucket"] in self.new_buckets):
                 self.ui.line(target.id, "uploaded", f"s3://{asset['bucket']}/{asset['key']}")
 
     def resolve(self, target: Target) -> Resolved:

@@ -18,14 +18,16 @@ class AssetError(ArchwayError):
 
 
 def upload_asset(connections: ConnectionManager, root: Path, asset: dict[str, Any],
-                 target: Target, bucket_known: bool = False) -> bool:
+                 target: Target, bucket_known: bool = False, bucket_new: bool = False) -> bool:
     """Upload ``asset`` to its bucket in the target's account; False when already there.
     ``bucket_known``: the caller knows the bucket exists (a missing key is not asked
-    about again)."""
+    about again); ``bucket_new``: the caller made it in this run, so only this run put
+    anything there (the key is not looked for)."""
     s3 = connections.client("s3", target.account, target.region)
     try:
-        s3.head_object(Bucket=asset["bucket"], Key=asset["key"])
-        return False
+        if not bucket_new:
+            s3.head_object(Bucket=asset["bucket"], Key=asset["key"])
+            return False
     except ClientError as exc:
         code = exc.response["Error"]["Code"]
         if code == "NoSuchBucket" or (code == "404" and not bucket_known

@@ -165,7 +165,8 @@ class LocalEngine(Engine):
             bucket = self.synth.manifest["assets"][asset_id]["bucket"]
             with self._buckets_lock:
                 if bucket not in self.known_buckets:
-                    ensure_bucket(self.connections, bucket, target.account, target.region)
+                    if ensure_bucket(self.connections, bucket, target.account, target.region):
+                        self.new_buckets.add(bucket)
                     self.known_buckets.add(bucket)
         super().upload_assets(target, params)
 
@@ -224,8 +225,8 @@ def ensure_asset_buckets(engine: Engine) -> None:
 
 
 def ensure_bucket(connections: ConnectionManager, bucket: str, account: str,
-                  region: str) -> None:
-    """``bucket`` in ``account``: made, or already there (one call either way)."""
+                  region: str) -> bool:
+    """``bucket`` in ``account``: made (True), or already there (one call either way)."""
     s3 = connections.client("s3", account, region)
     where = ({} if region == "us-east-1" else
              {"CreateBucketConfiguration": {"LocationConstraint": region}})
@@ -234,6 +235,8 @@ def ensure_bucket(connections: ConnectionManager, bucket: str, account: str,
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "BucketAlreadyOwnedByYou":
             raise
+        return False
+    return True
 
 
 @dataclass
@@ -602,8 +605,9 @@ class LocalCloud:
     def _digests(self) -> dict[str, str | None]:
         """What the mounted routes and functions follow: each deployed stack's digest, and
         each service's requirements.txt (which is not part of the asset)."""
-        assert self.engine is not None
-        digests = {t.id: (s.digest if s else None) for t, s in self.engine.status()}
+        assert isinstance(self.engine, LocalEngine)
+        with self.engine.provider.records_held(self.engine.targets.values()):  # batched reads
+            digests = {t.id: (s.digest if s else None) for t, s in self.engine.status()}
         for service in self.platform.services:
             requirements = service.source_dir.parent / "requirements.txt"
             digests[f"{service.name}/requirements.txt"] = (

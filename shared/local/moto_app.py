@@ -36,6 +36,7 @@ def main(argv: list[str]) -> None:
     from archway.shared.local.quiet_server import QuietServer
 
     _list_moto_modules_once()
+    _regions_without_service_models()
     app = DomainDispatcherApplication(create_backend_app)
     _preload(app, preload)
     config = uvicorn.Config(WSGIMiddleware(app, workers=WSGI_THREADS),  # type: ignore[arg-type]
@@ -60,6 +61,32 @@ def _list_moto_modules_once() -> None:
         return
     modules = tuple(listing())
     backends.list_of_moto_modules = lambda: iter(modules)  # type: ignore[assignment]
+
+
+# Services whose endpoint prefix (in their service model's metadata) is their own name, and
+# whose regions moto lists while importing: EC2's backend, which moto's SSM imports.
+OWN_PREFIX = frozenset({"ec2"})
+
+
+def _regions_without_service_models() -> None:
+    """moto lists a backend's regions with boto3's ``Session.get_available_regions``, which
+    loads the whole service model only to read its endpoint prefix (profiled: EC2's model,
+    several MB of JSON, is most of the time SSM's first request takes, because moto's SSM
+    imports its EC2 backend). For the services of OWN_PREFIX the endpoints file alone
+    answers, with the same regions (tests/local/test_moto_app.py compares them)."""
+    from boto3.session import Session
+
+    real = Session.get_available_regions
+
+    def regions(self: Session, service_name: str, partition_name: str = "aws",
+                allow_non_regional: bool = False) -> list[str]:
+        if service_name not in OWN_PREFIX:
+            return real(self, service_name, partition_name, allow_non_regional)
+        resolver = self._session._get_internal_component("endpoint_resolver")
+        return list(resolver.get_available_endpoints(service_name, partition_name,
+                                                     allow_non_regional))
+
+    Session.get_available_regions = regions  # type: ignore[method-assign]
 
 
 def _preload(app: Any, services: list[str]) -> None:
