@@ -63,17 +63,19 @@ def _list_moto_modules_once() -> None:
     backends.list_of_moto_modules = lambda: iter(modules)  # type: ignore[assignment]
 
 
-# Services whose endpoint prefix (in their service model's metadata) is their own name, and
-# whose regions moto lists while importing: EC2's backend, which moto's SSM imports.
-OWN_PREFIX = frozenset({"ec2"})
+# Services whose endpoint prefix (in their service model's metadata) is their own name and
+# whose regions moto lists at the local cloud's start: those it uses, and EC2, whose backend
+# moto's SSM imports.
+OWN_PREFIX = frozenset({"ec2", "ssm", "s3", "dynamodb", "sts"})
 
 
 def _regions_without_service_models() -> None:
     """moto lists a backend's regions with boto3's ``Session.get_available_regions``, which
     loads the whole service model only to read its endpoint prefix (profiled: EC2's model,
     several MB of JSON, is most of the time SSM's first request takes, because moto's SSM
-    imports its EC2 backend). For the services of OWN_PREFIX the endpoints file alone
-    answers, with the same regions (tests/local/test_moto_app.py compares them)."""
+    imports its EC2 backend; the others are loaded again by moto's own loader to answer
+    requests). For the services of OWN_PREFIX the endpoints file alone answers, with the
+    same regions (tests/local/test_moto_app.py compares them)."""
     from boto3.session import Session
 
     real = Session.get_available_regions
