@@ -57,7 +57,7 @@ def open_session(args: argparse.Namespace) -> Session:
     result = synth_env(args.root, args.env)
     ui.width = max([16] + [len(s["id"]) for s in result.manifest["stacks"]])
     if args.env == "local":
-        from archway.shared.local.cloud import local_engine, running_endpoint
+        from archway.shared.local.engine import local_engine, running_endpoint
 
         engine = local_engine(platform, result, running_endpoint(args.root), ui)
         return Session(platform, engine, ui)
@@ -398,7 +398,7 @@ def _site_config(session: Session, args: argparse.Namespace) -> dict[str, bytes]
         raise ArchwayError("the auth stack is not deployed: archway deploy all first")
     domain = f"https://{auth.hosted_domain}"
     if args.env == "local":
-        from archway.shared.local.cloud import running_issuer
+        from archway.shared.local.engine import running_issuer
 
         domain = running_issuer(args.root)
     return {"config.json": site_config(domain, str(state.outputs["ClientId"]),

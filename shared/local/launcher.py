@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from archway.shared.local.cloud import state_path
+from archway.shared.local.engine import state_path
 from archway.shared.local.moto_server import LocalCloudError
 
 READY = "Archway is running on"

@@ -148,7 +148,7 @@ Tail = FileTail | CloudWatchTail
 
 def local_tails(platform: Platform, service: ServiceModel, functions: list[FunctionModel],
                 since: datetime) -> list[Tail]:
-    from archway.shared.local.cloud import state_path
+    from archway.shared.local.engine import state_path
     from archway.shared.local.runner import log_path
 
     work = state_path(platform.root).parent
