@@ -5,15 +5,19 @@ every request with ``Connection: close``: each AWS call of a handler or of the e
 then opens a new TCP connection (about 1.6 ms of a 7 ms cache miss). The same WSGI
 application (moto's ``DomainDispatcherApplication``, as ``moto.server`` builds it) is
 served here by uvicorn through a2wsgi: HTTP/1.1 keep-alive, one thread per request from
-a pool, bound to 127.0.0.1 only. Run by MotoServer as a child process::
+a pool, bound to 127.0.0.1 only. DynamoDB's item results (a handler's every query) are
+written as JSON directly instead of through moto 5.2's model-driven serializer. Run by
+MotoServer as a child process::
 
     python -m archway.shared.local.moto_app <host> <port>
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+from typing import Any
 
 WSGI_THREADS = 32  # concurrent requests into moto (Lambda workers and the engine)
 KEEP_ALIVE = 300  # seconds an idle connection stays open (botocore reuses it meanwhile)
@@ -30,6 +34,7 @@ def main(argv: list[str]) -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     _list_moto_modules_once()
+    _serialize_item_results_directly()
     app = DomainDispatcherApplication(create_backend_app)
     uvicorn.run(WSGIMiddleware(app, workers=WSGI_THREADS), host=host, port=port,  # type: ignore[arg-type]
                 log_level="warning", access_log=False, lifespan="off",
@@ -48,6 +53,61 @@ def _list_moto_modules_once() -> None:
         return
     modules = tuple(listing())
     backends.list_of_moto_modules = lambda: iter(modules)  # type: ignore[assignment]
+
+
+# DynamoDB's data-plane operations: their results are items ({name: {type: value}}),
+# counts and capacities, which moto has already turned into the wire's JSON shape.
+ITEM_OPERATIONS = frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan",
+                             "BatchGetItem"})
+
+
+class NotPlain(Exception):
+    """A value JSON does not carry as it is (bytes, a time): moto's serializer must."""
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as the JSON serializer writes it: None members left out; NotPlain for a
+    value that needs the output shape (binary as base64, timestamps)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    raise NotPlain(type(value).__name__)
+
+
+def _serialize_item_results_directly() -> None:
+    """moto 5.2 writes every DynamoDB answer through its generic, model-driven serializer,
+    which looks up each of the ten members of every attribute value's shape under several
+    aliases: profiled, over half of moto's time for the catalog search's Query (8 items of
+    4 attributes). Measured in the moto process, CPU per such Query: 10.3 ms with moto 5.2.5's
+    serializer, 6.2 ms with this (5.3 ms on moto 5.1.22, 7.8 on 5.0.28; medians of 300,
+    load average 3.6 on 2 cores). The results of the item operations are already in the wire's JSON
+    shape (moto's ``dynamo_to_dict``), so they are written with ``json.dumps`` as moto 5.1
+    did; anything else, or an item holding binary, still goes through moto's serializer.
+    tests/local/test_moto_app.py checks that both give the same answers."""
+    try:
+        from moto.dynamodb.responses import DynamoResult
+    except ImportError:  # another moto: nothing to do
+        return
+    serializer = DynamoResult.execute_result
+    if getattr(serializer, "archway_direct", False):
+        return
+
+    def execute_result(self: Any, context: Any) -> Any:
+        operation = context.operation_model
+        if operation.name in ITEM_OPERATIONS and operation.service_model.protocol == "json":
+            try:
+                body = json.dumps(_plain(self.result), separators=(",", ":"))
+            except NotPlain:
+                return serializer(self, context)
+            version = operation.service_model.metadata.get("jsonVersion", "1.0")
+            return 200, {"Content-Type": f"application/x-amz-json-{version}"}, body
+        return serializer(self, context)
+
+    execute_result.archway_direct = True  # type: ignore[attr-defined]
+    DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":

@@ -1,11 +1,24 @@
-"""moto's app as the local cloud serves it: its backend folders listed once, same answers."""
+"""moto's app as the local cloud serves it: backend folders listed once, DynamoDB item
+results written directly; the same answers as moto's own."""
 
 from __future__ import annotations
 
-import pytest
-from moto import backends
+from datetime import UTC, datetime
+from typing import Any
 
-from archway.shared.local.moto_app import _list_moto_modules_once
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import backends, mock_aws
+from moto.core.serialize import ResponseSerializer
+from moto.dynamodb.responses import DynamoResult
+
+from archway.shared.local.moto_app import (
+    NotPlain,
+    _list_moto_modules_once,
+    _plain,
+    _serialize_item_results_directly,
+)
 
 
 def test_moto_modules_listed_once_give_the_same_answers(
@@ -20,3 +33,115 @@ def test_moto_modules_listed_once_give_the_same_answers(
     assert list(backends.list_of_moto_modules()) == listed
     assert "dynamodb" in backends.list_of_moto_modules()
     assert "dynamodb.eu-west-1.amazonaws.com" not in backends.list_of_moto_modules()
+
+
+ITEMS = [
+    {"pk": {"S": "p#1"}, "sk": {"S": "a"}, "name": {"S": "Crème brûlée torch"},
+     "price": {"N": "34.90"}, "tags": {"SS": ["kitchen", "tools"]}, "sizes": {"NS": ["1", "2.5"]},
+     "stock": {"M": {"eu": {"N": "3"}, "us": {"NULL": True}}}, "ok": {"BOOL": False},
+     "history": {"L": [{"S": "x"}, {"N": "-1e3"}, {"M": {}}]}},
+    {"pk": {"S": "p#1"}, "sk": {"S": "b"}, "name": {"S": "kettle"}, "price": {"N": "12"}},
+    {"pk": {"S": "p#2"}, "sk": {"S": "a"}, "name": {"S": "blob"}, "data": {"B": b"\x00\xff"},
+     "datas": {"BS": [b"\x01", b"\x02"]}},
+]
+
+
+def _answers(dynamodb: Any) -> list[Any]:
+    """Every item operation's answer, minus the request-specific metadata."""
+    table = "products"
+    calls = [
+        lambda: dynamodb.query(TableName=table, Limit=1, ReturnConsumedCapacity="TOTAL",
+                               KeyConditionExpression="pk = :p",
+                               ExpressionAttributeValues={":p": {"S": "p#1"}}),
+        lambda: dynamodb.query(TableName=table, IndexName="by_name",
+                               KeyConditionExpression="#n = :n",
+                               ExpressionAttributeNames={"#n": "name"},
+                               ExpressionAttributeValues={":n": {"S": "kettle"}}),
+        lambda: dynamodb.scan(TableName=table, ProjectionExpression="pk, sk, stock"),
+        lambda: dynamodb.scan(TableName=table),  # holds binary: moto's serializer
+        lambda: dynamodb.get_item(TableName=table, Key={"pk": {"S": "p#1"}, "sk": {"S": "a"}}),
+        lambda: dynamodb.get_item(TableName=table, Key={"pk": {"S": "none"}, "sk": {"S": "a"}}),
+        lambda: dynamodb.batch_get_item(RequestItems={table: {"Keys": [
+            {"pk": {"S": "p#1"}, "sk": {"S": "b"}}, {"pk": {"S": "p#2"}, "sk": {"S": "a"}}]}}),
+        lambda: dynamodb.update_item(TableName=table, Key={"pk": {"S": "p#1"}, "sk": {"S": "b"}},
+                                     UpdateExpression="SET price = price + :one",
+                                     ExpressionAttributeValues={":one": {"N": "1"}},
+                                     ReturnValues="ALL_NEW"),
+        lambda: dynamodb.put_item(TableName=table, Item=ITEMS[1], ReturnValues="ALL_OLD"),
+        lambda: dynamodb.delete_item(TableName=table, Key={"pk": {"S": "p#1"}, "sk": {"S": "b"}},
+                                     ReturnValues="ALL_OLD"),
+        lambda: dynamodb.batch_write_item(
+            RequestItems={table: [{"PutRequest": {"Item": ITEMS[1]}}]}),
+        lambda: dynamodb.query(TableName="missing", KeyConditionExpression="pk = :p",
+                               ExpressionAttributeValues={":p": {"S": "1"}}),  # an error
+    ]
+    answers = []
+    for call in calls:
+        try:
+            answer = call()
+        except ClientError as exc:
+            answer = exc.response
+        answer.pop("ResponseMetadata", None)
+        answers.append(answer)
+    return answers
+
+
+def _table(dynamodb: Any) -> None:
+    dynamodb.create_table(
+        TableName="products", BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"}
+                              for a in ("pk", "sk", "name")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                   {"AttributeName": "sk", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[{"IndexName": "by_name", "Projection": {"ProjectionType": "ALL"},
+                                 "KeySchema": [{"AttributeName": "name", "KeyType": "HASH"}]}])
+    for item in ITEMS:
+        dynamodb.put_item(TableName="products", Item=item)
+
+
+def test_item_results_written_directly_are_the_answers_of_motos_serializer(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN items of every attribute type (binary too) in a table with an index, read and
+    # written by every item operation, answered by moto's own serializer
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setattr(DynamoResult, "execute_result", DynamoResult.execute_result)
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
+        _table(dynamodb)
+        expected = _answers(dynamodb)
+    # WHEN the local cloud's moto app writes item results directly
+    _serialize_item_results_directly()
+    serialized: list[str] = []
+    serialize = ResponseSerializer.serialize
+
+    def spy(self: Any, result: Any) -> Any:
+        serialized.append(self.operation_model.name)
+        return serialize(self, result)
+
+    monkeypatch.setattr(ResponseSerializer, "serialize", spy)
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
+        _table(dynamodb)
+        serialized.clear()
+        answers = _answers(dynamodb)
+    # THEN every answer (items, keys, counts, capacity, binary, errors) is the same, and
+    # moto's serializer wrote only the answers holding binary and BatchWriteItem's
+    assert serialized == ["Scan", "BatchGetItem", "BatchWriteItem"]
+    for got, want in zip(answers, expected, strict=True):
+        assert got == want
+    assert answers[0]["Items"][0]["stock"] == {"M": {"eu": {"N": "3"}, "us": {"NULL": True}}}
+    assert answers[3]["Items"][-1]["data"] == {"B": b"\x00\xff"}
+    assert answers[-1]["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_item_results_with_binary_or_times_are_not_plain() -> None:
+    # GIVEN results holding binary, a time, or only JSON with empty (None) members
+    # WHEN they are checked for writing directly
+    # THEN binary and times are left to moto's serializer; None members are left out
+    with pytest.raises(NotPlain):
+        _plain({"Items": [{"data": {"B": b"\x00"}}]})
+    with pytest.raises(NotPlain):
+        _plain({"Table": {"CreationDateTime": datetime.now(UTC)}})
+    assert _plain({"Items": [], "LastEvaluatedKey": None, "Count": 0}) == {"Items": [],
+                                                                            "Count": 0}
