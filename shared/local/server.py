@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from archway.shared.errors import ArchwayError
+from archway.shared.local import timing
 from archway.shared.local.http import Request, Response
 from archway.shared.local.limits import (
     CLOUDFRONT_MAX_REQUEST_HEAD,
@@ -72,6 +73,7 @@ class App:
         if scope["type"] != "http":
             return
         request = await _request(scope, receive, self.trust_forwarded_for)
+        timings = timing.begin() if timing.enabled() else None
         start = time.perf_counter()
         router = self.router
         host = (request.header("host") or "").split(":")[0]
@@ -85,6 +87,8 @@ class App:
         else:
             response, served_by = await router.edge.handle(request)
         latency = (time.perf_counter() - start) * 1000
+        if timings is not None:
+            response.set_header(timing.HEADER, timing.header([("edge", latency), *timings]))
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         query = loggable_query(request.query_string)
         target = request.path + (f"?{query}" if query else "")
