@@ -6,8 +6,8 @@ then opens a new TCP connection (about 1.6 ms of a 7 ms cache miss). The same WS
 application (moto's ``DomainDispatcherApplication``, as ``moto.server`` builds it) is
 served here by uvicorn through a2wsgi: HTTP/1.1 keep-alive, one thread per request from
 a pool, bound to 127.0.0.1 only. DynamoDB's item results (a handler's every query) are
-written as JSON directly instead of through moto 5.2's model-driven serializer. Run by
-MotoServer as a child process::
+written as JSON directly instead of through moto 5.2's model-driven serializer, and a
+projection converts each item once. Run by MotoServer as a child process::
 
     python -m archway.shared.local.moto_app <host> <port>
 """
@@ -35,6 +35,7 @@ def main(argv: list[str]) -> None:
 
     _list_moto_modules_once()
     _serialize_item_results_directly()
+    _project_once()
     app = DomainDispatcherApplication(create_backend_app)
     uvicorn.run(WSGIMiddleware(app, workers=WSGI_THREADS), host=host, port=port,  # type: ignore[arg-type]
                 log_level="warning", access_log=False, lifespan="off",
@@ -108,6 +109,38 @@ def _serialize_item_results_directly() -> None:
 
     execute_result.archway_direct = True  # type: ignore[attr-defined]
     DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
+
+
+def _project_once() -> None:
+    """moto's ``Item.project`` (a ProjectionExpression) converts the whole item to plain
+    Python once per projected path: 4 paths, 4 conversions of every attribute of every item
+    found. Where no two paths start with the same attribute, each path reads its own part of
+    the item and nothing is merged into another's, so one conversion serves them all
+    (measured: 110-130 us -> 55 us of CPU per item of the catalog search's 4-path
+    projection); overlapping paths keep moto's own method."""
+    try:
+        from botocore.utils import merge_dicts
+        from moto.dynamodb.models.dynamo_type import Item, serializer
+        from moto.dynamodb.models.utilities import find_nested_key
+    except ImportError:  # another moto: nothing to do
+        return
+    project = Item.project
+    if getattr(project, "archway_once", False):
+        return
+
+    def project_once(self: Any, projection_expressions: list[list[str]]) -> Any:
+        firsts = [path[0].split("[", 1)[0] for path in projection_expressions]
+        if len(set(firsts)) != len(firsts):
+            return project(self, projection_expressions)
+        regular = self.to_regular_json()
+        result: dict[str, Any] = {}
+        for path in projection_expressions:
+            merge_dicts(result, find_nested_key(path, regular))
+        return Item(hash_key=self.hash_key, range_key=self.range_key,
+                    attrs=serializer.serialize(result)["M"])
+
+    project_once.archway_once = True  # type: ignore[attr-defined]
+    Item.project = project_once  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":

@@ -11,12 +11,14 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import backends, mock_aws
 from moto.core.serialize import ResponseSerializer
+from moto.dynamodb.models.dynamo_type import Item
 from moto.dynamodb.responses import DynamoResult
 
 from archway.shared.local.moto_app import (
     NotPlain,
     _list_moto_modules_once,
     _plain,
+    _project_once,
     _serialize_item_results_directly,
 )
 
@@ -145,3 +147,56 @@ def test_item_results_with_binary_or_times_are_not_plain() -> None:
         _plain({"Table": {"CreationDateTime": datetime.now(UTC)}})
     assert _plain({"Items": [], "LastEvaluatedKey": None, "Count": 0}) == {"Items": [],
                                                                             "Count": 0}
+
+
+PROJECTIONS = [
+    ("id, #n, price", {"#n": "name"}),  # the catalog search's kind: top-level attributes
+    ("stock.eu, history[1], ok", {}),  # nested and list elements, distinct first attributes
+    ("stock, stock.eu, history[0], history[2]", {}),  # overlapping paths: moto's own method
+    ("absent, pk, sizes", {}),
+]
+
+
+def _projected(dynamodb: Any) -> list[Any]:
+    answers = []
+    for expression, names in PROJECTIONS:
+        extra = {"ExpressionAttributeNames": names} if names else {}
+        answers.append(dynamodb.query(TableName="products", ProjectionExpression=expression,
+                                      KeyConditionExpression="pk = :p",
+                                      ExpressionAttributeValues={":p": {"S": "p#1"}},
+                                      **extra)["Items"])
+    return answers
+
+
+def test_projections_converting_each_item_once_give_motos_answers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN projections of top-level, nested, list and overlapping paths, answered by moto
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setattr(Item, "project", Item.project)
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
+        _table(dynamodb)
+        expected = _projected(dynamodb)
+    # WHEN each item is converted once per projection
+    _project_once()
+    conversions = []
+    convert = Item.to_regular_json
+
+    def counted(self: Any) -> Any:
+        conversions.append(1)
+        return convert(self)
+
+    monkeypatch.setattr(Item, "to_regular_json", counted)
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
+        _table(dynamodb)
+        answers = _projected(dynamodb)
+    # THEN the items are the same, and only the overlapping paths convert an item per path
+    assert answers == expected
+    assert answers[0] == [{"name": {"S": "Crème brûlée torch"}, "price": {"N": "34.90"}},
+                          {"name": {"S": "kettle"}, "price": {"N": "12"}}]
+    assert answers[1][0] == {"stock": {"M": {"eu": {"N": "3"}}}, "history": {"L": [{"N": "-1E+3"}]},
+                             "ok": {"BOOL": False}}
+    per_item = {1: 2, 2: 2, 3: 2 * 4, 4: 2}  # two items per query
+    assert len(conversions) == sum(per_item.values())
