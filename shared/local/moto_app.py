@@ -38,7 +38,7 @@ def main(argv: list[str]) -> None:
     _project_once()
     app = DomainDispatcherApplication(create_backend_app)
     uvicorn.run(WSGIMiddleware(app, workers=WSGI_THREADS), host=host, port=port,  # type: ignore[arg-type]
-                log_level="warning", access_log=False, lifespan="off",
+                http="httptools", log_level="warning", access_log=False, lifespan="off",
                 timeout_keep_alive=KEEP_ALIVE, timeout_graceful_shutdown=2)
 
 
