@@ -97,6 +97,33 @@ def measure(url: str, clients: int, count: int, cache_miss: bool, source_ip: str
     return Run(latencies, wall, layers)
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        found += [int(child) for child in task.read_text().split()]
+    return found
+
+
+def tree_cpu(root: int) -> dict[str, float]:
+    """CPU seconds (user + system) so far of ``root``'s process tree, by role: the edge
+    (archway local itself), moto, the Lambda workers."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    roles: dict[str, float] = {}
+    pending = [root]
+    while pending:
+        pid = pending.pop()
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            pending += _children(pid)
+        except (OSError, IndexError):
+            continue
+        role = ("moto" if "moto_app" in command else "workers" if "worker.py" in command
+                else "edge")
+        roles[role] = roles.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return roles
+
+
 def split(layers: list[dict[str, float]], query_ms: float) -> list[tuple[str, float]]:
     """Each layer's own time (medians), from the nested timers of every request."""
     def median(f: Callable[[dict[str, float]], float]) -> float:
@@ -154,10 +181,16 @@ def main() -> None:
         print(f"{'path':<34} {'clients':>7} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} "
               f"{'req/s':>8} {'load':>5}")
         runs = {}
+        cpu: dict[str, float] = {}
         addresses = (f"127.0.0.{10 + i}" for i in range(10))
         for clients, count in REQUESTS.items():
             for label, miss in (("edge, cache miss", True), ("edge, cache hit", False)):
+                before = tree_cpu(state["process"].pid)
                 run = measure(edge, clients, count, miss, next(addresses))
+                if (label, clients) == ("edge, cache miss", 1):
+                    after = tree_cpu(state["process"].pid)
+                    cpu = {role: (after[role] - before.get(role, 0.0)) / count * 1000
+                           for role in after}
                 runs[(label, clients)] = run
                 print(f"{label:<34} {clients:>7} {run.p50:8.1f} {run.percentile(0.9):8.1f} "
                       f"{run.percentile(0.99):8.1f} {run.rps:8.0f} {os.getloadavg()[0]:5.2f}")
@@ -167,6 +200,8 @@ def main() -> None:
               f"load average {os.getloadavg()[0]:.2f}):")
         for layer, ms in split(miss.layers, query_ms):
             print(f"  {layer:<28} {ms:6.2f} ms")
+        print("CPU per cache miss at 1 client (less sensitive to the machine's load): "
+              + ", ".join(f"{role} {ms:.2f} ms" for role, ms in sorted(cpu.items())))
         hit = runs[("edge, cache hit", 1)]
         print(f"cache hit / miss latency: {hit.p50 / miss.p50:.2f}x")
 
