@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
+from archway.shared.local import timing
 from archway.shared.local.authorizer import CognitoAuth, UserPool, authorize
 from archway.shared.local.http import Request, Response
 from archway.shared.local.intrinsics import Context
@@ -152,6 +153,10 @@ class ApiRouter:
         return None
 
     async def handle(self, request: Request) -> Response:
+        with timing.timed("api"):
+            return await self._handle(request)
+
+    async def _handle(self, request: Request) -> Response:
         prefix = f"/{self.stage}"
         if not (request.path == prefix or request.path.startswith(prefix + "/")):
             return _error(403, "Forbidden", "ForbiddenException")
@@ -186,8 +191,11 @@ class ApiRouter:
             event["requestContext"]["authorizer"] = {"claims": claims}
         if len(json.dumps(event).encode()) > LAMBDA_MAX_PAYLOAD:
             return _error(413, "Request Too Long", "RequestTooLongException")
-        result = await asyncio.to_thread(self.runner.invoke, route.function, event,
-                                         INTEGRATION_TIMEOUT)
+        with timing.timed("invoke"):
+            result = await asyncio.to_thread(self.runner.invoke, route.function, event,
+                                             INTEGRATION_TIMEOUT)
+        if result.handler_ms is not None:
+            timing.record("handler", result.handler_ms)
         if result.timed_out:
             return _error(504, "Endpoint request timed out", "InternalServerErrorException")
         if result.error is not None or \

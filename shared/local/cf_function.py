@@ -62,13 +62,17 @@ var __archway_cloudfront = {
 """
 
 # The handler's result and origin as JSON; null when it returned a promise, whose answer
-# is then in __archway_answer once it resolved (else AWAIT waits for it).
-CALL = ("__archway_origin = null; __archway_answer = null; __archway_result = handler(%s); "
+# is then in __archway_answer once it resolved (else AWAIT waits for it). A function made
+# once and called with the event's JSON text: a script of its own per request (the event
+# inlined) was compiled by V8 every time.
+CALL = ("(function (event) { __archway_origin = null; __archway_answer = null; "
+        "__archway_result = handler(JSON.parse(event)); "
         "if (__archway_result !== null && typeof __archway_result === 'object' && "
         "typeof __archway_result.then === 'function') { __archway_result.then("
         "function (r) { __archway_answer = JSON.stringify({result: r, "
-        "origin: __archway_origin}); }, function () {}); null; } else { "
-        "JSON.stringify({result: __archway_result, origin: __archway_origin}); }")
+        "origin: __archway_origin}); }, function () {}); return null; } "
+        "return JSON.stringify({result: __archway_result, origin: __archway_origin}); })")
+ANSWER = "(function () { return __archway_answer; })"
 AWAIT = ("Promise.resolve(__archway_result).then(function (r) { return JSON.stringify("
          "{result: r, origin: __archway_origin}); })")
 
@@ -93,6 +97,8 @@ class CloudFrontFunction:
             self._context.eval(IMPORT_CLOUDFRONT.sub(r"var \1 = __archway_cloudfront;", code))
         except Exception as exc:
             raise FunctionError(f"CloudFront Function {name} does not compile: {exc}") from None
+        self._call: Any = self._context.eval(CALL)
+        self._answer: Any = self._context.eval(ANSWER)
 
     def _refresh(self) -> None:
         assert self.store is not None
@@ -111,9 +117,9 @@ class CloudFrontFunction:
             try:
                 if self.store is not None:
                     self._refresh()
-                answer = self._context.eval(CALL % json.dumps(event), timeout=TIMEOUT_MS)
+                answer = self._call(json.dumps(event), timeout_sec=TIMEOUT_MS / 1000)
                 if answer is None:  # a promise (async handler): settled already?
-                    answer = self._context.eval("__archway_answer", timeout=TIMEOUT_MS)
+                    answer = self._answer(timeout_sec=TIMEOUT_MS / 1000)
                 if answer is None:  # still pending, or rejected: wait for it
                     promise = self._context.eval(AWAIT, timeout=TIMEOUT_MS)
                     answer = promise.get(timeout=TIMEOUT_MS / 1000)  # type: ignore[union-attr]

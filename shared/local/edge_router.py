@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode
 
+from archway.shared.local import timing
 from archway.shared.local.cf_function import CloudFrontFunction
 from archway.shared.local.http import Request, Response
 from archway.shared.local.limits import forwarded_for
@@ -254,7 +255,8 @@ class EdgeRouter:
                               request.headers, request.body, request.source_ip)
         origin, origin_id = self.origins[behavior.origin], behavior.origin
         if behavior.function is not None:
-            outcome, override = self._viewer_request(behavior.function, request)
+            with timing.timed("function"):
+                outcome, override = self._viewer_request(behavior.function, request)
             if isinstance(outcome, Response):
                 return self._finish(outcome, behavior, "FunctionGeneratedResponse"), "function"
             request = outcome

@@ -86,6 +86,7 @@ class InvokeResult:
     error: dict[str, str] | None = None
     duration_ms: float = 0.0
     timed_out: bool = False
+    handler_ms: float | None = None  # the handler's own call, as the worker timed it
 
 
 class InitError(Exception):
@@ -188,7 +189,8 @@ class Worker:
                 f"Task timed out after {timeout:.2f} seconds")}, duration_ms=duration,
                 timed_out=True)
         if "payload" in reply:
-            return InvokeResult(payload=reply["payload"], duration_ms=duration)
+            return InvokeResult(payload=reply["payload"], duration_ms=duration,
+                                handler_ms=reply.get("durationMs"))
         return InvokeResult(error=reply, duration_ms=duration)
 
     @property

@@ -166,18 +166,19 @@ def serve(code_dir: str, handler_path: str, paths: list[str]) -> None:
 
 
 def invoke(handler: Callable[..., Any], event: Any, context: Context) -> dict[str, Any]:
+    start = time.perf_counter()
     try:
         payload = handler(event, context)
     except Exception as exc:  # noqa: BLE001 - Lambda's unhandled error shape
         traceback.print_exc()
         return {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+    duration = (time.perf_counter() - start) * 1000
     try:
         json.dumps(payload)
     except (TypeError, ValueError) as exc:
         return {"errorType": "Runtime.MarshalError",
                 "errorMessage": f"Unable to marshal response: {exc}"}
-    return {"payload": payload}
-
+    return {"payload": payload, "durationMs": duration}
 
 if __name__ == "__main__":
     serve(sys.argv[1], sys.argv[2], sys.argv[3:])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import http.client
 import json
 import threading
 import time
@@ -14,10 +15,12 @@ import pytest
 
 from archway.shared.assets import build_zip
 from archway.shared.deploy.connections import ConnectionManager
+from archway.shared.local import timing
 from archway.shared.local.api_router import ApiRouter, Route, TokenBucket
 from archway.shared.local.http import Request
-from archway.shared.local.moto_server import MotoServer
+from archway.shared.local.moto_server import MotoServer, free_port
 from archway.shared.local.runner import LambdaRunner, LocalFunction
+from archway.shared.local.server import App, LocalServer, Router
 
 REGION = "eu-west-1"
 ACCOUNTS = ("100000000001", "100000000002")
@@ -47,6 +50,8 @@ HANDLERS = {
                   "    import json\n"
                   "    return {'statusCode': 200, 'body': json.dumps({\n"
                   "        'body': event['body'], 'b64': event['isBase64Encoded']})}\n"
+                  "def sleepy(event, context):\n    time.sleep(0.05)\n"
+                  "    return {'statusCode': 200, 'body': 'rested'}\n"
                   "def big(event, context):\n"
                   "    return {'statusCode': 200, 'body': 'x' * (6 * 1024 * 1024 + 1)}\n",
     # user mistakes at import time: each must fail like Lambda's init, never the runner
@@ -469,3 +474,38 @@ def test_idle_workers_beyond_the_warm_bound_stop_longest_idle_first(
         assert _pid(bounded.invoke("fn-warm-1", EVENT)) not in {first, second}
     finally:
         bounded.close()
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_server_timing_names_each_layer_only_when_asked(
+        runner: LambdaRunner, monkeypatch: pytest.MonkeyPatch, enabled: bool) -> None:
+    # GIVEN a handler that takes 50 ms behind an API served by the local front door, with
+    # the per-layer timers on or off
+    if enabled:
+        monkeypatch.setenv(timing.ENV, "1")
+    else:
+        monkeypatch.delenv(timing.ENV, raising=False)
+    runner.register(function("fn-sleepy", "bad", ACCOUNTS[0], "app.sleepy"))
+    api = router(runner, [Route("GET", "/api/svc/rest", "fn-sleepy", True)])
+    port = free_port()
+    server = LocalServer(App(Router(None, {api.domain: api}), log=lambda _line: None), port=port)
+    server.start()
+    try:
+        # WHEN it is called
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("GET", "/live/api/svc/rest",
+                           headers={"host": api.domain, "x-api-key": "k" * 40})
+        response = connection.getresponse()
+        assert (response.status, response.read()) == (200, b"rested")
+        header = response.getheader("server-timing")
+        connection.close()
+    finally:
+        server.stop()
+    # THEN with the timers on, Server-Timing nests the layers: the handler's own 50 ms
+    # within the invoke, within the API, within the whole request; off, no header at all
+    if not enabled:
+        assert header is None
+        return
+    layers = timing.parse(header)
+    assert set(layers) == {"edge", "api", "invoke", "handler"}
+    assert 50 <= layers["handler"] <= layers["invoke"] <= layers["api"] <= layers["edge"]

@@ -15,6 +15,7 @@ from archway.shared.config import load_config
 from archway.shared.local.api_router import ApiRouter
 from archway.shared.local.http import Request
 from archway.shared.local.intrinsics import Context
+from archway.shared.local.runner import InvokeResult
 from archway.shared.model import Platform, resolve
 from helpers.cfn import rendered, resources
 
@@ -28,22 +29,15 @@ def platforms() -> dict[str, Platform]:
 
 
 @dataclass
-class Result:
-    payload: Any
-    timed_out: bool = False
-    error: Any = None
-
-
-@dataclass
 class Recorder:
     """Stands in for the Lambda runner: records which function was invoked."""
 
     invoked: list[str] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)  # physical id -> function
 
-    def invoke(self, function: str, event: dict[str, Any], timeout: float) -> Result:
+    def invoke(self, function: str, event: dict[str, Any], timeout: float) -> InvokeResult:
         self.invoked.append(self.names.get(function, function))
-        return Result({"statusCode": 200, "body": json.dumps({"path": event["path"]})})
+        return InvokeResult({"statusCode": 200, "body": json.dumps({"path": event["path"]})})
 
 
 def api_of(template: dict[str, Any], platform: Platform) -> tuple[ApiRouter, Recorder]:
