@@ -285,7 +285,8 @@ def _runtime() -> str:
                            if n.endswith((".dist-info", ".egg-info", ".egg-link", ".pth")))
         except OSError:
             continue
-        parts.append(f"{entry}:{','.join(names)}")
+        if names:  # not the script's or the current folder (python -m, -c)
+            parts.append(f"{os.path.realpath(entry)}:{','.join(names)}")
     parts += sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith(ENV_PREFIXES))
     return "\n".join(parts)
 

@@ -174,7 +174,7 @@ def _read_cache(path: Path) -> dict[str, bool]:
 def declared_deviations(result: SynthResult) -> list[str]:
     """Every deliberate deviation from a control the templates declare in their Metadata
     (``Archway::Deviations``), one line each: template, control, resources, reason."""
-    from archway.shared.blueprint import DEVIATIONS
+    from archway.shared.naming import DEVIATIONS_KEY as DEVIATIONS
 
     lines = []
     for stack in result.manifest["stacks"]:
