@@ -146,6 +146,9 @@ def _plan(root: Path, env: str, current: Inputs, force: bool) -> _Plan:
     if state is None or not incremental.outputs_intact(out_dir, state):
         return _Plan(env, out_dir, None, None)
     changed = current.changed_services(state)
+    if changed is not None:
+        missing = incremental.missing_installs(root, load_manifest(out_dir))
+        changed = None if "" in missing else changed | missing
     if changed and env == TOOLING:  # the pipelines' bootstrap reads every environment
         changed = None
     return _Plan(env, out_dir, state, changed)

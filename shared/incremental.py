@@ -12,7 +12,7 @@ An environment's inputs are fingerprinted in three parts:
   Functions); the installed distributions (the names of the ``*.dist-info`` folders on
   the import path carry their versions: troposphere, awacs, pydantic, cfn-lint,
   policy_sentry...); the Python version and interpreter; ``ARCHWAY_*`` and ``PIP_*``
-  environment variables; the dependency installs cached under ``build/.cache/deps``.
+  environment variables.
 - ``services``: per folder ``services/<name>/``, the content of every file an asset or
   a check reads (its ``src/``, ``requirements.txt``, data; not ``tests/``, caches or
   dot files, which no template depends on).
@@ -21,6 +21,10 @@ An environment's inputs are fingerprinted in three parts:
 A synth compares them with the state the last synth of that environment left in
 ``build/<env>/.synth-state.json``, and checks that every file it wrote is still the same
 bytes (sha256) and that no other template sits beside them:
+
+A dependency install an asset was packaged with and no longer cached under
+``build/.cache/deps`` counts as a change of its service folder (installing again may pick
+other versions of loose requirements).
 
 - all the same: nothing is rendered, nothing imported beyond this module;
 - only some service folders changed (handler code, requirements): the config is
@@ -157,6 +161,27 @@ def outputs_intact(out_dir: Path, state: State) -> bool:
     return True
 
 
+def missing_installs(root: Path, manifest: dict[str, Any]) -> set[str]:
+    """The service folders whose assets were packaged with a dependency install no longer
+    cached in ``build/.cache/deps`` (installing again may pick other versions of loose
+    requirements: their stacks are rendered again)."""
+    from archway.shared.assets import COMPLETE, Dependencies
+
+    missing = set()
+    for asset in manifest.get("assets", {}).values():
+        deps = asset.get("dependencies")
+        if not deps:
+            continue
+        try:
+            key = Dependencies(**deps).key(root)
+        except (OSError, TypeError, KeyError):
+            key = ""
+        if not key or not (root / "build" / ".cache" / "deps" / key / COMPLETE).exists():
+            parts = Path(asset["path"]).parts
+            missing.add(parts[1] if len(parts) >= 2 and parts[0] == "services" else "")
+    return missing
+
+
 def digest_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -176,21 +201,20 @@ def _shared(root: Path) -> str:
                          ("platform", platform)):
         digest.update(f"[{label}]".encode())
         digest.update(_digest_files(paths, root).encode())
-    digest.update(b"[names]")
-    for path in sorted(_listing(services)):
+    digest.update(b"[names]")  # a service folder or a config file added, removed, renamed
+    for path in sorted(p for p in _listing(services) if p.parent == services or p in
+                       definitions):
         digest.update(f"{path.relative_to(root).as_posix()}\0".encode())
     digest.update(b"[code]")
     digest.update(_code_digest().encode())
     digest.update(b"[runtime]")
     digest.update(_runtime().encode())
-    digest.update(b"[deps]")
-    for path in sorted(_listing(root / "build" / ".cache" / "deps")):
-        digest.update(f"{path.name}\0".encode())
     return digest.hexdigest()
 
 
 def _services(root: Path) -> dict[str, str]:
-    folders = [p for p in _listing(root / "services") if p.is_dir()
+    services = root / "services"
+    folders = [p for p in _listing(services) if p.parent == services and p.is_dir()
                and not p.name.startswith(".") and p.name not in SKIPPED_DIRS]
     return {folder.name: _digest_files(sorted(_walk(folder, skip=IGNORED_DIRS)), folder)
             for folder in sorted(folders)}
