@@ -46,7 +46,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,7 +106,7 @@ def inputs(root: Path) -> Inputs:
 
 
 def grants_digest(root: Path) -> str:
-    return _digest_files([root / "build" / GRANTS_CACHE])
+    return _digest_files(root, [f"build/{GRANTS_CACHE}"])
 
 
 def load_state(out_dir: Path) -> State | None:
@@ -191,20 +191,18 @@ def digest_text(text: str) -> str:
 
 def _shared(root: Path) -> str:
     digest = hashlib.sha256()
-    config = sorted(_walk(root / "config"))
-    services = root / "services"
-    definitions = sorted(p for p in _listing(services) if p.is_file()
-                         and p.parent.parent == services and p.suffix.lower() in
-                         {".yaml", ".yml"})
-    platform = sorted(_walk(root / "platform"))
-    for label, paths in (("config", config), ("definitions", definitions),
+    services = os.path.join(root, "services")
+    entries = _names(services)  # a service folder added, removed or renamed
+    definitions = [f"services/{folder}/{name}" for folder in entries
+                   for name in _names(os.path.join(services, folder))
+                   if name.lower().endswith((".yaml", ".yml"))]  # misspelled ones too
+    config = _walk(os.path.join(root, "config"), "config")
+    platform = _walk(os.path.join(root, "platform"), "platform")
+    for label, files in (("config", config), ("definitions", definitions),
                          ("platform", platform)):
         digest.update(f"[{label}]".encode())
-        digest.update(_digest_files(paths, root).encode())
-    digest.update(b"[names]")  # a service folder or a config file added, removed, renamed
-    for path in sorted(p for p in _listing(services) if p.parent == services or p in
-                       definitions):
-        digest.update(f"{path.relative_to(root).as_posix()}\0".encode())
+        digest.update(_digest_files(root, files).encode())
+    digest.update("[names]\0{}".format("\0".join(entries)).encode())
     digest.update(b"[code]")
     digest.update(_code_digest().encode())
     digest.update(b"[runtime]")
@@ -213,53 +211,47 @@ def _shared(root: Path) -> str:
 
 
 def _services(root: Path) -> dict[str, str]:
-    services = root / "services"
-    folders = [p for p in _listing(services) if p.parent == services and p.is_dir()
-               and not p.name.startswith(".") and p.name not in SKIPPED_DIRS]
-    return {folder.name: _digest_files(sorted(_walk(folder, skip=IGNORED_DIRS)), folder)
-            for folder in sorted(folders)}
+    services = os.path.join(root, "services")
+    return {name: _digest_files(root, _walk(os.path.join(services, name), f"services/{name}",
+                                            IGNORED_DIRS))
+            for name in _names(services) if not name.startswith(".")
+            and name not in SKIPPED_DIRS and os.path.isdir(os.path.join(services, name))}
 
 
-def _listing(folder: Path) -> list[Path]:
-    """``folder``'s entries and, one level down, its folders' entries."""
-    found: list[Path] = []
+def _names(folder: str) -> list[str]:
     try:
-        entries = list(folder.iterdir())
+        return sorted(os.listdir(folder))
+    except OSError:
+        return []
+
+
+def _walk(folder: str, rel: str, skip: Iterable[str] = ()) -> list[str]:
+    """Every file under ``folder`` (as ``rel``/...), sorted, except in caches, dot folders
+    and ``skip``."""
+    skipped = SKIPPED_DIRS | set(skip)
+    found: list[str] = []
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError:
         return found
-    for entry in entries:
-        found.append(entry)
-        if entry.is_dir():
-            try:
-                found.extend(entry.iterdir())
-            except OSError:
-                continue
-    return found
-
-
-def _walk(folder: Path, skip: Iterable[str] = ()) -> Iterator[Path]:
-    """Every file under ``folder``, except in caches, dot folders and ``skip``."""
-    skipped = SKIPPED_DIRS | set(skip)
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return
     for entry in entries:
         if entry.name.startswith(".") or entry.name in skipped:
             continue
         if entry.is_dir(follow_symlinks=False):
-            yield from _walk(Path(entry.path), skip)
-        elif Path(entry.name).suffix not in IGNORED_SUFFIXES:
-            yield Path(entry.path)
+            found += _walk(entry.path, f"{rel}/{entry.name}", skip)
+        elif os.path.splitext(entry.name)[1] not in IGNORED_SUFFIXES:
+            found.append(f"{rel}/{entry.name}")
+    return found
 
 
-def _digest_files(paths: Iterable[Path], root: Path | None = None) -> str:
-    """sha256 over each file's name and content ("-" for one that cannot be read)."""
+def _digest_files(root: Path | str, files: Iterable[str]) -> str:
+    """sha256 over each file's name (relative to ``root``) and content ("-" for one that
+    cannot be read)."""
     digest = hashlib.sha256()
-    for path in paths:
-        name = path.relative_to(root).as_posix() if root is not None else path.name
+    for name in files:
         try:
-            data = path.read_bytes()
+            with open(os.path.join(root, name), "rb") as file:
+                data = file.read()
         except OSError:
             data = b"-"
         digest.update(f"{name}\0{len(data)}\0".encode())
@@ -274,27 +266,27 @@ def _code_digest() -> str:
         spec = importlib.util.find_spec(package)
         locations = spec.submodule_search_locations if spec is not None else None
         for location in sorted(locations or []):
-            if not os.path.isdir(location):
-                continue  # an editable install's finder hook, not a folder
-            for path in sorted(_code_files(Path(location))):
-                stat = path.stat()
-                digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+            if os.path.isdir(location):  # not an editable install's finder hook
+                digest.update(_code_stats(location).encode())
     return digest.hexdigest()
 
 
-def _code_files(folder: Path) -> Iterator[Path]:
-    """The files of a package folder and of its subpackages and data folders (not the
-    service folders beside services/blueprint.py in a source checkout: those are inputs,
-    fingerprinted per service)."""
-    for entry in os.scandir(folder):
+def _code_stats(folder: str) -> str:
+    """Path, size and mtime of the files of a package folder and of its subpackages and
+    data folders (not the service folders beside services/blueprint.py in a source
+    checkout: those are inputs, fingerprinted per service)."""
+    lines = []
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
         if entry.name.startswith(".") or entry.name in SKIPPED_DIRS:
             continue
-        path = Path(entry.path)
         if entry.is_dir():
-            if entry.name in DATA_DIRS or (path / "__init__.py").is_file():
-                yield from _code_files(path)
-        elif path.suffix not in IGNORED_SUFFIXES:
-            yield path
+            if entry.name in DATA_DIRS or os.path.isfile(os.path.join(entry.path,
+                                                                      "__init__.py")):
+                lines.append(_code_stats(entry.path))
+        elif os.path.splitext(entry.name)[1] not in IGNORED_SUFFIXES:
+            stat = entry.stat()
+            lines.append(f"{entry.path}\0{stat.st_size}\0{stat.st_mtime_ns}")
+    return "\n".join(lines)
 
 
 def _runtime() -> str:
