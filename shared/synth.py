@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from archway.shared import fastjson
+
 if TYPE_CHECKING:  # imported when used: a synth with nothing to render imports neither
     from archway.shared.blueprint import StackDef
     from archway.shared.model import Platform
@@ -185,7 +187,7 @@ def render(stack: StackDef) -> str:
         from archway.shared.blueprint.iam import enforce_boundary
 
         enforce_boundary(stack.template, stack.name.split("-", 1)[0])
-    return json.dumps(stack.template.to_dict(), indent=1, sort_keys=True) + "\n"
+    return fastjson.dumps(stack.template.to_dict()) + "\n"
 
 
 @dataclass(frozen=True)
@@ -310,7 +312,7 @@ def _manifest(platform: Scope, entries: list[dict[str, Any]],
 
 
 def _manifest_text(manifest: dict[str, Any]) -> str:
-    return json.dumps(manifest, indent=1, sort_keys=True) + "\n"
+    return fastjson.dumps(manifest) + "\n"
 
 
 def synth(platform: Scope, out_dir: Path | None = None,
