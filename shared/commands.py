@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from archway.shared import incremental
 from archway.shared.errors import ArchwayError, ConfigError
 from archway.shared.incremental import Inputs, State
-from archway.shared.synth import Rendered, SynthResult, load_manifest
+from archway.shared.synth import Rendered, SynthResult, defer_rare_imports, load_manifest
 
 if TYPE_CHECKING:  # the heavy modules (pydantic, troposphere) load only to render
     from archway.shared.blueprint import StackDef
@@ -58,6 +58,7 @@ def environments(root: Path, env: str) -> list[str]:
 def render_env(root: Path, env: str) -> Rendered:
     """Validate and render one environment, or the pipelines for ``tooling``: in memory
     (the computed grants are cached in build/ only if all of it succeeds)."""
+    defer_rare_imports()
     from archway.pipelines.blueprint import pipeline_stacks
     from archway.shared.config import load_config
     from archway.shared.synth import grants_cache, render_all
@@ -161,6 +162,7 @@ def _render(root: Path, plan: _Plan) -> tuple[Rendered | None, list[str] | None]
         return render_env(root, plan.env), None
     if not plan.changed:
         return None, []
+    defer_rare_imports()
     from archway.services.blueprint import service_stack
     from archway.shared.synth import render_some
 

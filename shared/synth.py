@@ -10,10 +10,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import importlib
+import importlib.util
 import json
 import os
 import shutil
+import sys
 import tempfile
+import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,8 +47,35 @@ MANIFEST_VERSION = 1
 LOCAL = "local"  # the embedded environment: the local cloud bootstraps itself
 
 
+def defer_rare_imports() -> None:
+    """troposphere imports cfn_flip (and with it PyYAML's dumper and cfn_clean: ~35 ms of
+    every synth) only for ``Template.to_yaml``, which Archway never calls. Before
+    troposphere is first imported, cfn_flip becomes a stand-in module that imports the
+    real one on first attribute use. (importlib.util.LazyLoader does not help before
+    Python 3.12: the import statement reads the module's ``__spec__``, which loads it.)"""
+    if "cfn_flip" in sys.modules or "troposphere" in sys.modules:
+        return
+    spec = importlib.util.find_spec("cfn_flip")
+    if spec is not None:
+        stand_in = _OnFirstUse("cfn_flip")
+        stand_in.__spec__ = spec
+        sys.modules["cfn_flip"] = stand_in
+
+
+class _OnFirstUse(types.ModuleType):
+    """A module imported for real when an attribute it lacks is first read."""
+
+    def __getattr__(self, name: str) -> Any:
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        real = importlib.import_module(self.__name__)
+        self.__dict__.update(real.__dict__)
+        return getattr(real, name)
+
+
 def app_stacks(platform: Platform) -> list[StackDef]:
     """The stacks CloudFormation deploys for an environment, in a stable order."""
+    defer_rare_imports()
     from archway.platform.auth import auth_stack
     from archway.platform.edge import edge_stack
     from archway.platform.edge_global import edge_global_stack
@@ -82,6 +113,7 @@ def grants_cache(root: Path) -> Iterator[None]:
     Written only when the block ends without an error (bad config writes nothing); the
     outermost block of nested ones reads and writes it. A cache that cannot be read or
     written is only slower."""
+    defer_rare_imports()
     from archway.shared.blueprint.permissions import data_version, remembered, remembering
 
     if remembering():

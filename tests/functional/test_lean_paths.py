@@ -122,3 +122,21 @@ def test_unchanged_synth_and_warm_lint_import_no_model_nor_template_library(
     # THEN neither pydantic, troposphere, awacs nor cfn-lint is imported
     assert codes == [0, 0]
     assert modules == []
+
+
+def test_cfn_flip_is_imported_only_when_used() -> None:
+    # GIVEN a process where troposphere is imported after synth deferred cfn_flip
+    code = ("import sys\n"
+            "from archway.shared.synth import defer_rare_imports\n"
+            "defer_rare_imports()\n"
+            "import troposphere\n"
+            "before = 'cfn_flip.yaml_dumper' in sys.modules\n"
+            "text = troposphere.Template(Description='x').to_yaml()\n"
+            "import cfn_flip.yaml_dumper\n"
+            "print(before, repr(text), cfn_flip.yaml_dumper.__name__)\n")
+    # WHEN a template is rendered as YAML (what needs cfn_flip)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    # THEN cfn_flip was not loaded before, and works when used
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False 'Description: x\\nResources: {}\\n' cfn_flip.yaml_dumper"
