@@ -53,6 +53,8 @@ from typing import Any
 
 from archway.shared.assets import IGNORED_DIRS, IGNORED_SUFFIXES
 
+CACHE_DIRS = IGNORED_DIRS - {"tests"}  # src/tests/ is not packaged, but a check may read it
+
 STATE_FILE = ".synth-state.json"
 STATE_VERSION = 1
 GRANTS_CACHE = ".grants-cache.json"  # archway.shared.synth.GRANTS_CACHE (not imported here)
@@ -196,8 +198,8 @@ def _shared(root: Path) -> str:
     definitions = [f"services/{folder}/{name}" for folder in entries
                    for name in _names(os.path.join(services, folder))
                    if name.lower().endswith((".yaml", ".yml"))]  # misspelled ones too
-    config = _walk(os.path.join(root, "config"), "config")
-    platform = _walk(os.path.join(root, "platform"), "platform")
+    config = _walk(os.path.join(root, "config"), "config", {"__pycache__"})
+    platform = _walk(os.path.join(root, "platform"), "platform", {"__pycache__"})
     for label, files in (("config", config), ("definitions", definitions),
                          ("platform", platform)):
         digest.update(f"[{label}]".encode())
@@ -211,11 +213,18 @@ def _shared(root: Path) -> str:
 
 
 def _services(root: Path) -> dict[str, str]:
+    """Per folder of services/ (any: the loader reads every services/*/service.yaml), its
+    files but its own tests/ folder, caches and dot files (no asset packs them and no
+    check reads them)."""
     services = os.path.join(root, "services")
-    return {name: _digest_files(root, _walk(os.path.join(services, name), f"services/{name}",
-                                            IGNORED_DIRS))
-            for name in _names(services) if not name.startswith(".")
-            and name not in SKIPPED_DIRS and os.path.isdir(os.path.join(services, name))}
+    digests = {}
+    for name in _names(services):
+        folder = os.path.join(services, name)
+        if os.path.isdir(folder):
+            files = [f for f in _walk(folder, f"services/{name}", CACHE_DIRS, dot_files=False)
+                     if not f.startswith(f"services/{name}/tests/")]
+            digests[name] = _digest_files(root, files)
+    return digests
 
 
 def _names(folder: str) -> list[str]:
@@ -225,20 +234,19 @@ def _names(folder: str) -> list[str]:
         return []
 
 
-def _walk(folder: str, rel: str, skip: Iterable[str] = ()) -> list[str]:
-    """Every file under ``folder`` (as ``rel``/...), sorted, except in caches, dot folders
-    and ``skip``."""
-    skipped = SKIPPED_DIRS | set(skip)
+def _walk(folder: str, rel: str, skip: Iterable[str], dot_files: bool = True) -> list[str]:
+    """Every file under ``folder`` (as ``rel``/...), sorted, except in folders named in
+    ``skip`` and (``dot_files`` false) dot files and folders."""
     found: list[str] = []
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError:
         return found
     for entry in entries:
-        if entry.name.startswith(".") or entry.name in skipped:
+        if entry.name in skip or (not dot_files and entry.name.startswith(".")):
             continue
         if entry.is_dir(follow_symlinks=False):
-            found += _walk(entry.path, f"{rel}/{entry.name}", skip)
+            found += _walk(entry.path, f"{rel}/{entry.name}", skip, dot_files)
         elif os.path.splitext(entry.name)[1] not in IGNORED_SUFFIXES:
             found.append(f"{rel}/{entry.name}")
     return found

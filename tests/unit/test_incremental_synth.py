@@ -286,3 +286,20 @@ def test_a_broken_handler_is_still_a_config_error(synthesized: Path,
     assert err.startswith("error: services/catalog/service.yaml: functions.search.handler: ")
     assert len(err.strip().splitlines()) == 1
     assert "'search.handler'" in err
+
+
+@pytest.mark.parametrize("name", ["build/data.txt", "node_modules/x/index.js", "data.csv"])
+def test_any_packaged_file_is_an_input(synthesized: Path, name: str,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN a file packaged with catalog's code, in a folder a cache might skip
+    old = functions(template(synthesized, "svc-catalog"))["archway-local-catalog-search"]
+    path = synthesized / "services" / "catalog" / "src" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("new\n")
+    # WHEN synthesized
+    code, line, _ = synth(synthesized, capsys)
+    # THEN catalog's code asset changed, as a full render says
+    assert code == 0 and line.endswith("rendered 1 of 5: svc-catalog)")
+    new = functions(template(synthesized, "svc-catalog"))["archway-local-catalog-search"]
+    assert new["Code"]["S3Key"] != old["Code"]["S3Key"]
+    assert_fresh(synthesized)
