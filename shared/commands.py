@@ -7,12 +7,18 @@ import json
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from archway.shared import incremental
 from archway.shared.errors import ArchwayError, ConfigError
 from archway.shared.incremental import Inputs, State
-from archway.shared.synth import Rendered, SynthResult, defer_rare_imports, load_manifest
+from archway.shared.synth import (
+    LOCAL,
+    Rendered,
+    SynthResult,
+    defer_rare_imports,
+    load_manifest,
+)
 
 if TYPE_CHECKING:  # the heavy modules (pydantic, troposphere) load only to render
     from archway.shared.blueprint import StackDef
@@ -103,6 +109,11 @@ class _Plan:
     out_dir: Path
     state: State | None  # the last synth's, when its outputs are intact
     changed: set[str] | None  # service folders changed since; None: render all
+    manifest: dict[str, Any] | None = None  # the last synth's, when its outputs are intact
+
+    def result(self) -> SynthResult:
+        """The last synth's result, as it is on disk."""
+        return SynthResult(self.out_dir, self.manifest or load_manifest(self.out_dir))
 
 
 def synth_all(root: Path, env: str, force: bool = False) -> list[Synthesized]:
@@ -112,8 +123,7 @@ def synth_all(root: Path, env: str, force: bool = False) -> list[Synthesized]:
     current = incremental.inputs(root)
     plans = [_plan(root, name, current, force) for name in _environment_names(root, env)]
     if all(p.changed == set() for p in plans):
-        return [Synthesized(p.env, SynthResult(p.out_dir, load_manifest(p.out_dir)), [])
-                for p in plans]
+        return [Synthesized(p.env, p.result(), []) for p in plans]
     from archway.shared.synth import grants_cache
 
     with grants_cache(root):
@@ -146,13 +156,14 @@ def _plan(root: Path, env: str, current: Inputs, force: bool) -> _Plan:
     state = None if force else incremental.load_state(out_dir)
     if state is None or not incremental.outputs_intact(out_dir, state):
         return _Plan(env, out_dir, None, None)
-    changed = current.changed_services(state)
+    changed = current.changed_services(state, grants=env != LOCAL)
+    manifest = load_manifest(out_dir)
     if changed is not None:
-        missing = incremental.missing_installs(root, load_manifest(out_dir))
+        missing = incremental.missing_installs(root, manifest)
         changed = None if "" in missing else changed | missing
     if changed and env == TOOLING:  # the pipelines' bootstrap reads every environment
         changed = None
-    return _Plan(env, out_dir, state, changed)
+    return _Plan(env, out_dir, state, changed, manifest)
 
 
 def _render(root: Path, plan: _Plan) -> tuple[Rendered | None, list[str] | None]:
@@ -174,8 +185,7 @@ def _render(root: Path, plan: _Plan) -> tuple[Rendered | None, list[str] | None]
         return render_env(root, plan.env), None
     if not stacks:
         return None, []
-    previous = load_manifest(plan.out_dir)
-    return render_some(platform, plan.out_dir, stacks, previous), sorted(expected)
+    return render_some(platform, plan.out_dir, stacks, plan.result().manifest), sorted(expected)
 
 
 def _write(plan: _Plan, current: Inputs, rendered: Rendered | None,
@@ -186,8 +196,7 @@ def _write(plan: _Plan, current: Inputs, rendered: Rendered | None,
         if plan.changed:
             incremental.save_state(plan.out_dir,
                                    replace(plan.state, services=current.services))
-        return Synthesized(plan.env, SynthResult(plan.out_dir, load_manifest(plan.out_dir)),
-                           [])
+        return Synthesized(plan.env, plan.result(), [])
     incremental.forget(rendered.out_dir)
     result = rendered.write()
     outputs = dict(plan.state.outputs) if plan.state is not None and ids is not None else {}

@@ -16,7 +16,9 @@ An environment's inputs are fingerprinted in three parts:
 - ``services``: per folder ``services/<name>/``, the content of every file an asset or
   a check reads (its ``src/``, ``requirements.txt``, data; not ``tests/``, caches or
   dot files, which no template depends on).
-- ``grants``: the execution roles' computed grants cached in ``build/``.
+- ``grants``: the execution roles' computed grants cached in ``build/`` (what the
+  bootstrap stacks are rendered from: not an input of the local environment, which has
+  none).
 
 A synth compares them with the state the last synth of that environment left in
 ``build/<env>/.synth-state.json``, and checks that every file it wrote is still the same
@@ -72,10 +74,11 @@ class Inputs:
     services: dict[str, str]
     grants: str
 
-    def changed_services(self, state: State) -> set[str] | None:
+    def changed_services(self, state: State, grants: bool = True) -> set[str] | None:
         """The service folders whose content changed since ``state``, or None when
-        something else changed too (everything must be rendered)."""
-        if self.shared != state.shared or self.grants != state.grants:
+        something else changed too (everything must be rendered). ``grants``: whether
+        the environment has bootstrap stacks (the local one has none)."""
+        if self.shared != state.shared or (grants and self.grants != state.grants):
             return None
         if set(self.services) != set(state.services):
             return None
