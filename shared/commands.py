@@ -92,12 +92,15 @@ class Synthesized:
     env: str
     result: SynthResult
     rendered: list[str] | None  # the stack ids rendered again; None: all of them
+    validated: bool = False  # changed service code checked, none of it packaged here
 
     @property
     def summary(self) -> str:
         total = len(self.result.manifest["stacks"])
         if self.rendered is None:
             return f"rendered all {total}"
+        if not self.rendered and self.validated:
+            return "changed code packaged by no stack here: validated, nothing rendered"
         if not self.rendered:
             return "inputs unchanged: nothing rendered, --force renders all"
         return f"rendered {len(self.rendered)} of {total}: {', '.join(self.rendered)}"
@@ -196,7 +199,7 @@ def _write(plan: _Plan, current: Inputs, rendered: Rendered | None,
         if plan.changed:
             incremental.save_state(plan.out_dir,
                                    replace(plan.state, services=current.services))
-        return Synthesized(plan.env, plan.result(), [])
+        return Synthesized(plan.env, plan.result(), [], validated=bool(plan.changed))
     incremental.forget(rendered.out_dir)
     result = rendered.write()
     outputs = dict(plan.state.outputs) if plan.state is not None and ids is not None else {}

@@ -331,3 +331,20 @@ def test_every_environment_at_once(synthesized: Path,
         assert line.endswith(expected) or expected in line, line
     for env in ("dev", "local", "prod", "tooling"):
         assert_fresh(synthesized, env)
+
+
+def test_code_no_stack_packages_is_validated_and_renders_nothing(
+        synthesized: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN a folder in services/ that is no service (no service.yaml), synthesized with it
+    notes = synthesized / "services" / "notes"
+    notes.mkdir()
+    (notes / "README.txt").write_text("ideas\n")
+    assert "rendered all" in synth(synthesized, capsys)[1]
+    # WHEN a file in it changes
+    (notes / "README.txt").write_text("more ideas\n")
+    code, line, _ = synth(synthesized, capsys)
+    # THEN the config is checked again, nothing rendered, and the summary says why
+    assert code == 0
+    assert line.endswith("(changed code packaged by no stack here: validated, nothing rendered)")
+    assert_fresh(synthesized)
+    assert "inputs unchanged" in synth(synthesized, capsys)[1]
