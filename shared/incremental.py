@@ -14,25 +14,23 @@ An environment's inputs are fingerprinted in three parts:
   policy_sentry...); the Python version and interpreter; ``ARCHWAY_*`` and ``PIP_*``
   environment variables.
 - ``services``: per folder ``services/<name>/``, the content of every file an asset or
-  a check reads (its ``src/``, ``requirements.txt``, data; not ``tests/``, caches or
-  dot files, which no template depends on).
+  a check may read (its ``src/``, ``requirements.txt``, data; not its own ``tests/``,
+  caches or dot files, which no template depends on).
 - ``grants``: the execution roles' computed grants cached in ``build/`` (what the
   bootstrap stacks are rendered from: not an input of the local environment, which has
   none).
 
 A synth compares them with the state the last synth of that environment left in
 ``build/<env>/.synth-state.json``, and checks that every file it wrote is still the same
-bytes (sha256) and that no other template sits beside them:
-
-A dependency install an asset was packaged with and no longer cached under
-``build/.cache/deps`` counts as a change of its service folder (installing again may pick
-other versions of loose requirements).
+bytes (sha256) and that no other template sits beside them. A dependency install an asset
+was packaged with and no longer cached under ``build/.cache/deps`` counts as a change of
+its service folder (installing again may pick other versions of loose requirements).
 
 - all the same: nothing is rendered, nothing imported beyond this module;
 - only some service folders changed (handler code, requirements): the config is
   validated again as a whole (a handler check reads the code) and the stacks packaging
   those folders are rendered again, the others kept (no other stack reads a service's
-  folder: only its assets do);
+  folder: only its assets do); the pipelines (``tooling``) are rendered whole;
 - anything else (a config file, Archway, a dependency, a damaged or missing output,
   no state): everything is rendered. ``archway synth --force`` always renders all.
 
@@ -63,7 +61,7 @@ GRANTS_CACHE = ".grants-cache.json"  # archway.shared.synth.GRANTS_CACHE (not im
 PACKAGES = ("archway.shared", "archway.services", "archway.platform", "archway.pipelines")
 ENV_PREFIXES = ("ARCHWAY_", "PIP_")
 DATA_DIRS = {"lint_rules", "functions"}  # package data folders (pyproject.toml)
-SKIPPED_DIRS = {"__pycache__", ".git", "node_modules", "build"}
+SKIPPED_DIRS = {"__pycache__", ".git", "node_modules", "build"}  # in Archway's packages
 
 
 @dataclass(frozen=True)
