@@ -51,6 +51,16 @@ def version() -> str:
         return "unknown (not installed)"
 
 
+class _Version(argparse.Action):
+    """--version, the installed version read only when asked (importlib.metadata costs
+    ~20 ms that every other command would pay)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        print(f"archway {version()}")
+        parser.exit()
+
+
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """Every command, or only the core ones (synth, lint, schema, ...) when ``argv`` runs
     one of them: the deploy and local command groups import boto3 and the deploy engine,
@@ -60,7 +70,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="archway", description=(
         "Archway: many serverless microservices behind one domain on AWS."))
     parser.add_argument("--debug", action="store_true", help="re-raise errors with tracebacks")
-    parser.add_argument("--version", action="version", version=f"archway {version()}")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="show archway's version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.register(sub)
     if argv is None or _command(argv) not in sub.choices:

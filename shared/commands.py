@@ -5,14 +5,25 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from archway.shared.blueprint import StackDef
-from archway.shared.config import Config, load_config
+from archway.shared import incremental
 from archway.shared.errors import ArchwayError, ConfigError
-from archway.shared.model import Platform, resolve
-from archway.shared.synth import Rendered, SynthResult, grants_cache, render_all
+from archway.shared.incremental import Inputs, State
+from archway.shared.synth import (
+    LOCAL,
+    Rendered,
+    SynthResult,
+    defer_rare_imports,
+    load_manifest,
+)
+
+if TYPE_CHECKING:  # the heavy modules (pydantic, troposphere) load only to render
+    from archway.shared.blueprint import StackDef
+    from archway.shared.config import Config
+    from archway.shared.model import Platform
 
 
 class LintFailed(ArchwayError):
@@ -33,11 +44,16 @@ class ToolingScope:
 
 
 def load_platform(root: Path, env: str) -> Platform:
+    from archway.shared.config import load_config
+    from archway.shared.model import resolve
+
     return resolve(load_config(root), env)
 
 
 def environments(root: Path, env: str) -> list[str]:
     """``--env all`` means every environment file plus the pipelines (``tooling``)."""
+    from archway.shared.config import load_config
+
     if env == "all":
         config = load_config(root)
         extra = [TOOLING] if config.platform.pipelines else []
@@ -48,7 +64,10 @@ def environments(root: Path, env: str) -> list[str]:
 def render_env(root: Path, env: str) -> Rendered:
     """Validate and render one environment, or the pipelines for ``tooling``: in memory
     (the computed grants are cached in build/ only if all of it succeeds)."""
+    defer_rare_imports()
     from archway.pipelines.blueprint import pipeline_stacks
+    from archway.shared.config import load_config
+    from archway.shared.synth import grants_cache, render_all
 
     with grants_cache(root):
         if env == TOOLING:
@@ -66,11 +85,129 @@ def synth_env(root: Path, env: str) -> SynthResult:
     return render_env(root, env).write()
 
 
-def synth_all(root: Path, env: str) -> list[tuple[str, SynthResult]]:
-    """Every environment of ``env`` (``all`` too) rendered before any of them is written."""
+@dataclass(frozen=True)
+class Synthesized:
+    """One environment's synth: its result and what was rendered for it."""
+
+    env: str
+    result: SynthResult
+    rendered: list[str] | None  # the stack ids rendered again; None: all of them
+    validated: bool = False  # changed service code checked, none of it packaged here
+
+    @property
+    def summary(self) -> str:
+        total = len(self.result.manifest["stacks"])
+        if self.rendered is None:
+            return f"rendered all {total}"
+        if not self.rendered and self.validated:
+            return "changed code packaged by no stack here: validated, nothing rendered"
+        if not self.rendered:
+            return "inputs unchanged: nothing rendered, --force renders all"
+        return f"rendered {len(self.rendered)} of {total}: {', '.join(self.rendered)}"
+
+
+@dataclass(frozen=True)
+class _Plan:
+    env: str
+    out_dir: Path
+    state: State | None  # the last synth's, when its outputs are intact
+    changed: set[str] | None  # service folders changed since; None: render all
+    manifest: dict[str, Any] | None = None  # the last synth's, when its outputs are intact
+
+    def result(self) -> SynthResult:
+        """The last synth's result, as it is on disk."""
+        return SynthResult(self.out_dir, self.manifest or load_manifest(self.out_dir))
+
+
+def synth_all(root: Path, env: str, force: bool = False) -> list[Synthesized]:
+    """Every environment of ``env`` (``all`` too), rendered where its inputs changed since
+    the last synth (archway.shared.incremental; ``force``: everything) before any of
+    them is written."""
+    current = incremental.inputs(root)
+    plans = [_plan(root, name, current, force) for name in _environment_names(root, env)]
+    if all(p.changed == set() for p in plans):
+        return [Synthesized(p.env, p.result(), []) for p in plans]
+    from archway.shared.synth import grants_cache
+
     with grants_cache(root):
-        rendered = [(name, render_env(root, name)) for name in environments(root, env)]
-    return [(name, plan.write()) for name, plan in rendered]
+        names = environments(root, env)  # validated: the cheap listing may be stale
+        if names != [p.env for p in plans]:
+            plans = [_plan(root, name, current, force=True) for name in names]
+        rendered = [(plan, *_render(root, plan)) for plan in plans]
+    current = replace(current, grants=incremental.grants_digest(root))
+    return [_write(plan, current, body, ids) for plan, body, ids in rendered]
+
+
+def _environment_names(root: Path, env: str) -> list[str]:
+    """What ``--env`` names, without validating the config (``all``: every environment
+    file, and ``tooling`` when platform.yaml sets pipelines)."""
+    if env != "all":
+        return [env]
+    names = sorted(p.stem for p in (root / "config" / "environments").glob("*.yaml"))
+    try:
+        import yaml
+
+        data = yaml.safe_load((root / "config" / "platform.yaml").read_bytes())
+        pipelines = isinstance(data, dict) and data.get("pipelines") is not None
+    except (OSError, ValueError, yaml.YAMLError):
+        pipelines = False
+    return [*names, *([TOOLING] if pipelines else [])]
+
+
+def _plan(root: Path, env: str, current: Inputs, force: bool) -> _Plan:
+    out_dir = root.resolve() / "build" / env
+    state = None if force else incremental.load_state(out_dir)
+    if state is None or not incremental.outputs_intact(out_dir, state):
+        return _Plan(env, out_dir, None, None)
+    changed = current.changed_services(state, grants=env != LOCAL)
+    manifest = load_manifest(out_dir)
+    if changed is not None:
+        missing = incremental.missing_installs(root, manifest)
+        changed = None if "" in missing else changed | missing
+    if changed and env == TOOLING:  # the pipelines' bootstrap reads every environment
+        changed = None
+    return _Plan(env, out_dir, state, changed, manifest)
+
+
+def _render(root: Path, plan: _Plan) -> tuple[Rendered | None, list[str] | None]:
+    """What to write for ``plan`` (None: nothing) and the stacks rendered (None: all).
+    Changed service folders: the whole config validated again, their stacks rendered."""
+    if plan.state is None or plan.changed is None:
+        return render_env(root, plan.env), None
+    if not plan.changed:
+        return None, []
+    defer_rare_imports()
+    from archway.services.blueprint import service_stack
+    from archway.shared.synth import render_some
+
+    platform = load_platform(root, plan.env)  # validates every file, handler code too
+    stacks = [service_stack(platform, service) for service in platform.services
+              if service.source_dir.parent.name in plan.changed]
+    expected = {i for name in plan.changed for i in plan.state.stacks_of.get(name, [])}
+    if {stack.id for stack in stacks} != expected:  # not what the state says: render all
+        return render_env(root, plan.env), None
+    if not stacks:
+        return None, []
+    return render_some(platform, plan.out_dir, stacks, plan.result().manifest), sorted(expected)
+
+
+def _write(plan: _Plan, current: Inputs, rendered: Rendered | None,
+           ids: list[str] | None) -> Synthesized:
+    """Write one environment's files, then the state recording what they came from."""
+    if rendered is None:  # inputs unchanged, or only code no stack here packages
+        assert plan.state is not None
+        if plan.changed:
+            incremental.save_state(plan.out_dir,
+                                   replace(plan.state, services=current.services))
+        return Synthesized(plan.env, plan.result(), [], validated=bool(plan.changed))
+    incremental.forget(rendered.out_dir)
+    result = rendered.write()
+    outputs = dict(plan.state.outputs) if plan.state is not None and ids is not None else {}
+    outputs = {name: digest for name, digest in outputs.items()
+               if name in rendered.kept}
+    state = incremental.state_from(current, rendered.files, result.manifest)
+    incremental.save_state(result.out_dir, replace(state, outputs={**outputs, **state.outputs}))
+    return Synthesized(plan.env, result, ids)
 
 
 def tooling_stacks(config: Config, pipelines: list[StackDef]) -> list[StackDef]:
@@ -92,9 +229,10 @@ def tooling_stacks(config: Config, pipelines: list[StackDef]) -> list[StackDef]:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    for env, result in synth_all(args.root, args.env):
-        stacks = result.manifest["stacks"]
-        print(f"{env}: {len(stacks)} templates + manifest in {_show(result.out_dir)}")
+    for done in synth_all(args.root, args.env, force=args.force):
+        stacks = done.result.manifest["stacks"]
+        print(f"{done.env}: {len(stacks)} templates + manifest in "
+              f"{_show(done.result.out_dir)} ({done.summary})")
         for stack in stacks:
             print(f"  {stack['name']:<32} {stack['account']} {stack['region']}")
     return 0
@@ -104,7 +242,8 @@ def cmd_lint(args: argparse.Namespace) -> int:
     from archway.shared.lint import declared_deviations, lint_synth
 
     total = 0
-    for env, result in synth_all(args.root, args.env):
+    for done in synth_all(args.root, args.env, force=args.force):
+        env, result = done.env, done.result
         findings = lint_synth(result)
         for finding in findings:
             print(f"{env}/{finding}")
@@ -158,6 +297,12 @@ def _show(path: Path) -> str:
         return str(path)
 
 
+def force(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--force", action="store_true",
+                        help="render every template even if its inputs are unchanged since "
+                             "the last synth (build/<env>/.synth-state.json)")
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from archway.shared.cli import common
     from archway.shared.scaffold import register as register_scaffold
@@ -168,6 +313,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         description="Synthesize every stack of an environment (or --env all) into "
         "build/<env>/<stack>.json plus manifest.json; the same input gives the same bytes.")
     common(parser)
+    force(parser)
     parser.set_defaults(handler=cmd_synth)
     parser.epilog = "--env all synthesizes every environment"
 
@@ -176,6 +322,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         description="Synthesize, then run cfn-lint and the house rules on every template.",
         epilog="exit codes: 0 no findings, 1 findings, 2 bad config")
     common(parser)
+    force(parser)
     parser.set_defaults(handler=cmd_lint)
 
     parser = sub.add_parser(

@@ -9,6 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+# The template Metadata key listing a stack's deliberate deviations from a control
+# (written by archway.shared.blueprint, listed by archway lint without troposphere).
+DEVIATIONS_KEY = "Archway::Deviations"
+
 GLOBAL_REGION = "us-east-1"  # CloudFront's WAF web ACL and ACM certificate live here
 
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from troposphere import Output, Parameter, Tags, Template
 
 from archway.shared.assets import Dependencies
+from archway.shared.naming import DEVIATIONS_KEY
 
 SourceKind = Literal["stack_output", "secret", "service_accounts"]
 
@@ -141,4 +142,4 @@ def deviation(template: Template, control: str, resources: list[str], reason: st
     template.set_metadata(metadata)
 
 
-DEVIATIONS = "Archway::Deviations"
+DEVIATIONS = DEVIATIONS_KEY  # the template Metadata key (archway.shared.naming)

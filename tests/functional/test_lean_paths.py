@@ -18,6 +18,9 @@ from archway.shared.synth import GRANTS_CACHE, app_stacks, deployed_to, every_de
 
 HEAVY = ("boto3", "botocore", "awscrt", "archway.shared.deploy", "archway.shared.local")
 DATA = ("cfnlint", "policy_sentry")  # needed to compute grants and to lint, not when warm
+# what rendering templates needs, not a synth whose inputs are unchanged
+RENDERING = (*HEAVY, *DATA, "pydantic", "troposphere", "awacs", "cfn_flip",
+             "archway.shared.config", "archway.shared.model", "archway.shared.blueprint")
 
 DRIVER = """
 import json, sys
@@ -28,12 +31,13 @@ print(json.dumps([codes, sorted({m for m in sys.modules
 """
 
 
-def run_archway(root: Path, *commands: list[str]) -> tuple[list[int], list[str]]:
-    """Run archway commands in one new process; their exit codes and which of the heavy
-    and data modules that process imported."""
+def run_archway(root: Path, *commands: list[str],
+                watch: tuple[str, ...] = (*HEAVY, *DATA)) -> tuple[list[int], list[str]]:
+    """Run archway commands in one new process; their exit codes and which of the
+    ``watch`` modules (default: the heavy and data ones) that process imported."""
     argvs = [[*argv, "--root", str(root)] for argv in commands]
     proc = subprocess.run(
-        [sys.executable, "-c", DRIVER, json.dumps(argvs), json.dumps([*HEAVY, *DATA])],
+        [sys.executable, "-c", DRIVER, json.dumps(argvs), json.dumps(watch)],
         capture_output=True, text=True, timeout=600, cwd=root)
     assert proc.returncode == 0, proc.stderr[-2000:]
     codes, modules = json.loads(proc.stdout.splitlines()[-1])
@@ -106,3 +110,33 @@ def test_a_bootstrap_serves_every_environment_sharing_its_account(repo_copy: Pat
     own = resource_types(app_stacks(platform)).get(("200000000000", "eu-west-1"), set())
     extra = used[("200000000000", "eu-west-1")] - own
     assert "AWS::CodePipeline::Pipeline" in extra and "AWS::Route53::RecordSet" in extra
+
+
+def test_unchanged_synth_and_warm_lint_import_no_model_nor_template_library(
+        repo_copy: Path) -> None:
+    # GIVEN dev synthesized and linted once
+    commands = (["synth", "--env", "dev"], ["lint", "--env", "dev"])
+    assert run_archway(repo_copy, *commands)[0] == [0, 0]
+    # WHEN a new process synthesizes and lints it again, nothing having changed
+    codes, modules = run_archway(repo_copy, *commands, watch=RENDERING)
+    # THEN neither pydantic, troposphere, awacs nor cfn-lint is imported
+    assert codes == [0, 0]
+    assert modules == []
+
+
+def test_cfn_flip_is_imported_only_when_used() -> None:
+    # GIVEN a process where troposphere is imported after synth deferred cfn_flip
+    code = ("import sys\n"
+            "from archway.shared.synth import defer_rare_imports\n"
+            "defer_rare_imports()\n"
+            "import troposphere\n"
+            "before = 'cfn_flip.yaml_dumper' in sys.modules\n"
+            "text = troposphere.Template(Description='x').to_yaml()\n"
+            "import cfn_flip.yaml_dumper\n"
+            "print(before, repr(text), cfn_flip.yaml_dumper.__name__)\n")
+    # WHEN a template is rendered as YAML (what needs cfn_flip)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    # THEN cfn_flip was not loaded before, and works when used
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False 'Description: x\\nResources: {}\\n' cfn_flip.yaml_dumper"

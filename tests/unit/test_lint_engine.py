@@ -141,7 +141,7 @@ def test_a_new_cfn_lint_version_relints(tmp_path: Path,
     lint_synth(result)
     before = json.loads((result.out_dir / CACHE_FILE).read_text())
     # WHEN the installed cfn-lint reports another version
-    monkeypatch.setattr(lint, "version", lambda name: "999.0.0")
+    monkeypatch.setattr(lint, "installed_version", lambda name: "999.0.0")
     lint_synth(result)
     # THEN the cache key changed (the template was linted again under the new key)
     after = json.loads((result.out_dir / CACHE_FILE).read_text())

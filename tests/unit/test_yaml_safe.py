@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tracemalloc
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +82,26 @@ def test_scalars_remember_how_they_were_written() -> None:
     assert quoted is not None and quoted.quoted
     assert plain is not None and not plain.quoted
     assert document.data["geo"] == ["NO", False]
+
+
+FAST_AND_SLOW = [
+    "a: 1\nb: \"x\"\nc: NO\nd: 0123\ne: 2024-01-01\nf:\ng: 'quoted'\n",
+    "base: &b {x: 1, y: [1, 2]}\nuse:\n  <<: *b\n  z: 3\nlist: [*b, *b]\n",
+    "text: |\n  two\n  lines\nfolded: >\n  one\n  line\nplain: a b c\n",
+    "items:\n  - {name: a, value: 1.5}\n  - name: b\n    value: -2\n    on: yes\n",
+    "empty: {}\nnone: []\nnull_value: null\ntilde: ~\n",
+]
+
+
+@pytest.mark.parametrize("text", FAST_AND_SLOW + [
+    path.read_text(encoding="utf-8") for path in sorted(
+        (Path(__file__).parents[2]).glob("[cs]*/**/*.yaml"))])
+def test_libyaml_and_pure_python_read_the_same(text: str) -> None:
+    # GIVEN a YAML text
+    if yaml_safe._FastLoader is None:
+        pytest.skip("PyYAML without libyaml")
+    # WHEN it is read with libyaml and with the pure-Python parser
+    fast = yaml_safe._document(text, yaml_safe._FastLoader(text), fast=True)
+    slow = yaml_safe._document(text, yaml_safe._Loader(text), fast=False)
+    # THEN the data and where each scalar came from (text, line, quoting, tag) are the same
+    assert fast == slow
