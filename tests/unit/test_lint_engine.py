@@ -210,3 +210,51 @@ def test_a_new_cfn_lint_version_relints(tmp_path: Path,
     # THEN the cache key changed (the template was linted again under the new key)
     after = json.loads((result.out_dir / CACHE_FILE).read_text())
     assert set(after).isdisjoint(before) and len(after) == 1
+
+
+def test_progress_counts_every_template_linted_once(tmp_path: Path) -> None:
+    # GIVEN three templates, two of them the same body, none cached
+    result = write_synth(tmp_path / "dev", {"a.json": TEMPLATES["bad-table.json"],
+                                            "b.json": TEMPLATES["bad-table.json"],
+                                            "c.json": TEMPLATES["clean.json"]})
+    seen: list[tuple[int, int]] = []
+    # WHEN they are linted over two workers with a progress callback
+    lint_synth(result, workers=2, progress=lambda done, total: seen.append((done, total)))
+    # THEN it counts the two distinct bodies, one by one, up to the total
+    assert seen == [(1, 2), (2, 2)]
+    # WHEN linted again (the clean one cached), THEN only the bad body is counted
+    seen.clear()
+    lint_synth(result, workers=1, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 1)]
+
+
+def test_a_terminal_sees_a_counter_then_the_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    from archway.shared.commands import LintProgress
+
+    # GIVEN the progress of a lint of 3 templates on a terminal, and elsewhere
+    tty, log = LintProgress("dev", tty=True), LintProgress("dev", tty=False)
+    # WHEN each template is done
+    for done in (1, 2, 3):
+        tty(done, 3)
+        log(done, 3)
+    # THEN the terminal's counter is rewritten in place and cleared at the end (for the
+    # summary line); elsewhere nothing is printed, and both know how many were linted
+    assert capsys.readouterr().err == ("\rdev: linting templates 1/3"
+                                       "\rdev: linting templates 2/3"
+                                       "\rdev: linting templates 3/3\r\x1b[K")
+    assert tty.done == log.done == 3
+
+
+def test_another_cfn_lint_source_is_left_as_shipped() -> None:
+    # GIVEN a cfn-lint whose replaced functions are not the source the speed-ups were
+    # checked against (simulated: the expected digest of one changed), in a new process
+    script = (
+        "from archway.shared import lint_speedups as s;"
+        "s.EXPECTED_SOURCE['Context.evolve'] = '0' * 16;"
+        "from cfnlint.jsonschema import validators; before = validators.create;"
+        "print(s.install(), s.installed(), validators.create is before)")
+    # WHEN the speed-ups are installed
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, check=True)
+    # THEN nothing is replaced: cfn-lint runs as shipped
+    assert proc.stdout.split() == ["False", "False", "True"]
