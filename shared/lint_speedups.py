@@ -20,7 +20,9 @@ found about a third of cfn-lint's time per template outside validation proper:
   same function resolvers. A class built by ``create`` depends on nothing else, so the
   class it returns behaves as a new one would; the arguments are kept with it so no
   identity is ever reused.
-- ``evolve`` reads the class's init field names once, then does what it did.
+- ``evolve`` reads the class's init field names once; a validator's and a context's
+  copy their fields without running the dataclass ``__init__`` (see ``_validator_evolve``
+  and ``_context_evolve`` for why that is the same).
 - ``extend_validator`` builds the validator it returns directly, with the same fields.
 
 The replaced functions' source is checked against the cfn-lint version they were written
@@ -89,7 +91,7 @@ def _install() -> bool:
         return False
     validators.create = _caching_create(validators.create)
     for built in (validators.CfnTemplateValidator, validators.StandardValidator):
-        built.evolve = _evolve(built)  # type: ignore[method-assign]
+        built.evolve = _validator_evolve(built)  # type: ignore[method-assign]
     Context.evolve = _context_evolve(Context)  # type: ignore[method-assign]
     _filter.FunctionFilter.evolve = _evolve(_filter.FunctionFilter)  # type: ignore[method-assign]
     BaseJsonSchema.extend_validator = _extend_validator  # type: ignore[method-assign]
@@ -114,19 +116,50 @@ def _evolve(cls: type) -> Callable[..., Any]:
     return evolve
 
 
+def _validator_evolve(cls: type) -> Callable[..., Any]:
+    """A validator's ``evolve``: the new one's attributes are the old one's with
+    ``kwargs`` changed, set without running ``__init__``. The same as running it: the
+    fields it does not take are the class's constants, and ``__post_init__`` does
+    something only when the context or the resolver is None (then, and for a name that
+    is not a field, ``__init__`` runs as before)."""
+    names = frozenset(_init_names(cls))
+    slow = _evolve(cls)
+
+    def evolve(self: Any, **kwargs: Any) -> Any:
+        if (type(self) is not cls or not names.issuperset(kwargs)
+                or kwargs.get("context", True) is None
+                or kwargs.get("resolver", True) is None):
+            return slow(self, **kwargs)
+        new = object.__new__(cls)
+        new.__dict__.update(self.__dict__)
+        new.__dict__.update(kwargs)
+        return new
+
+    return evolve
+
+
 def _context_evolve(cls: type) -> Callable[..., Any]:
-    """``Context.evolve``: as ``_evolve``, ``ref_values`` merged into the current ones."""
+    """``Context.evolve``: ``ref_values`` merged into the current ones, then a copy of
+    ``self`` with ``kwargs`` changed, its fields set as the frozen dataclass's
+    ``__init__`` sets them (it has no ``__post_init__``; only the fields are copied, not
+    the cached ``module_names``, which depends on them)."""
     names = _init_names(cls)
+    known = frozenset(names)
 
     def evolve(self: Any, **kwargs: Any) -> Any:
         if "ref_values" in kwargs:
             merged = self.ref_values.copy()
             merged.update(kwargs["ref_values"])
             kwargs["ref_values"] = merged
+        if type(self) is not cls or not known.issuperset(kwargs):
+            for name in names:
+                kwargs.setdefault(name, getattr(self, name))
+            return self.__class__(**kwargs)
+        new = object.__new__(cls)
+        state, old = new.__dict__, self.__dict__
         for name in names:
-            if name not in kwargs:
-                kwargs[name] = getattr(self, name)
-        return self.__class__(**kwargs)
+            state[name] = kwargs[name] if name in kwargs else old[name]
+        return new
 
     return evolve
 
@@ -179,7 +212,7 @@ def _caching_create(create: Callable[..., type]) -> Callable[..., type]:
 
 def _built(create: Callable[..., type], *args: Any) -> type:
     cls = create(*args)
-    cls.evolve = _evolve(cls)  # type: ignore[attr-defined]
+    cls.evolve = _validator_evolve(cls)  # type: ignore[attr-defined]
     return cls
 
 

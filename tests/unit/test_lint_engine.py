@@ -49,6 +49,15 @@ TEMPLATES: dict[str, Any] = {
     # archway lint runs, report errors and warnings, not this
     "join.json": {"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {
         "TopicName": {"Fn::Join": ["", ["archway-", {"Ref": "AWS::Region"}]]}}}}},
+    # required properties missing in one condition's scenario only (E3003, E3639, E3039)
+    "conditional.json": {
+        "Parameters": {"Stage": {"Type": "String", "AllowedValues": ["dev", "prod"]}},
+        "Conditions": {"IsProd": {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}},
+        "Resources": {"Orders": {**RETAINED, "Properties": {
+            **TABLE["Properties"],
+            "BillingMode": {"Fn::If": ["IsProd", "PROVISIONED", "PAY_PER_REQUEST"]},
+            "KeySchema": {"Fn::If": ["IsProd", TABLE["Properties"]["KeySchema"],
+                                     {"Ref": "AWS::NoValue"}]}}}}},
 }
 # the same body again (as bootstrap stacks of several accounts are): linted once, both named
 TEMPLATES["bad-table-again.json"] = TEMPLATES["bad-table.json"]
