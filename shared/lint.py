@@ -132,7 +132,7 @@ def lint_jobs(jobs: list[Job], workers: int | None = None,
               progress: Progress | None = None) -> list[list[Finding]]:
     """Each job's findings, in the jobs' order: in this process for one template or one
     core, else over ``workers`` processes (default: one per core). ``progress`` is called
-    after each template.
+    before the first template and after each.
 
     On Linux the rules are built here first and the workers, forked, inherit them (built
     once in all); elsewhere each worker builds them once as it starts. The objects alive
@@ -142,6 +142,7 @@ def lint_jobs(jobs: list[Job], workers: int | None = None,
     if not jobs:
         return []
     report = progress or (lambda done, total: None)
+    report(0, len(jobs))
     workers = min(len(jobs), workers or _cores())
     if workers <= 1:
         _rules()

@@ -229,12 +229,12 @@ def test_progress_counts_every_template_linted_once(tmp_path: Path) -> None:
     seen: list[tuple[int, int]] = []
     # WHEN they are linted over two workers with a progress callback
     lint_synth(result, workers=2, progress=lambda done, total: seen.append((done, total)))
-    # THEN it counts the two distinct bodies, one by one, up to the total
-    assert seen == [(1, 2), (2, 2)]
+    # THEN it counts the two distinct bodies from none, one by one, up to the total
+    assert seen == [(0, 2), (1, 2), (2, 2)]
     # WHEN linted again (the clean one cached), THEN only the bad body is counted
     seen.clear()
     lint_synth(result, workers=1, progress=lambda done, total: seen.append((done, total)))
-    assert seen == [(1, 1)]
+    assert seen == [(0, 1), (1, 1)]
 
 
 def test_a_terminal_sees_a_counter_then_the_summary(capsys: pytest.CaptureFixture[str]) -> None:
@@ -243,12 +243,13 @@ def test_a_terminal_sees_a_counter_then_the_summary(capsys: pytest.CaptureFixtur
     # GIVEN the progress of a lint of 3 templates on a terminal, and elsewhere
     tty, log = LintProgress("dev", tty=True), LintProgress("dev", tty=False)
     # WHEN each template is done
-    for done in (1, 2, 3):
+    for done in (0, 1, 2, 3):
         tty(done, 3)
         log(done, 3)
     # THEN the terminal's counter is rewritten in place and cleared at the end (for the
     # summary line); elsewhere nothing is printed, and both know how many were linted
-    assert capsys.readouterr().err == ("\rdev: linting templates 1/3"
+    assert capsys.readouterr().err == ("\rdev: linting templates 0/3"
+                                       "\rdev: linting templates 1/3"
                                        "\rdev: linting templates 2/3"
                                        "\rdev: linting templates 3/3\r\x1b[K")
     assert tty.done == log.done == 3
