@@ -19,11 +19,9 @@ import functools
 import gc
 import hashlib
 import json
-import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from importlib.metadata import version
@@ -149,6 +147,9 @@ def lint_jobs(jobs: list[Job], workers: int | None = None,
         with _frozen_heap():
             return [_reported(lint_job(job), index, len(jobs), report)
                     for index, job in enumerate(jobs)]
+    import multiprocessing  # here: a warm lint (no job) does not pay for importing them
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
     context = multiprocessing.get_context("fork") if sys.platform == "linux" else None
     if context is not None:
         _rules()
