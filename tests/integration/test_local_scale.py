@@ -10,23 +10,17 @@ import httpx
 
 from archway.shared.local.launcher import running_local
 from archway.shared.local.moto_server import free_port
-from helpers.scale import REPO, environments, service_name, write_service
+from helpers.scale import REPO
+from helpers.scale import scale_repo as generated_repo
 
 GENERATED = 10  # one-function services beside the real ones, over several accounts
 
 
 def scale_repo(root: Path) -> list[str]:
     """This repository's config, platform and services plus GENERATED tiny services."""
-    shutil.copytree(REPO / "config", root / "config")
-    shutil.copytree(REPO / "platform", root / "platform",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.py"))
     shutil.copytree(REPO / "services", root / "services",
                     ignore=shutil.ignore_patterns("__pycache__", "tests"))
-    envs = environments(root)
-    names = [service_name(i) for i in range(GENERATED)]
-    for index, name in enumerate(names):
-        write_service(root, name, index, envs)
-    return names
+    return generated_repo(root, GENERATED)
 
 
 def test_every_route_answers_as_soon_as_it_says_ready(tmp_path: Path) -> None:

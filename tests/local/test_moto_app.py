@@ -122,12 +122,17 @@ def _table(dynamodb: Any) -> None:
         dynamodb.put_item(TableName="products", Item=item)
 
 
-def test_item_results_written_directly_are_the_answers_of_motos_serializer(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    # GIVEN items of every attribute type (binary too) in a table with an index, read and
-    # written by every item operation, answered by moto's own serializer
+@pytest.fixture
+def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials for boto3 clients under mock_aws."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+def test_item_results_written_directly_are_the_answers_of_motos_serializer(
+        monkeypatch: pytest.MonkeyPatch, credentials: None) -> None:
+    # GIVEN items of every attribute type (binary too) in a table with an index, read and
+    # written by every item operation, answered by moto's own serializer
     monkeypatch.setattr(DynamoResult, "execute_result", DynamoResult.execute_result)
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
@@ -190,10 +195,8 @@ def _projected(dynamodb: Any) -> list[Any]:
 
 
 def test_projections_converting_each_item_once_give_motos_answers(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, credentials: None) -> None:
     # GIVEN projections of top-level, nested, list and overlapping paths, answered by moto
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setattr(Item, "project", Item.project)
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
