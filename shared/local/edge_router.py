@@ -256,7 +256,7 @@ class EdgeRouter:
         origin, origin_id = self.origins[behavior.origin], behavior.origin
         if behavior.function is not None:
             with timing.timed("function"):
-                outcome, override = self._viewer_request(behavior.function, request)
+                outcome, override = await self._viewer_request(behavior.function, request)
             if isinstance(outcome, Response):
                 return self._finish(outcome, behavior, "FunctionGeneratedResponse"), "function"
             request = outcome
@@ -304,8 +304,8 @@ class EdgeRouter:
         return (behavior.pattern or "*", request.method if request.method != "HEAD" else "GET",
                 request.path, query)
 
-    def _viewer_request(self, function: CloudFrontFunction, request: Request
-                        ) -> tuple[Request | Response, dict[str, Any] | None]:
+    async def _viewer_request(self, function: CloudFrontFunction, request: Request
+                              ) -> tuple[Request | Response, dict[str, Any] | None]:
         event = {
             "version": "1.0",
             "context": {"distributionDomainName": self.domain, "distributionId": "LOCAL",
@@ -319,7 +319,7 @@ class EdgeRouter:
                 "cookies": {},
             },
         }
-        result, override = function.invoke(event)
+        result, override = await function.ainvoke(event)  # in V8, on this loop
         if "statusCode" in result:
             headers = [(k.lower(), v["value"]) for k, v in (result.get("headers") or {}).items()]
             body = result.get("body") or ""

@@ -10,6 +10,7 @@ import pytest
 
 from archway.platform.edge_global import edge_global_stack
 from archway.shared.commands import load_platform
+from archway.shared.local.cf_function import CloudFrontFunction
 from archway.shared.local.edge_router import (
     CACHING_OPTIMIZED,
     ApiOrigin,
@@ -155,3 +156,43 @@ def test_web_acl_from_the_edge_global_template() -> None:
     assert not acl.allows("10.2.3.4")                          # denied range
     assert all(acl.allows("10.1.2.3") for _ in range(20))     # allow list beats the rest
     assert [acl.allows("192.0.2.1") for _ in range(11)][-2:] == [True, False]  # rate rule
+
+
+ROUTER_FUNCTION = """import cf from 'cloudfront';
+async function handler(event) {
+  const request = event.request;
+  let domain;
+  try { domain = await cf.kvs().get(request.uri.split('/')[2]); }
+  catch (e) { return {statusCode: 404, statusDescription: 'Not Found',
+                      body: {encoding: 'text', data: 'no ' + request.uri}}; }
+  cf.updateRequestOrigin({domainName: domain, originPath: '/live'});
+  return request;
+}"""
+
+
+def test_viewer_request_function_routes_and_answers_on_the_edge_loop() -> None:
+    # GIVEN an /api/* behavior whose async function routes through its KeyValueStore
+    seen: list[Request] = []
+
+    async def api(request: Request) -> Response:
+        seen.append(request)
+        return Response(200, [("cache-control", "no-store")], b"routed")
+
+    domain = "abc.execute-api.eu-west-1.amazonaws.com"
+    function = CloudFrontFunction(ROUTER_FUNCTION, "router", store=lambda: (1, {"a": domain}))
+    site = Recorder(Response(200, [], b"site"))
+    router = EdgeRouter(
+        [Behavior("/api/*", "placeholder", ALL, API_POLICY, None, function),
+         Behavior(None, "site", frozenset({"GET", "HEAD"}), CACHING_OPTIMIZED, None, None)],
+        {"placeholder": site, "site": site}, "index.html", None, "local",
+        api_for=lambda d: api if d == domain else None)
+    # WHEN a known and an unknown service are called through the edge
+    routed, origin_id = get(router, "/api/a/search", "q=1")
+    answered, answered_by = get(router, "/api/zz/search")
+    # THEN the known one reached its API with the origin path, not the placeholder
+    assert (routed.status, routed.body, origin_id) == (200, b"routed", domain)
+    assert [(r.path, r.query_string) for r in seen] == [("/live/api/a/search", "q=1")]
+    assert site.requests == []
+    # AND the unknown one was answered by the function itself
+    assert (answered.status, answered.body, answered_by) == (404, b"no /api/zz/search", "function")
+    assert answered.header("x-cache") == "FunctionGeneratedResponse from cloudfront"
