@@ -23,9 +23,12 @@ logs`` reads).
 
 from __future__ import annotations
 
+import asyncio
 import io
+import json
 import os
 import select
+import struct
 import subprocess
 import sys
 import threading
@@ -47,7 +50,6 @@ from archway.shared.local.deps import (
 )
 from archway.shared.local.processes import TAG, process_tag
 from archway.shared.local.text import printable, readable
-from archway.shared.local.worker import read_message, write_message
 
 MAX_WORKERS_PER_FUNCTION = 4
 START_TIMEOUT = 30.0
@@ -87,6 +89,7 @@ class InvokeResult:
     duration_ms: float = 0.0
     timed_out: bool = False
     handler_ms: float | None = None  # the handler's own call, as the worker timed it
+    payload_size: int | None = None  # bytes of the payload's JSON, as the worker encoded it
 
 
 class InitError(Exception):
@@ -104,6 +107,35 @@ class InitError(Exception):
 
 
 EXITED = object()  # the worker's stdout closed: the process is gone
+# An invoke whose request is at most this large is written to the worker's pipe from the
+# edge's loop without blocking it (a pipe holds 64 KiB: pipe(7)); a larger one is made
+# from a thread.
+LOOP_MESSAGE_MAX = 60 * 1024
+
+
+def request_message(event: bytes, timeout: float) -> bytes:
+    """An invoke for the worker, framed: the event's JSON inserted as it is (encoded once,
+    by the caller, who measured it against Lambda's payload limit)."""
+    data = b'{"timeout": %r, "requestId": "%s", "event": %s}' % (
+        float(timeout), str(uuid.uuid4()).encode(), event)
+    return struct.pack(">I", len(data)) + data
+
+
+class MessageReader:
+    """The worker's next message from the bytes of its pipe, as they come."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+
+    def feed(self, chunk: bytes) -> Any:
+        """The message, once complete (else None)."""
+        self.buffer += chunk
+        if len(self.buffer) < 4:
+            return None
+        (length,) = struct.unpack_from(">I", self.buffer)
+        if len(self.buffer) < 4 + length:
+            return None
+        return json.loads(bytes(self.buffer[4:4 + length]))
 
 
 class MemoryExceeded(Exception):
@@ -142,17 +174,59 @@ class Worker:
     def _receive(self, timeout: float, memory_mb: int | None = None) -> Any:
         """The worker's next message; None on timeout; raises MemoryExceeded."""
         assert self.process.stdout is not None
+        fd = self.process.stdout.fileno()  # read unbuffered: the loop's reads share it
+        reader = MessageReader()
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            readable, _, _ = select.select([self.process.stdout], [], [], min(left, 0.05))
+            readable, _, _ = select.select([fd], [], [], min(left, 0.05))
             if readable:
-                message = read_message(self.process.stdout)
-                return EXITED if message is None else message
+                message = None
+                while message is None:  # a reply is arriving: all of it
+                    chunk = os.read(fd, 65536)
+                    if not chunk:
+                        return EXITED
+                    message = reader.feed(chunk)
+                return message
             if memory_mb is not None and self.rss_mb() > memory_mb:
                 raise MemoryExceeded(self.rss_mb())
+
+    async def _areceive(self, timeout: float, memory_mb: int) -> Any:
+        """As ``_receive``, on the running loop: woken by the pipe, not by a thread."""
+        assert self.process.stdout is not None
+        loop = asyncio.get_running_loop()
+        fd = self.process.stdout.fileno()
+        reader = MessageReader()
+        done: asyncio.Future[Any] = loop.create_future()
+        deadline = loop.time() + timeout
+
+        def readable() -> None:
+            chunk = os.read(fd, 65536)
+            message = EXITED if not chunk else reader.feed(chunk)
+            if message is not None and not done.done():
+                done.set_result(message)
+
+        def watch() -> None:  # the deadline (unless a reply is arriving), the memory
+            if done.done():
+                return
+            now = loop.time()
+            if now >= deadline and not reader.buffer:
+                done.set_result(None)
+            elif self.rss_mb() > memory_mb:
+                done.set_exception(MemoryExceeded(self.rss_mb()))
+            else:
+                timer[0] = loop.call_at(min(now + 0.05, deadline) if now < deadline
+                                        else now + 0.05, watch)
+
+        timer = [loop.call_at(min(loop.time() + 0.05, deadline), watch)]
+        loop.add_reader(fd, readable)
+        try:
+            return await done
+        finally:
+            loop.remove_reader(fd)
+            timer[0].cancel()
 
     def rss_mb(self) -> float:
         """Resident memory of the worker, as Lambda's 'Max Memory Used' counts it."""
@@ -165,18 +239,42 @@ class Worker:
             pass
         return 0.0
 
-    def invoke(self, event: Any, timeout: float) -> InvokeResult:
-        assert self.process.stdin is not None
+    def invoke(self, event: bytes, timeout: float) -> InvokeResult:
+        """Run the handler on ``event`` (its JSON), waiting in this thread."""
         start = time.perf_counter()
-        write_message(self.process.stdin, {"event": event, "timeout": timeout,
-                                           "requestId": str(uuid.uuid4())})
+        self._send(request_message(event, timeout))
         try:
             reply = self._receive(timeout, self.function.memory)
         except MemoryExceeded as exc:
-            self.stop()
-            return InvokeResult(error={"errorType": "Runtime.OutOfMemory", "errorMessage": (
-                f"Runtime exited: used {exc.used:.0f} MB of {self.function.memory} MB")},
-                duration_ms=(time.perf_counter() - start) * 1000)
+            return self._out_of_memory(exc, start)
+        return self._result(reply, start, timeout)
+
+    async def ainvoke(self, message: bytes, timeout: float) -> InvokeResult:
+        """As ``invoke`` for a request ``message`` of at most LOOP_MESSAGE_MAX bytes, on
+        the running loop."""
+        start = time.perf_counter()
+        self._send(message)
+        try:
+            reply = await self._areceive(timeout, self.function.memory)
+        except MemoryExceeded as exc:
+            return self._out_of_memory(exc, start)
+        return self._result(reply, start, timeout)
+
+    def _send(self, message: bytes) -> None:
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(message)
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            pass  # the worker is gone: its reply is EXITED
+
+    def _out_of_memory(self, exc: MemoryExceeded, start: float) -> InvokeResult:
+        self.stop()
+        return InvokeResult(error={"errorType": "Runtime.OutOfMemory", "errorMessage": (
+            f"Runtime exited: used {exc.used:.0f} MB of {self.function.memory} MB")},
+            duration_ms=(time.perf_counter() - start) * 1000)
+
+    def _result(self, reply: Any, start: float, timeout: float) -> InvokeResult:
         duration = (time.perf_counter() - start) * 1000
         if reply is EXITED:
             self.stop()
@@ -190,7 +288,8 @@ class Worker:
                 timed_out=True)
         if "payload" in reply:
             return InvokeResult(payload=reply["payload"], duration_ms=duration,
-                                handler_ms=reply.get("durationMs"))
+                                handler_ms=reply.get("durationMs"),
+                                payload_size=reply.get("size"))
         return InvokeResult(error=reply, duration_ms=duration)
 
     @property
@@ -260,6 +359,12 @@ class Pool:
                 self.condition.notify()
             raise
 
+    def take_idle(self) -> Worker | None:
+        """The most recently used idle worker, if one is idle (never waits, never starts
+        one)."""
+        with self.condition:
+            return self.idle.pop()[1] if self.idle else None
+
     def release(self, worker: Worker) -> None:
         with self.condition:
             keep = worker.alive and not self.closed
@@ -320,6 +425,7 @@ class LambdaRunner:
         self._wake = threading.Event()
         self._closed = False
         self._reaper: threading.Thread | None = None
+        self._reaper_unbounded = True  # the reaper sleeps until woken (no worker idle)
         self._layer: Path | None = None
         self.invocations = 0  # invokes so far (what may have changed the data)
 
@@ -423,6 +529,13 @@ class LambdaRunner:
         return None
 
     def invoke(self, name: str, event: Any, timeout: float | None = None) -> InvokeResult:
+        """Invoke ``name`` with ``event`` (a JSON value), waiting in this thread."""
+        return self.invoke_json(name, json.dumps(event).encode(), timeout)
+
+    def invoke_json(self, name: str, event: bytes,
+                    timeout: float | None = None) -> InvokeResult:
+        """Invoke ``name`` with ``event`` (its JSON), waiting in this thread: for a worker
+        (starting one if none is idle), then for its reply."""
         with self._lock:
             function = self._functions[name]
             pool = self._pools[name]
@@ -439,6 +552,36 @@ class LambdaRunner:
         finally:
             self._release(pool, worker)
 
+    async def ainvoke(self, name: str, event: bytes,
+                      timeout: float | None = None) -> InvokeResult:
+        """As ``invoke_json``, awaited. With a warm worker idle and a request of at most
+        LOOP_MESSAGE_MAX bytes, on the running loop: the request written to the worker's
+        pipe and the loop woken by its reply. Otherwise (a worker to start or to wait
+        for, a larger request) in a thread, as before. Measured on the 2-core machine
+        (archway local, /api/catalog/search cache misses at 1 client, load ~5.5, three
+        alternations of 300 in one process): the runner's own time (invoke - handler,
+        medians) 0.71-0.86 ms through a thread, 0.57-0.72 ms on the loop."""
+        with self._lock:
+            function = self._functions[name]
+            pool = self._pools[name]
+        wait = min(timeout or function.timeout, function.timeout)
+        message = request_message(event, wait)
+        worker = pool.take_idle() if len(message) <= LOOP_MESSAGE_MAX else None
+        if worker is None:
+            return await asyncio.to_thread(self.invoke_json, name, event, timeout)
+        with self._lock:
+            self.invocations += 1
+        # shielded: a caller that goes away (a viewer that hung up) leaves the invoke to
+        # finish and its worker to return to the pool, as the thread did
+        return await asyncio.shield(self._on_loop(pool, worker, message, wait))
+
+    async def _on_loop(self, pool: Pool, worker: Worker, message: bytes,
+                       timeout: float) -> InvokeResult:
+        try:
+            return await worker.ainvoke(message, timeout)
+        finally:
+            self._release(pool, worker)
+
     def _release(self, pool: Pool, worker: Worker) -> None:
         """Back to the warm pool; over the bound, the longest idle worker anywhere stops."""
         pool.release(worker)
@@ -450,7 +593,13 @@ class LambdaRunner:
                 break
             min(idle, key=lambda pair: pair[0])[1].retire(float("inf"), at_most=1)
         self._start_reaper()
-        self._wake.set()  # the reaper sleeps until the new oldest idle worker times out
+        with self._lock:
+            # The reaper sleeps until the oldest idle worker times out; a worker idle from
+            # now times out later, so it is woken only when it sleeps with none idle (on
+            # every invoke, its wake-up took the edge's core: 0.17 ms a request measured).
+            wake = self._reaper_unbounded
+        if wake:
+            self._wake.set()
 
     def _start_reaper(self) -> None:
         with self._lock:
@@ -468,7 +617,8 @@ class LambdaRunner:
                 if self._closed:
                     return
                 pools = list(self._pools.values())
-            since = [s for s in (p.oldest_idle() for p in pools) if s is not None]
+                since = [s for s in (p.oldest_idle() for p in pools) if s is not None]
+                self._reaper_unbounded = not since
             wait = (min(since) + self.idle_timeout - time.monotonic()) if since else None
             if wait is None or wait > 0:
                 self._wake.wait(wait)

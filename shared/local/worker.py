@@ -65,7 +65,10 @@ def read_message(stream: BinaryIO) -> Any:
 
 
 def write_message(stream: BinaryIO, message: Any) -> None:
-    data = json.dumps(message).encode()
+    write_encoded(stream, json.dumps(message).encode())
+
+
+def write_encoded(stream: BinaryIO, data: bytes) -> None:
     stream.write(struct.pack(">I", len(data)) + data)
     stream.flush()
 
@@ -162,23 +165,26 @@ def serve(code_dir: str, handler_path: str, paths: list[str]) -> None:
     while (message := read_message(channel_in)) is not None:
         context = Context(message.get("requestId") or str(uuid.uuid4()),
                           time.monotonic() + float(message["timeout"]))
-        write_message(channel_out, invoke(handler, message["event"], context))
+        write_encoded(channel_out, invoke(handler, message["event"], context))
 
 
-def invoke(handler: Callable[..., Any], event: Any, context: Context) -> dict[str, Any]:
+def invoke(handler: Callable[..., Any], event: Any, context: Context) -> bytes:
+    """The reply to one invoke, encoded: ``{"durationMs", "size", "payload"}`` (size: the
+    payload's JSON bytes, which the runner checks against Lambda's limit) or the error.
+    The payload is encoded once (it was twice: to check it, then in the reply)."""
     start = time.perf_counter()
     try:
         payload = handler(event, context)
     except Exception as exc:  # noqa: BLE001 - Lambda's unhandled error shape
         traceback.print_exc()
-        return {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+        return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}).encode()
     duration = (time.perf_counter() - start) * 1000
     try:
-        json.dumps(payload)
+        data = json.dumps(payload).encode()
     except (TypeError, ValueError) as exc:
-        return {"errorType": "Runtime.MarshalError",
-                "errorMessage": f"Unable to marshal response: {exc}"}
-    return {"payload": payload, "durationMs": duration}
+        return json.dumps({"errorType": "Runtime.MarshalError",
+                           "errorMessage": f"Unable to marshal response: {exc}"}).encode()
+    return b'{"durationMs": %r, "size": %d, "payload": %s}' % (duration, len(data), data)
 
 if __name__ == "__main__":
     serve(sys.argv[1], sys.argv[2], sys.argv[3:])

@@ -15,11 +15,17 @@ import pytest
 
 from archway.shared.assets import build_zip
 from archway.shared.deploy.connections import ConnectionManager
+from archway.shared.local import runner as runner_module
 from archway.shared.local import timing
 from archway.shared.local.api_router import ApiRouter, Route, TokenBucket
 from archway.shared.local.http import Request
 from archway.shared.local.moto_server import MotoServer, free_port
-from archway.shared.local.runner import LambdaRunner, LocalFunction
+from archway.shared.local.runner import (
+    LOOP_MESSAGE_MAX,
+    InvokeResult,
+    LambdaRunner,
+    LocalFunction,
+)
 from archway.shared.local.server import App, LocalServer, Router
 
 REGION = "eu-west-1"
@@ -51,7 +57,7 @@ HANDLERS = {
                   "    return {'statusCode': 200, 'body': json.dumps({\n"
                   "        'body': event['body'], 'b64': event['isBase64Encoded']})}\n"
                   "def sleepy(event, context):\n    time.sleep(0.05)\n"
-                  "    return {'statusCode': 200, 'body': 'rested'}\n"
+                  "    return {'statusCode': 200, 'body': event.get('body') or 'rested'}\n"
                   "def big(event, context):\n"
                   "    return {'statusCode': 200, 'body': 'x' * (6 * 1024 * 1024 + 1)}\n",
     # user mistakes at import time: each must fail like Lambda's init, never the runner
@@ -509,3 +515,93 @@ def test_server_timing_names_each_layer_only_when_asked(
     layers = timing.parse(header)
     assert set(layers) == {"edge", "api", "invoke", "handler"}
     assert 50 <= layers["handler"] <= layers["invoke"] <= layers["api"] <= layers["edge"]
+
+
+def _on_loop_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the runner's thread path fail: what runs is the loop's."""
+    async def no_thread(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the invoke went to a thread")
+
+    monkeypatch.setattr(runner_module.asyncio, "to_thread", no_thread)
+
+
+def test_an_invoke_on_the_loop_answers_as_from_a_thread(
+        runner: LambdaRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a function with a warm worker idle
+    runner.register(function("fn-loop", "a", ACCOUNTS[0]))
+    event = {"path": "/x", "pathParameters": {"id": "7"}, "queryStringParameters": None}
+    from_thread = runner.invoke("fn-loop", event)
+    _on_loop_only(monkeypatch)
+    # WHEN it is invoked from an asyncio loop, with the event's JSON
+    on_loop = asyncio.run(runner.ainvoke("fn-loop", json.dumps(event).encode()))
+    # THEN the same worker answered the same payload, its size as the worker encoded it
+    assert json.loads(on_loop.payload["body"]) == json.loads(from_thread.payload["body"])
+    assert on_loop.payload_size == len(json.dumps(on_loop.payload).encode())
+    assert on_loop.handler_ms is not None and on_loop.error is None
+
+
+def test_timeout_memory_and_exit_on_the_loop_answer_like_lambda(
+        runner: LambdaRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN functions that sleep past their timeout, outgrow their memory, exit; each warm
+    for name, handler, timeout in (("fn-loop-slow", "app.slow", 1),
+                                   ("fn-loop-hungry", "app.hungry", 10),
+                                   ("fn-loop-exits", "app.exits", 10)):
+        runner.register(function(name, "bad", ACCOUNTS[0], handler, timeout=timeout))
+        assert runner.warm(name) is None
+    _on_loop_only(monkeypatch)
+
+    async def all_three() -> list[InvokeResult]:
+        return [await runner.ainvoke(name, b"{}")
+                for name in ("fn-loop-slow", "fn-loop-hungry", "fn-loop-exits")]
+
+    # WHEN each is invoked on the loop
+    slow, hungry, exits = asyncio.run(all_three())
+    # THEN each gets Lambda's answer, as from a thread
+    assert slow.timed_out and slow.error == {
+        "errorType": "Sandbox.Timedout", "errorMessage": "Task timed out after 1.00 seconds"}
+    assert hungry.error is not None and hungry.error["errorType"] == "Runtime.OutOfMemory"
+    assert hungry.duration_ms < 2000
+    assert exits.error == {"errorType": "Runtime.ExitError",
+                           "errorMessage": "Runtime exited with error: exit status 3"}
+    # AND no dead worker is left in the pool: the next invoke gets a new one that answers
+    assert runner.invoke("fn-loop-exits", {}).error["errorType"] == "Runtime.ExitError"
+
+
+def test_a_first_invoke_or_a_large_event_goes_through_a_thread(runner: LambdaRunner) -> None:
+    # GIVEN a function with no worker yet
+    runner.register(function("fn-loop-first", "bad", ACCOUNTS[0], "app.echo"))
+
+    async def two() -> list[InvokeResult]:
+        small = {"body": "hi", "isBase64Encoded": False}
+        large = {"body": "x" * (LOOP_MESSAGE_MAX + 1), "isBase64Encoded": False}
+        return [await runner.ainvoke("fn-loop-first", json.dumps(small).encode()),
+                await runner.ainvoke("fn-loop-first", json.dumps(large).encode())]
+
+    # WHEN it is invoked from a loop, then with an event over what the loop writes
+    first, large = asyncio.run(two())
+    # THEN the worker was started for the first, and the large event arrived whole
+    assert json.loads(first.payload["body"]) == {"body": "hi", "b64": False}
+    assert len(json.loads(large.payload["body"])["body"]) == LOOP_MESSAGE_MAX + 1
+
+
+def test_a_caller_that_goes_away_leaves_the_worker_to_finish(
+        runner: LambdaRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a warm worker of a function that takes 50 ms
+    runner.register(function("fn-loop-sleepy", "bad", ACCOUNTS[0], "app.sleepy"))
+    assert runner.warm("fn-loop-sleepy") is None
+    _on_loop_only(monkeypatch)
+
+    async def abandon_then_invoke() -> InvokeResult:
+        call = asyncio.ensure_future(runner.ainvoke("fn-loop-sleepy", b'{"body": "first"}'))
+        await asyncio.sleep(0.01)
+        call.cancel()  # the viewer hung up mid-invoke
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        await asyncio.sleep(0.2)  # the abandoned invoke finishes meanwhile
+        return await runner.ainvoke("fn-loop-sleepy", b'{"body": "second"}')
+
+    # WHEN the next invoke comes
+    result = asyncio.run(abandon_then_invoke())
+    # THEN it got its own answer from the same warm worker, not the abandoned one's reply
+    assert result.payload == {"statusCode": 200, "body": "second"}
+    assert runner.workers()["fn-loop-sleepy"] == 1
