@@ -35,9 +35,10 @@ class Recorder:
     invoked: list[str] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)  # physical id -> function
 
-    def invoke(self, function: str, event: dict[str, Any], timeout: float) -> InvokeResult:
+    async def ainvoke(self, function: str, event: bytes, timeout: float) -> InvokeResult:
         self.invoked.append(self.names.get(function, function))
-        return InvokeResult({"statusCode": 200, "body": json.dumps({"path": event["path"]})})
+        path = json.loads(event)["path"]  # the event's JSON, as the router sends it
+        return InvokeResult({"statusCode": 200, "body": json.dumps({"path": path})})
 
 
 def api_of(template: dict[str, Any], platform: Platform) -> tuple[ApiRouter, Recorder]:

@@ -280,8 +280,9 @@ class RecordingRunner:
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
 
-    def invoke(self, name: str, event: Any, timeout: float | None = None) -> InvokeResult:
-        self.events.append(event)
+    async def ainvoke(self, name: str, event: bytes,
+                      timeout: float | None = None) -> InvokeResult:
+        self.events.append(json.loads(event))  # the event's JSON, as the router sends it
         return InvokeResult(payload={"statusCode": 200, "body": "{}"})
 
 
