@@ -56,7 +56,7 @@ from archway.shared.assets import IGNORED_DIRS, IGNORED_SUFFIXES
 CACHE_DIRS = IGNORED_DIRS - {"tests"}  # src/tests/ is not packaged, but a check may read it
 
 STATE_FILE = ".synth-state.json"
-STATE_VERSION = 1
+STATE_VERSION = 2
 GRANTS_CACHE = ".grants-cache.json"  # archway.shared.synth.GRANTS_CACHE (not imported here)
 PACKAGES = ("archway.shared", "archway.services", "archway.platform", "archway.pipelines")
 ENV_PREFIXES = ("ARCHWAY_", "PIP_")
@@ -71,6 +71,7 @@ class Inputs:
     shared: str
     services: dict[str, str]
     grants: str
+    outside: dict[str, str] = field(default_factory=dict)  # folder -> all but its src/
 
     def changed_services(self, state: State, grants: bool = True) -> set[str] | None:
         """The service folders whose content changed since ``state``, or None when
@@ -94,18 +95,24 @@ class State:
     grants: str
     outputs: dict[str, str]  # file name -> sha256 of the bytes written
     stacks_of: dict[str, list[str]] = field(default_factory=dict)  # service folder -> ids
+    outside: dict[str, str] = field(default_factory=dict)  # Inputs.outside
+    # service folder -> {function: handler} (service.yaml's, checked again when only
+    # the folder's code changed: archway.shared.repackage)
+    handlers: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps({"version": STATE_VERSION, "shared": self.shared,
                            "services": self.services, "grants": self.grants,
-                           "outputs": self.outputs, "stacks_of": self.stacks_of},
+                           "outputs": self.outputs, "stacks_of": self.stacks_of,
+                           "outside": self.outside, "handlers": self.handlers},
                           indent=1, sort_keys=True) + "\n"
 
 
 def inputs(root: Path) -> Inputs:
     """The current fingerprint of ``root``'s inputs (a few ms: small files are read,
     Archway's code and the installed distributions are only listed and stat'ed)."""
-    return Inputs(_shared(root), _services(root), grants_digest(root))
+    services, outside = _services(root)
+    return Inputs(_shared(root), services, grants_digest(root), outside)
 
 
 def grants_digest(root: Path) -> str:
@@ -119,7 +126,9 @@ def load_state(out_dir: Path) -> State | None:
         if data["version"] != STATE_VERSION:
             return None
         return State(data["shared"], dict(data["services"]), data["grants"],
-                     dict(data["outputs"]), {k: list(v) for k, v in data["stacks_of"].items()})
+                     dict(data["outputs"]), {k: list(v) for k, v in data["stacks_of"].items()},
+                     dict(data["outside"]),
+                     {k: dict(v) for k, v in data["handlers"].items()})
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
@@ -213,19 +222,22 @@ def _shared(root: Path) -> str:
     return digest.hexdigest()
 
 
-def _services(root: Path) -> dict[str, str]:
+def _services(root: Path) -> tuple[dict[str, str], dict[str, str]]:
     """Per folder of services/ (any: the loader reads every services/*/service.yaml), its
     files but its own tests/ folder, caches and dot files (no asset packs them and no
-    check reads them)."""
+    check reads them); and the same of its files outside ``src/`` (what the code asset
+    packages): requirements.txt, service.yaml, data."""
     services = os.path.join(root, "services")
-    digests = {}
+    digests, outside = {}, {}
     for name in _names(services):
         folder = os.path.join(services, name)
         if os.path.isdir(folder):
             files = [f for f in _walk(folder, f"services/{name}", CACHE_DIRS, dot_files=False)
                      if not f.startswith(f"services/{name}/tests/")]
             digests[name] = _digest_files(root, files)
-    return digests
+            outside[name] = _digest_files(root, [
+                f for f in files if not f.startswith(f"services/{name}/src/")])
+    return digests, outside
 
 
 def _names(folder: str) -> list[str]:
@@ -316,10 +328,11 @@ def _runtime() -> str:
     return "\n".join(parts)
 
 
-def state_from(inputs: Inputs, outputs: dict[str, str],
-               manifest: dict[str, Any]) -> State:
+def state_from(inputs: Inputs, outputs: dict[str, str], manifest: dict[str, Any],
+               handlers: dict[str, dict[str, str]]) -> State:
     """The state to record after writing ``outputs`` (file name -> text) for
-    ``manifest``: which stacks package each service folder comes from the assets."""
+    ``manifest``: which stacks package each service folder comes from the assets;
+    ``handlers``: each service folder's functions' handlers."""
     stacks_of: dict[str, list[str]] = {}
     assets = manifest.get("assets", {})
     for stack in manifest.get("stacks", []):
@@ -330,4 +343,5 @@ def state_from(inputs: Inputs, outputs: dict[str, str],
                 if stack["id"] not in ids:
                     ids.append(stack["id"])
     return State(inputs.shared, inputs.services, inputs.grants,
-                 {name: digest_text(text) for name, text in outputs.items()}, stacks_of)
+                 {name: digest_text(text) for name, text in outputs.items()}, stacks_of,
+                 inputs.outside, handlers)
