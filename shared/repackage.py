@@ -9,7 +9,8 @@ only (services/blueprint.py; no other stack reads a service's folder): the zip o
 - ``D`` itself is the asset's ``sha256`` and part of its S3 key (``assets/<svc>/D.zip``)
   in the manifest and of ``Code.S3Key`` in the template;
 - ``D[:8]`` ends the logical id of a function's ``AWS::Lambda::Version`` (a function
-  with provisioned concurrency), which the alias refers to;
+  with provisioned concurrency; as archway.shared.naming.logical_id spells it, first
+  letter upper case), which the alias refers to;
 - the ``AWS::ApiGateway::Deployment`` logical id ``Deployment<h>`` and its description
   ``API surface <h>`` hash the API surface (``ServiceStack.API_SURFACE``: its resources
   as ``to_dict()`` gives them, aliases and versions included): ``h`` is recomputed from
@@ -49,6 +50,7 @@ from typing import Any
 from archway.shared import fastjson
 from archway.shared.assets import COMPLETE, Dependencies, DependencyError, package, sha256
 from archway.shared.incremental import Inputs, State
+from archway.shared.naming import logical_id
 from archway.shared.synth import MANIFEST, Rendered
 
 VERSION = "AWS::Lambda::Version"
@@ -158,7 +160,7 @@ def substitute(text: str, renames: dict[str, str]) -> str:
     logical ids derived from them (versions, the API deployment) renamed."""
     body = json.loads(text)
     resources = body.get("Resources", {})
-    short = {old[:SHORT]: new[:SHORT] for old, new in renames.items()}
+    short = {logical_id(old[:SHORT]): logical_id(new[:SHORT]) for old, new in renames.items()}
     titles = {title: title[:-SHORT] + short[title[-SHORT:]]
               for title, resource in resources.items()
               if resource.get("Type") == VERSION and title[-SHORT:] in short}
