@@ -188,6 +188,14 @@ def test_changed_requirements_repackage_the_service(
     again = json.loads((repo_copy / "build" / "dev" / "manifest.json").read_text())["assets"]
     assert again["catalog-arm64"]["sha256"] != new["catalog-arm64"]["sha256"]
     assert_fresh(repo_copy, "dev")
+    # WHEN only its handler changes (the install cached)
+    append(repo_copy / "services" / "catalog" / "src" / "search.py", "\n# changed\n")
+    code, line, _ = synth(repo_copy, capsys, env="dev")
+    # THEN the code and the cached install are packaged again, without a render
+    assert code == 0 and line.endswith("(new code only): svc-catalog)")
+    last = json.loads((repo_copy / "build" / "dev" / "manifest.json").read_text())["assets"]
+    assert last["catalog-arm64"]["sha256"] != again["catalog-arm64"]["sha256"]
+    assert_fresh(repo_copy, "dev")
 
 
 @pytest.mark.parametrize("damage", ["edit", "delete", "extra"])
