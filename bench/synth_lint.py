@@ -10,7 +10,8 @@ run in that repository:
 - synth (unchanged): median of ``--runs`` runs with build/ as the last run left it (the
   incremental synth finds its inputs unchanged and renders nothing);
 - synth (1 handler changed): median of ``--runs`` runs, each after editing catalog's
-  handler (its stack alone is rendered again, the config validated as a whole);
+  handler (its code packaged again and the new digest put in its template and the
+  manifest, the handlers checked again: archway.shared.repackage);
 - synth --force: median of ``--runs`` full renders (what a changed config pays);
 - lint cold: median of ``--cold-runs`` runs, each after deleting build/dev's lint cache
   (every template linted; the synth in it has nothing to render);

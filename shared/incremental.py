@@ -27,6 +27,11 @@ was packaged with and no longer cached under ``build/.cache/deps`` counts as a c
 its service folder (installing again may pick other versions of loose requirements).
 
 - all the same: nothing is rendered, nothing imported beyond this module;
+- only the code of some services changed (files under ``services/<name>/src/``, the
+  rest of the folder as it was: ``Inputs.outside``): the code is packaged again and its
+  new digests substituted in the last outputs, the handlers recorded in the state
+  checked again (archway.shared.repackage: no render, no pydantic); when that path
+  cannot vouch for the result, as below;
 - only some service folders changed (handler code, requirements): the config is
   validated again as a whole (a handler check reads the code) and the stacks packaging
   those folders are rendered again, the others kept (no other stack reads a service's
