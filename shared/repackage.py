@@ -24,10 +24,12 @@ the shared fingerprint of archway.shared.incremental; the service folder outside
 differs from the last one only there. Everything else stays byte for byte: a template
 is parsed, its strings and logical ids substituted, and written with the encoder synth
 uses (archway.shared.fastjson: sorted keys, so a renamed logical id moves as it would).
-A 64-hex digest is unique text; old logical ids are replaced where they are whole
-strings or ``${...}`` references, and the result must contain none of the old names
-and be as long as before (every substitution is of equal length, so the limits checked
-at render time - counts, body size, function policies - hold as they did).
+The template must be what that encoder gives for its own parsed data (so parsing and
+writing again changes nothing else). A 64-hex digest is unique text; old logical ids
+are replaced where they are whole strings or ``${...}`` references, and the result must
+contain none of the old names and be as long as before (every substitution is of equal
+length, so the limits checked at render time - counts, body size, function policies -
+hold as they did).
 
 The handler check of the config (archway.shared.config.semantics.handler_problem) runs
 again for each function of a changed service, with the handlers the last synth
@@ -159,6 +161,8 @@ def substitute(text: str, renames: dict[str, str]) -> str:
     """A template's text with each old asset digest replaced by the new one, and the
     logical ids derived from them (versions, the API deployment) renamed."""
     body = json.loads(text)
+    if fastjson.dumps(body) + "\n" != text:
+        raise Unsure("the template is not what synth writes for its own data")
     resources = body.get("Resources", {})
     short = {logical_id(old[:SHORT]): logical_id(new[:SHORT]) for old, new in renames.items()}
     titles = {title: title[:-SHORT] + short[title[-SHORT:]]
