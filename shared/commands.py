@@ -119,6 +119,7 @@ class _Plan:
     state: State | None  # the last synth's, when its outputs are intact
     changed: set[str] | None  # service folders changed since; None: render all
     manifest: dict[str, Any] | None = None  # the last synth's, when its outputs are intact
+    redefined: frozenset[str] = frozenset()  # of ``changed``, those whose service.yaml did
 
     def result(self) -> SynthResult:
         """The last synth's result, as it is on disk."""
@@ -197,7 +198,8 @@ def _plan(root: Path, env: str, current: Inputs, force: bool) -> _Plan:
         changed = None if "" in missing else changed | missing
     if changed and env == TOOLING:  # the pipelines' bootstrap reads every environment
         changed = None
-    return _Plan(env, out_dir, state, changed, manifest)
+    redefined = frozenset(current.redefined(state)) if changed is not None else frozenset()
+    return _Plan(env, out_dir, state, changed, manifest, redefined)
 
 
 def _render(root: Path, plan: _Plan) -> tuple[Rendered | None, list[str] | None]:
@@ -207,6 +209,8 @@ def _render(root: Path, plan: _Plan) -> tuple[Rendered | None, list[str] | None]
         return render_env(root, plan.env), None
     if not plan.changed:
         return None, []
+    if plan.redefined:
+        return _render_redefined(root, plan)
     defer_rare_imports()
     from archway.services.blueprint import service_stack
     from archway.shared.synth import render_some
@@ -222,6 +226,30 @@ def _render(root: Path, plan: _Plan) -> tuple[Rendered | None, list[str] | None]
     return render_some(platform, plan.out_dir, stacks, plan.result().manifest), sorted(expected)
 
 
+def _render_redefined(root: Path, plan: _Plan) -> tuple[Rendered, list[str] | None]:
+    """Some services' definitions changed (and nothing outside services/): every stack is
+    built (the bootstrap's execution roles serve them all), and rendered are the
+    platform's own stacks (edge, auth, bootstrap: they read every service's definition)
+    and the changed services' stacks. Another service's stack is kept: it is built from
+    the platform's files, its own folder and Archway's code alone (archway.shared.model
+    ``_service`` reads ``config.services[name]``; services/blueprint.py the platform's
+    name, environment and settings). When the stacks are not those of the last synth
+    (an account added or dropped makes or removes a bootstrap stack), all are rendered."""
+    defer_rare_imports()
+    from archway.shared.synth import platform_stacks, render_all, render_some
+
+    platform = load_platform(root, plan.env)  # validates every file, handler code too
+    stacks = platform_stacks(platform)
+    previous = plan.result().manifest
+    if [stack.id for stack in stacks] != [entry["id"] for entry in previous["stacks"]]:
+        return render_all(platform, stacks=stacks), None
+    changed = {s.stack_name for s in platform.services
+               if s.source_dir.parent.name in (plan.changed or set())}
+    again = [s for s in stacks if s.kind != "service" or s.name in changed]
+    return (render_some(platform, plan.out_dir, again, previous),
+            sorted(stack.id for stack in again))
+
+
 def _write(plan: _Plan, current: Inputs, rendered: Rendered | None,
            ids: list[str] | None, handlers: dict[str, dict[str, str]] | None = None,
            ) -> Synthesized:
@@ -231,7 +259,8 @@ def _write(plan: _Plan, current: Inputs, rendered: Rendered | None,
         assert plan.state is not None
         if plan.changed:
             incremental.save_state(plan.out_dir, replace(
-                plan.state, services=current.services, outside=current.outside))
+                plan.state, services=current.services, outside=current.outside,
+                definitions=current.definitions))
         return Synthesized(plan.env, plan.result(), [], validated=bool(plan.changed))
     incremental.forget(rendered.out_dir)
     result = rendered.write()

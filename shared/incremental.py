@@ -77,6 +77,12 @@ class Inputs:
     services: dict[str, str]
     grants: str
     outside: dict[str, str] = field(default_factory=dict)  # folder -> all but its src/
+    definitions: dict[str, str] = field(default_factory=dict)  # folder -> its *.yaml
+
+    def redefined(self, state: State) -> set[str]:
+        """The service folders whose definition files (``service.yaml``) changed."""
+        return {name for name, digest in self.definitions.items()
+                if state.definitions.get(name) != digest}
 
     def changed_services(self, state: State, grants: bool = True) -> set[str] | None:
         """The service folders whose content changed since ``state``, or None when
@@ -104,12 +110,14 @@ class State:
     # service folder -> {function: handler} (service.yaml's, checked again when only
     # the folder's code changed: archway.shared.repackage)
     handlers: dict[str, dict[str, str]] = field(default_factory=dict)
+    definitions: dict[str, str] = field(default_factory=dict)  # Inputs.definitions
 
     def to_json(self) -> str:
         return json.dumps({"version": STATE_VERSION, "shared": self.shared,
                            "services": self.services, "grants": self.grants,
                            "outputs": self.outputs, "stacks_of": self.stacks_of,
-                           "outside": self.outside, "handlers": self.handlers},
+                           "outside": self.outside, "handlers": self.handlers,
+                           "definitions": self.definitions},
                           indent=1, sort_keys=True) + "\n"
 
 
@@ -117,7 +125,7 @@ def inputs(root: Path) -> Inputs:
     """The current fingerprint of ``root``'s inputs (a few ms: small files are read,
     Archway's code and the installed distributions are only listed and stat'ed)."""
     services, outside = _services(root)
-    return Inputs(_shared(root), services, grants_digest(root), outside)
+    return Inputs(_shared(root), services, grants_digest(root), outside, _definitions(root))
 
 
 def grants_digest(root: Path) -> str:
@@ -133,7 +141,8 @@ def load_state(out_dir: Path) -> State | None:
         return State(data["shared"], dict(data["services"]), data["grants"],
                      dict(data["outputs"]), {k: list(v) for k, v in data["stacks_of"].items()},
                      dict(data["outside"]),
-                     {k: dict(v) for k, v in data["handlers"].items()})
+                     {k: dict(v) for k, v in data["handlers"].items()},
+                     dict(data["definitions"]))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
@@ -210,21 +219,35 @@ def _shared(root: Path) -> str:
     digest = hashlib.sha256()
     services = os.path.join(root, "services")
     entries = _names(services)  # a service folder added, removed or renamed
-    definitions = [f"services/{folder}/{name}" for folder in entries
-                   for name in _names(os.path.join(services, folder))
-                   if name.lower().endswith((".yaml", ".yml"))]  # misspelled ones too
+    definitions = [name for folder in entries for name in _definition_files(root, folder)]
     config = _walk(os.path.join(root, "config"), "config", {"__pycache__"})
     platform = _walk(os.path.join(root, "platform"), "platform", {"__pycache__"})
-    for label, files in (("config", config), ("definitions", definitions),
-                         ("platform", platform)):
+    for label, files in (("config", config), ("platform", platform)):
         digest.update(f"[{label}]".encode())
         digest.update(_digest_files(root, files).encode())
     digest.update("[names]\0{}".format("\0".join(entries)).encode())
+    digest.update("[definitions]\0{}".format("\0".join(definitions)).encode())
     digest.update(b"[code]")
     digest.update(_code_digest().encode())
     digest.update(b"[runtime]")
     digest.update(_runtime().encode())
     return digest.hexdigest()
+
+
+def _definition_files(root: Path | str, folder: str) -> list[str]:
+    """A service folder's definition files: every ``*.yaml``/``*.yml`` directly in it
+    (misspelled ones too: the loader names them)."""
+    return [f"services/{folder}/{name}"
+            for name in _names(os.path.join(root, "services", folder))
+            if name.lower().endswith((".yaml", ".yml"))]
+
+
+def _definitions(root: Path) -> dict[str, str]:
+    """Per folder of services/, the content of its definition files (their names are
+    part of the shared fingerprint)."""
+    services = os.path.join(root, "services")
+    return {name: _digest_files(root, _definition_files(root, name))
+            for name in _names(services) if os.path.isdir(os.path.join(services, name))}
 
 
 def _services(root: Path) -> tuple[dict[str, str], dict[str, str]]:
@@ -349,4 +372,4 @@ def state_from(inputs: Inputs, outputs: dict[str, str], manifest: dict[str, Any]
                     ids.append(stack["id"])
     return State(inputs.shared, inputs.services, inputs.grants,
                  {name: digest_text(text) for name, text in outputs.items()}, stacks_of,
-                 inputs.outside, handlers)
+                 inputs.outside, handlers, inputs.definitions)

@@ -136,17 +136,55 @@ def test_a_changed_config_key_renders_all(synthesized: Path,
     assert_fresh(synthesized)
 
 
-def test_a_changed_service_definition_renders_all(synthesized: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_changed_service_definition_renders_its_stack_and_the_platforms(
+        synthesized: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN reviews' stack as written
+    reviews = (synthesized / "build" / ENV / "svc-reviews.json").stat().st_mtime_ns
     # WHEN catalog's search function gets 512 MB in service.yaml
     edit_yaml(synthesized / "services" / "catalog" / "service.yaml",
               lambda d: d["functions"]["search"].update(memory=512))
     code, line, _ = synth(synthesized, capsys)
-    # THEN the template says 512 MB
-    assert code == 0 and "rendered all" in line
+    # THEN catalog's stack and the platform's own (they read every service's routes) are
+    # rendered, reviews' kept; the template says 512 MB, and build/ is a full render
+    assert code == 0
+    assert line.endswith(": auth, edge, edge-global, svc-catalog)"), line
     search = functions(template(synthesized, "svc-catalog"))["archway-local-catalog-search"]
     assert search["MemorySize"] == 512
+    assert (synthesized / "build" / ENV / "svc-reviews.json").stat().st_mtime_ns == reviews
     assert_fresh(synthesized)
+    # AND the next synth has nothing to do
+    assert "inputs unchanged" in synth(synthesized, capsys)[1]
+
+
+def test_a_new_route_reaches_the_edge_and_the_bootstrap(
+        repo_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN dev (bootstrap stacks, an auth stack) synthesized once
+    assert synth(repo_copy, capsys, env="dev")[0] == 0
+    # WHEN catalog gets a new route in service.yaml
+    edit_yaml(repo_copy / "services" / "catalog" / "service.yaml",
+              lambda d: d["routes"].append({"method": "GET", "path": "/api/catalog/extra",
+                                            "function": "search"}))
+    code, line, _ = synth(repo_copy, capsys, env="dev")
+    # THEN catalog's stack and every platform stack are rendered, reviews' kept, and
+    # build/dev is exactly a full render
+    assert code == 0 and "rendered all" not in line
+    assert "svc-catalog" in line and "svc-reviews" not in line and "edge" in line
+    assert_fresh(repo_copy, "dev")
+
+
+def test_a_service_moved_to_another_account_renders_all(
+        repo_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN dev synthesized once
+    assert synth(repo_copy, capsys, env="dev")[0] == 0
+    # WHEN catalog moves to a new dev account (a new bootstrap stack)
+    edit_yaml(repo_copy / "services" / "catalog" / "service.yaml",
+              lambda d: d["accounts"].update(dev="219999999999"))
+    code, line, _ = synth(repo_copy, capsys, env="dev")
+    # THEN everything is rendered: the stacks are not those of the last synth
+    assert code == 0 and "rendered all" in line
+    manifest = json.loads((repo_copy / "build" / "dev" / "manifest.json").read_text())
+    assert "bootstrap-219999999999-eu-west-1" in {s["id"] for s in manifest["stacks"]}
+    assert_fresh(repo_copy, "dev")
 
 
 def test_changed_requirements_repackage_the_service(
@@ -407,15 +445,16 @@ def test_two_services_changed_at_once(synthesized: Path,
     assert "inputs unchanged" in synth(synthesized, capsys)[1]
 
 
-def test_code_and_service_definition_changed_together_render_all(
+def test_code_and_service_definition_changed_together_render_its_stack(
         synthesized: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # WHEN catalog's handler and its service.yaml change together
     append(synthesized / "services" / "catalog" / "src" / "search.py", "\n# changed\n")
     edit_yaml(synthesized / "services" / "catalog" / "service.yaml",
               lambda d: d["functions"]["search"].update(memory=1024))
     code, line, _ = synth(synthesized, capsys)
-    # THEN everything is rendered: the new memory and the new code
-    assert code == 0 and "rendered all" in line
+    # THEN its stack is rendered (not only new code put in): the new memory and code
+    assert code == 0 and "new code only" not in line
+    assert line.endswith(": auth, edge, edge-global, svc-catalog)"), line
     search = functions(template(synthesized, "svc-catalog"))["archway-local-catalog-search"]
     assert search["MemorySize"] == 1024
     assert_fresh(synthesized)
