@@ -1,6 +1,6 @@
-"""Benchmark: whole-process `archway synth --env dev` (inputs unchanged, one handler changed,
---force), cold and warm `archway lint --env dev` at N = 2, 24 and 100 services, with
-medians and the cost per added service.
+"""Benchmark: whole-process `archway synth --env dev` (inputs unchanged, one handler or one
+service.yaml changed, --force), cold and warm `archway lint --env dev` at N = 2, 24 and
+100 services, with medians and the cost per added service.
 
 Each size is a generated repository in a temporary folder (bench/_generate.py: the real
 services plus generated one-function services). Per size, every command is a new process
@@ -12,6 +12,9 @@ run in that repository:
 - synth (1 handler changed): median of ``--runs`` runs, each after editing catalog's
   handler (its code packaged again and the new digest put in its template and the
   manifest, the handlers checked again: archway.shared.repackage);
+- synth (1 service.yaml changed): median of ``--runs`` runs, each after editing catalog's
+  service.yaml (a comment: its stack and the platform's own are rendered again, the
+  other services' kept);
 - synth --force: median of ``--runs`` full renders (what a changed config pays);
 - lint cold: median of ``--cold-runs`` runs, each after deleting build/dev's lint cache
   (every template linted; the synth in it has nothing to render);
@@ -45,11 +48,12 @@ ARCHWAY = [sys.executable, "-m", "archway.shared.cli"]
 ENV = "dev"
 LINT_CACHE = ".lint-cache.json"  # archway.shared.lint.CACHE_FILE (not imported: no cfn-lint)
 # Targets of issue #14, medians of whole processes on this machine.
-SYNTHS = ("synth (unchanged)", "synth (1 handler)", "synth --force")
+SYNTHS = ("synth (unchanged)", "synth (1 handler)", "synth (1 service.yaml)", "synth --force")
 TARGETS = {**{(name, 2): 0.25 for name in SYNTHS}, **{(name, 100): 1.5 for name in SYNTHS},
            ("lint cold", 100): 20.0,
            ("lint warm", 2): 0.3, ("lint warm", 24): 0.3, ("lint warm", 100): 0.3}
 HANDLER = Path("services") / "catalog" / "src" / "search.py"  # edited: one service changed
+DEFINITION = Path("services") / "catalog" / "service.yaml"  # edited: one definition changed
 
 
 def timed(argv: list[str], root: Path, runs: int,
@@ -101,6 +105,11 @@ def measure(root: Path, runs: int, cold_runs: int) -> dict[str, tuple[float, flo
     medians["synth (1 handler)"] = report(
         f"N={count} synth --env dev (catalog's handler changed)",
         timed(synth, root, runs, before=lambda: _edit(handler, next(edits))))
+    definition = root / DEFINITION
+    edits = iter(range(runs))
+    medians["synth (1 service.yaml)"] = report(
+        f"N={count} synth --env dev (catalog's service.yaml changed)",
+        timed(synth, root, runs, before=lambda: _edit(definition, next(edits))))
     medians["synth --force"] = report(f"N={count} synth --env dev --force (full render)",
                                       timed([*synth, "--force"], root, runs))
     templates = len(json.loads((root / "build" / ENV / "manifest.json").read_text())["stacks"])

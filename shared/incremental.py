@@ -5,17 +5,18 @@ or cfn-lint (make's and bazel's question: are the outputs up to date with the in
 An environment's inputs are fingerprinted in three parts:
 
 - ``shared``: everything any stack may read. The content of every file under
-  ``config/``, of every ``services/*/service.yaml`` and of the repository's
-  ``platform/`` folder; the names found in ``services/`` and its folders (a new, removed
-  or misspelled config file); Archway's own code (path, size and modification time of
-  every file of the installed ``archway`` packages: its blueprints, rules and CloudFront
-  Functions); the installed distributions (the names of the ``*.dist-info`` folders on
-  the import path carry their versions: troposphere, awacs, pydantic, cfn-lint,
-  policy_sentry...); the Python version and interpreter; ``ARCHWAY_*`` and ``PIP_*``
-  environment variables.
-- ``services``: per folder ``services/<name>/``, the content of every file an asset or
-  a check may read (its ``src/``, ``requirements.txt``, data; not its own ``tests/``,
-  caches or dot files, which no template depends on).
+  ``config/`` and of the repository's ``platform/`` folder; the names found in
+  ``services/`` and its folders (a new, removed or misspelled config file); Archway's
+  own code (path, size and modification time of every file of the installed
+  ``archway`` packages: its blueprints, rules and CloudFront Functions); the installed
+  distributions (the names of the ``*.dist-info`` folders on the import path carry
+  their versions: troposphere, awacs, pydantic, cfn-lint, policy_sentry...); the
+  Python version and interpreter; ``ARCHWAY_*`` and ``PIP_*`` environment variables.
+- ``services``: per folder ``services/<name>/``, the content of every file the loader,
+  an asset or a check may read (``service.yaml``, ``src/``, ``requirements.txt``,
+  data; not its own ``tests/``, caches or dot files, which no template depends on);
+  apart, the content of its definition files (``definitions``) and of everything but
+  its ``src/`` (``outside``).
 - ``grants``: the execution roles' computed grants cached in ``build/`` (what the
   bootstrap stacks are rendered from: not an input of the local environment, which has
   none).
@@ -32,6 +33,12 @@ its service folder (installing again may pick other versions of loose requiremen
   new digests substituted in the last outputs, the handlers recorded in the state
   checked again (archway.shared.repackage: no render, no pydantic); when that path
   cannot vouch for the result, as below;
+- some services' definitions changed (``services/<name>/*.yaml``: ``Inputs.definitions``;
+  their names are part of ``shared``), nothing else outside service folders: the
+  config is validated again, every stack built, and the platform's own stacks (edge,
+  auth, bootstrap: they read every service's definition) rendered with those of the
+  changed folders; other services' stacks are kept (a service stack is built from the
+  platform's files, its own folder and Archway's code alone);
 - only some service folders changed (handler code, requirements): the config is
   validated again as a whole (a handler check reads the code) and the stacks packaging
   those folders are rendered again, the others kept (no other stack reads a service's
