@@ -130,14 +130,14 @@ def _edit(handler: Path, number: int) -> None:
 def summary(results: dict[int, dict[str, tuple[float, float]]]) -> None:
     sizes = sorted(results)
     for index, kind in ((0, "wall"), (1, "cpu")):
-        print(f"\n{f'{kind} medians':<20}" + "".join(f"{f'N={n}':>10}" for n in sizes)
+        print(f"\n{f'{kind} medians':<24}" + "".join(f"{f'N={n}':>10}" for n in sizes)
               + f"{'per service':>14}   target (on medians of wall time)" * (index == 0))
         for name in results[sizes[0]]:
             row = [results[n][name][index] for n in sizes]
             slope = (row[-1] - row[0]) / (sizes[-1] - sizes[0]) if len(sizes) > 1 else 0.0
             verdicts = [f"N={n} {_verdict(results[n][name][0], TARGETS[(name, n)])}"
                         for n in sizes if (name, n) in TARGETS and index == 0]
-            print(f"{name:<20}" + "".join(f"{t:>9.3f}s" for t in row)
+            print(f"{name:<24}" + "".join(f"{t:>9.3f}s" for t in row)
                   + f"{slope * 1000:>11.1f} ms   " + ", ".join(verdicts))
 
 

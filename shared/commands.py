@@ -155,7 +155,7 @@ def synth_all(root: Path, env: str, force: bool = False) -> list[Synthesized]:
 def _repackage(root: Path, plan: _Plan, current: Inputs) -> Repackaged | None:
     """Only service code changed: the outputs from the last ones and the new code's
     digests (archway.shared.repackage), or None (render as usual)."""
-    if plan.state is None or not plan.changed or plan.manifest is None:
+    if plan.state is None or not plan.changed or plan.manifest is None or plan.redefined:
         return None
     from archway.shared.repackage import repackage
 
