@@ -557,3 +557,19 @@ def test_a_template_not_as_expected_is_rendered_the_usual_way(
     # THEN its stack is rendered the usual way, and build/ is a full render again
     assert code == 0 and line.endswith(": svc-catalog)") and "new code only" not in line
     assert_fresh(synthesized)
+
+
+def test_lint_after_new_code_lints_only_the_changed_template(
+        synthesized: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN every template linted clean once (remembered by template content)
+    assert main(["lint", "--env", ENV, "--root", str(synthesized)]) == 0
+    capsys.readouterr()
+    # WHEN only catalog's handler changes and the environment is linted again
+    append(synthesized / "services" / "catalog" / "src" / "search.py", "\n# changed\n")
+    code = main(["lint", "--env", ENV, "--root", str(synthesized)])
+    err = capsys.readouterr().err
+    # THEN cfn-lint reads catalog's template alone (the others' cache keys, their
+    # bytes, are unchanged), finding nothing, and build/ is what a full render gives
+    assert code == 0
+    assert f"{ENV}: 5 templates (1 linted," in err and ", 0 findings" in err
+    assert_fresh(synthesized)
