@@ -12,7 +12,7 @@ only (services/blueprint.py; no other stack reads a service's folder): the zip o
   with provisioned concurrency; as archway.shared.naming.logical_id spells it, first
   letter upper case), which the alias refers to;
 - the ``AWS::ApiGateway::Deployment`` logical id ``Deployment<h>`` and its description
-  ``API surface <h>`` hash the API surface (``ServiceStack.API_SURFACE``: its resources
+  ``API surface <h>`` hash the API surface (``ServiceBlueprint.API_SURFACE``: its resources
   as ``to_dict()`` gives them, aliases and versions included): ``h`` is recomputed from
   the template's own resources, after checking that the same recipe gives the old
   template's ``h`` (when it does not, the template is not one this module understands);
@@ -57,7 +57,7 @@ from archway.shared.synth import MANIFEST, Rendered
 
 VERSION = "AWS::Lambda::Version"
 DEPLOYMENT = "AWS::ApiGateway::Deployment"
-# services/blueprint.py ServiceStack.API_SURFACE (not imported: it imports troposphere)
+# services/blueprint.py ServiceBlueprint.API_SURFACE (not imported: it imports troposphere)
 API_SURFACE = ("AWS::ApiGateway::Resource", "AWS::ApiGateway::Method",
                "AWS::ApiGateway::Authorizer",
                "AWS::Lambda::Permission", "AWS::Lambda::Alias", "AWS::Lambda::Version")

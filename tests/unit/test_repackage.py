@@ -67,3 +67,13 @@ def test_a_deployment_id_that_is_not_its_surface_digest_is_refused() -> None:
     # WHEN substituted, THEN refused
     with pytest.raises(Unsure):
         substitute(broken, {OLD: NEW})
+
+
+def test_the_api_surface_is_the_blueprints() -> None:
+    # GIVEN the service blueprint, which hashes its API surface into the deployment's id
+    from archway.services.blueprint import ServiceBlueprint
+    from archway.shared import repackage
+
+    # THEN the new-code-only path recomputes that hash over the same resource types
+    # (were they to differ, it would only ever fall back to a full render)
+    assert set(repackage.API_SURFACE) == set(ServiceBlueprint.API_SURFACE)
