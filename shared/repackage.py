@@ -202,7 +202,7 @@ def _deployment(resources: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def surface_digest(resources: dict[str, Any]) -> str:
-    """services/blueprint.py ServiceStack.deployment's digest, from rendered resources."""
+    """services/blueprint.py ServiceBlueprint.deployment's digest, from rendered resources."""
     surface = {title: resource for title, resource in sorted(resources.items())
                if resource.get("Type") in API_SURFACE}
     return hashlib.sha256(json.dumps(surface, sort_keys=True).encode()).hexdigest()[:SHORT]
