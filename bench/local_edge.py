@@ -9,6 +9,8 @@ shared/local/timing.py), medians over the requests:
   pipe to the worker), handler (its own call, as Lambda's REPORT Duration)
   of which DynamoDB query = the handler's query alone, boto3 resource -> moto, timed the
   same way from this process with the function's credentials
+CPU per cache miss (edge, moto, workers: user + system of each process) is counted over the
+timed requests only, not the warm-up ones (the first of which starts the function's worker).
 Every request is bounded (count and 30 s timeout) and goes to 127.0.0.1 only; the client
 is http.client over keep-alive connections, light enough not to be the bottleneck.
 """
