@@ -191,6 +191,7 @@ def _project_once() -> None:
                     attrs=serializer.serialize(result)["M"])
 
     project_once.archway_once = True  # type: ignore[attr-defined]
+    project_once.archway_original = project  # type: ignore[attr-defined]
     Item.project = project_once  # type: ignore[method-assign]
 
 

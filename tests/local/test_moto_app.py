@@ -224,3 +224,254 @@ def test_projections_converting_each_item_once_give_motos_answers(
                              "ok": {"BOOL": False}}
     per_item = {1: 2, 2: 2, 3: 2 * 4, 4: 2}  # two items per query
     assert len(conversions) == sum(per_item.values())
+
+
+# ------------------------------------------------------------- DynamoDB item reads (moto_dynamodb)
+
+KEY_TYPES = ("S", "N", "B")
+WORDS = ["a", "ab", "abc", "b", "ba", "Z", "é", "éa", "😀", "a😀", "~", "0", "10", "9"]
+NUMBERS = ["0", "1", "1.0", "-1", "2.5", "10", "-3.5e2", "0.001", "99999999", "7E+1", "-0.5"]
+BLOBS = [b"\x00", b"\x00\x01", b"\x01", b"a", b"ab", b"\xff", b"\xfe\xff", b"b"]
+
+
+def _key_value(rng: Any, kind: str) -> dict[str, Any]:
+    if kind == "S":
+        return {"S": rng.choice(WORDS)}
+    if kind == "N":
+        return {"N": rng.choice(NUMBERS)}
+    return {"B": rng.choice(BLOBS)}
+
+
+def _any_value(rng: Any, depth: int = 0) -> dict[str, Any]:
+    kind = rng.choice(["S", "N", "B", "BOOL", "NULL", "SS", "NS", "BS"]
+                      + (["M", "L"] if depth < 2 else []))
+    if kind in KEY_TYPES:
+        return _key_value(rng, kind)
+    if kind == "BOOL":
+        return {"BOOL": rng.random() < 0.5}
+    if kind == "NULL":
+        return {"NULL": True}
+    if kind == "SS":
+        return {"SS": rng.sample(WORDS, rng.randint(1, 4))}
+    if kind == "NS":
+        return {"NS": rng.sample(["1", "2.5", "-3", "40", "0.5"], rng.randint(1, 3))}
+    if kind == "BS":
+        return {"BS": rng.sample(BLOBS, rng.randint(1, 3))}
+    if kind == "L":
+        return {"L": [_any_value(rng, depth + 1) for _ in range(rng.randint(0, 3))]}
+    return {"M": {f"m{i}": _any_value(rng, depth + 1) for i in range(rng.randint(0, 3))}}
+
+
+class Schema:
+    """A generated table: key types, indexes and the attributes they use."""
+
+    def __init__(self, rng: Any) -> None:
+        self.hash_type = rng.choice(KEY_TYPES)
+        self.range_type = rng.choice((*KEY_TYPES, None))
+        self.index_types = {"gh": rng.choice(KEY_TYPES), "gr": rng.choice(KEY_TYPES),
+                            "lr": rng.choice(KEY_TYPES)}
+        projections = [{"ProjectionType": "ALL"}, {"ProjectionType": "KEYS_ONLY"},
+                       {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["a1", "m"]}]
+        self.indexes: dict[str, tuple[str, str | None]] = {}
+        self.gsis = []
+        for name, hash_name, range_name in (("g_hr", "gh", "gr"), ("g_h", "gh", None),
+                                            ("g_r", "gr", "gh")):
+            keys = [{"AttributeName": hash_name, "KeyType": "HASH"}]
+            if range_name:
+                keys.append({"AttributeName": range_name, "KeyType": "RANGE"})
+            self.gsis.append({"IndexName": name, "KeySchema": keys,
+                              "Projection": rng.choice(projections)})
+            self.indexes[name] = (hash_name, range_name)
+        self.lsis = []
+        if self.range_type:
+            self.lsis.append({"IndexName": "l_r", "Projection": rng.choice(projections),
+                              "KeySchema": [{"AttributeName": "h", "KeyType": "HASH"},
+                                            {"AttributeName": "lr", "KeyType": "RANGE"}]})
+            self.indexes["l_r"] = ("h", "lr")
+
+    def type_of(self, name: str) -> str:
+        return {"h": self.hash_type, "r": self.range_type or "S", **self.index_types}[name]
+
+    def create(self, dynamodb: Any, table: str) -> None:
+        keys = [{"AttributeName": "h", "KeyType": "HASH"}]
+        names = {"h": self.hash_type, **self.index_types}
+        if self.range_type:
+            keys.append({"AttributeName": "r", "KeyType": "RANGE"})
+            names["r"] = self.range_type
+        else:
+            names.pop("lr")
+        dynamodb.create_table(
+            TableName=table, BillingMode="PAY_PER_REQUEST", KeySchema=keys,
+            AttributeDefinitions=[{"AttributeName": n, "AttributeType": t}
+                                  for n, t in names.items()],
+            GlobalSecondaryIndexes=self.gsis, **({"LocalSecondaryIndexes": self.lsis}
+                                                 if self.lsis else {}))
+
+    def item(self, rng: Any) -> dict[str, Any]:
+        item = {"h": _key_value(rng, self.hash_type)}
+        if self.range_type:
+            item["r"] = _key_value(rng, self.range_type)
+        for name in ("gh", "gr", "lr"):
+            if rng.random() < 0.75 and (name != "lr" or self.range_type):
+                item[name] = _key_value(rng, self.index_types[name])
+        for name in ("a1", "a2", "m", "s", "name"):
+            if rng.random() < 0.7:
+                item[name] = _any_value(rng)
+        if rng.random() < 0.3:
+            item["m"] = {"M": {"x": _any_value(rng), "y": {"L": [_any_value(rng)]}}}
+        return item
+
+
+PROJECTION_EXPRESSIONS = [
+    ("a1, #n, h", {"#n": "name"}), ("m.x, a2", {}), ("m, m.x", {}), ("m.y[0], s", {}),
+    ("a1, a1, missing", {}), ("#k", {"#k": "gh"}), ("s[1], a2.deep", {}),
+]
+COMPARISONS = ["=", "<", "<=", ">", ">=", "BETWEEN", "BEGINS_WITH"]
+
+
+def _query_request(rng: Any, schema: Schema, table: str) -> dict[str, Any]:
+    index = rng.choice([None, None, *schema.indexes])
+    hash_name, range_name = schema.indexes[index] if index else (
+        "h", "r" if schema.range_type else None)
+    values = {":h": _key_value(rng, schema.type_of(hash_name))}
+    condition = "#hk = :h"
+    names = {"#hk": hash_name}
+    if range_name and rng.random() < 0.6:
+        kind = schema.type_of(range_name)
+        comparison = rng.choice(COMPARISONS if kind != "N" else COMPARISONS[:-1])
+        values[":a"] = _key_value(rng, kind)
+        names["#rk"] = range_name
+        if comparison == "BETWEEN":
+            values[":b"] = _key_value(rng, kind)
+            condition += " AND #rk BETWEEN :a AND :b"
+        elif comparison == "BEGINS_WITH":
+            condition += " AND begins_with(#rk, :a)"
+        else:
+            condition += f" AND #rk {comparison} :a"
+    request: dict[str, Any] = {"TableName": table, "KeyConditionExpression": condition,
+                               "ExpressionAttributeValues": values}
+    if index:
+        request["IndexName"] = index
+    if rng.random() < 0.6:
+        request["Limit"] = rng.randint(1, 4)
+    if rng.random() < 0.5:
+        request["ScanIndexForward"] = False
+    if rng.random() < 0.5:
+        expression, more = rng.choice(PROJECTION_EXPRESSIONS)
+        request["ProjectionExpression"] = expression
+        names.update(more)
+    if rng.random() < 0.2:
+        request["FilterExpression"] = "attribute_exists(a1)"
+    if rng.random() < 0.1:
+        request["Select"] = "COUNT"
+    if rng.random() < 0.1:
+        request["ConsistentRead"] = True  # an error on a GSI
+    if rng.random() < 0.1:
+        request["ReturnConsumedCapacity"] = "TOTAL"
+    request["ExpressionAttributeNames"] = names
+    return request
+
+
+def _pages(dynamodb: Any, request: dict[str, Any]) -> list[Any]:
+    """Every page of a query (following LastEvaluatedKey), or the error."""
+    pages = []
+    request = dict(request)
+    for _ in range(60):
+        try:
+            answer = dynamodb.query(**request)
+        except ClientError as exc:
+            answer = exc.response
+        except Exception as exc:  # noqa: BLE001 - moto's own bugs must be the same too
+            answer = {"raised": f"{type(exc).__name__}: {exc}"}
+        answer.pop("ResponseMetadata", None)
+        pages.append(answer)
+        if "LastEvaluatedKey" not in answer:
+            break
+        request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+    return pages
+
+
+class Answered:
+    """Counts the queries the fast path answered, and those it left to moto."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from archway.shared.local import moto_dynamodb
+
+        self.fast = self.moto = 0
+        real = moto_dynamodb.fast_query
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            try:
+                answer = real(*args, **kwargs)
+            except Exception:
+                self.moto += 1
+                raise
+            self.fast += 1
+            return answer
+
+        monkeypatch.setattr(moto_dynamodb, "fast_query", counted)
+
+
+def _both(monkeypatch: pytest.MonkeyPatch, call: Any) -> tuple[Any, Any]:
+    """``call()`` answered by moto's own Table.query and Item.project, then by the fast."""
+    from moto.dynamodb.models.table import Table
+
+    fast_query, fast_project = Table.query, Item.project
+    with monkeypatch.context() as moto_only:
+        moto_only.setattr(Table, "query", fast_query.archway_original)
+        moto_only.setattr(Item, "project", _moto_project(fast_project))
+        expected = call()
+    return expected, call()
+
+
+def _moto_project(project: Any) -> Any:
+    while hasattr(project, "archway_original"):
+        project = project.archway_original
+    return project
+
+
+@pytest.fixture
+def fast_reads(monkeypatch: pytest.MonkeyPatch, credentials: None) -> None:
+    """moto_dynamodb installed (restored after the test)."""
+    from moto.dynamodb.models.table import Table
+
+    from archway.shared.local import moto_dynamodb
+
+    monkeypatch.setattr(Table, "query", Table.query)
+    monkeypatch.setattr(Item, "project", Item.project)
+    assert moto_dynamodb.install()
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_fast_queries_answer_what_moto_answers(
+        seed: int, monkeypatch: pytest.MonkeyPatch, fast_reads: None) -> None:
+    import random
+
+    # GIVEN a generated table (string, number or binary keys, with or without a range key,
+    # GSIs with and without a range key, an LSI, every projection type) of items of every
+    # attribute type, some missing an index's keys
+    rng = random.Random(seed)
+    schema = Schema(rng)
+    answered = Answered(monkeypatch)
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
+        schema.create(dynamodb, "t")
+        for _ in range(rng.randint(20, 60)):
+            dynamodb.put_item(TableName="t", Item=schema.item(rng))
+        keys = [item for item in dynamodb.scan(TableName="t")["Items"]]
+        # WHEN generated queries (hash equality, every range condition, Limit, both
+        # directions, projections, filters, counts, errors) are answered page by page,
+        # by moto and by the fast path
+        for _ in range(40):
+            request = _query_request(rng, schema, "t")
+            if keys and rng.random() < 0.7:  # mostly partitions that exist
+                hash_name = schema.indexes[request["IndexName"]][0] \
+                    if "IndexName" in request else "h"
+                holder = rng.choice([k for k in keys if hash_name in k] or keys)
+                if hash_name in holder:
+                    request["ExpressionAttributeValues"][":h"] = holder[hash_name]
+            expected, got = _both(monkeypatch, lambda r=request: _pages(dynamodb, r))
+            # THEN every page is the same: items, their order, counts, keys and errors
+            assert got == expected, request
+    # AND the fast path answered most of them (not only moto's own)
+    assert answered.fast > answered.moto
