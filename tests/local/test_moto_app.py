@@ -475,3 +475,167 @@ def test_fast_queries_answer_what_moto_answers(
             assert got == expected, request
     # AND the fast path answered most of them (not only moto's own)
     assert answered.fast > answered.moto
+
+
+def test_pages_cut_at_one_megabyte_are_moto_pages(
+        monkeypatch: pytest.MonkeyPatch, fast_reads: None) -> None:
+    import random
+
+    # GIVEN a partition of items of 60 to 300 KB (several MB in all), on the table and on
+    # an index
+    rng = random.Random(7)
+    answered = Answered(monkeypatch)
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="eu-west-1")
+        dynamodb.create_table(
+            TableName="big", BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": n, "AttributeType": t}
+                                  for n, t in (("h", "S"), ("r", "N"), ("g", "S"))],
+            KeySchema=[{"AttributeName": "h", "KeyType": "HASH"},
+                       {"AttributeName": "r", "KeyType": "RANGE"}],
+            GlobalSecondaryIndexes=[{"IndexName": "by_g", "Projection": {"ProjectionType": "ALL"},
+                                     "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"},
+                                                   {"AttributeName": "r", "KeyType": "RANGE"}]}])
+        for number in range(24):
+            dynamodb.put_item(TableName="big", Item={
+                "h": {"S": "p"}, "r": {"N": str(number)}, "g": {"S": "x"},
+                "blob": {"S": "é" * rng.randint(30_000, 150_000)}})
+        requests = [{"KeyConditionExpression": "h = :h"},
+                    {"KeyConditionExpression": "h = :h", "ScanIndexForward": False},
+                    {"KeyConditionExpression": "h = :h AND r > :r", "Limit": 9},
+                    {"KeyConditionExpression": "g = :h", "IndexName": "by_g",
+                     "ProjectionExpression": "r"},
+                    {"KeyConditionExpression": "g = :h", "IndexName": "by_g",
+                     "ScanIndexForward": False}]
+        # WHEN every page of each query is read by moto and by the fast path
+        for request in requests:
+            values = {":h": {"S": "x" if "IndexName" in request else "p"}, ":r": {"N": "3"}}
+            query = {"TableName": "big", **request, "ExpressionAttributeValues": {
+                name: value for name, value in values.items()
+                if name in request["KeyConditionExpression"]}}
+            expected, got = _both(monkeypatch, lambda q=query: _pages(dynamodb, q))
+            # THEN the pages are the same, cut where moto's 1 MB limit cuts them
+            assert [page["Count"] for page in got] == [page["Count"] for page in expected]
+            assert got == expected
+            assert len(got) > 2
+    assert answered.moto == 0
+
+
+def test_the_catalog_search_is_answered_by_the_fast_path(
+        monkeypatch: pytest.MonkeyPatch, fast_reads: None) -> None:
+    import json
+    from decimal import Decimal
+    from pathlib import Path
+
+    from boto3.dynamodb.conditions import Key
+
+    # GIVEN the catalog's products table and seed, read through boto3's resource as the
+    # catalog's search handler reads it
+    seed = Path(__file__).parents[2] / "services" / "catalog" / "seed" / "products.json"
+    answered = Answered(monkeypatch)
+    with mock_aws():
+        resource = boto3.resource("dynamodb", region_name="eu-west-1")
+        resource.create_table(
+            TableName="products", BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"}
+                                  for n in ("pk", "sk", "search_pk", "search_sk")],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                       {"AttributeName": "sk", "KeyType": "RANGE"}],
+            GlobalSecondaryIndexes=[{
+                "IndexName": "search", "Projection": {"ProjectionType": "ALL"},
+                "KeySchema": [{"AttributeName": "search_pk", "KeyType": "HASH"},
+                              {"AttributeName": "search_sk", "KeyType": "RANGE"}]}])
+        table = resource.Table("products")
+        for product in json.loads(seed.read_text(), parse_float=Decimal):
+            table.put_item(Item=product)
+
+        def search() -> Any:
+            return [table.query(
+                IndexName="search", Limit=8, ProjectionExpression="id, #name, price, category",
+                ExpressionAttributeNames={"#name": "name"},
+                KeyConditionExpression=Key("search_pk").eq(f"PREFIX#{prefix[0]}")
+                & Key("search_sk").begins_with(prefix))["Items"] for prefix in ("c", "ca", "z")]
+
+        # WHEN the search runs on moto's own query and on the fast path
+        expected, got = _both(monkeypatch, search)
+    # THEN it finds the same products, in the same order, all by the fast path
+    assert got == expected
+    assert len(got[0]) == 8 and {"id", "name", "price", "category"} == set(got[0][0])
+    assert answered.fast == 3 and answered.moto == 0
+
+
+def test_sizes_are_motos_sizes() -> None:
+    import random
+
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    from archway.shared.local.moto_dynamodb import item_size, value_size
+
+    # GIVEN values of every type, nested, as moto stores them
+    rng = random.Random(3)
+    values = [DynamoType(_any_value(rng)) for _ in range(600)]
+    # WHEN sized without building a DynamoType per member
+    # THEN each size is moto's, and so is each item's
+    assert [value_size(value) for value in values] == [value.size() for value in values]
+    items = [Item(values[i], None, {f"k{j}é": values[i + j].to_json() for j in range(5)})
+             for i in range(0, 590, 7)]
+    assert [item_size(item) for item in items] == [item.size() for item in items]
+
+
+def test_top_level_projections_are_motos_projections(monkeypatch: pytest.MonkeyPatch) -> None:
+    import random
+
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    from archway.shared.local.moto_dynamodb import Fallback, project_top_level
+
+    # GIVEN items of every attribute type and projections of their top-level attributes
+    rng = random.Random(5)
+    moto_project = _moto_project(Item.project)
+    checked = 0
+    for _ in range(300):
+        attrs = {name: _any_value(rng) for name in ("h", "a", "b", "c", "d") if rng.random() < .8}
+        item = Item(DynamoType({"S": "h"}), None, attrs)
+        names = rng.sample(["a", "b", "c", "d", "missing"], rng.randint(1, 4))
+        # WHEN projected by moto and by converting only the projected attributes
+        try:
+            expected = moto_project(item, [[name] for name in names]).to_json()
+        except Exception as exc:  # noqa: BLE001
+            # THEN where moto fails on an attribute, the fast path leaves it to moto
+            with pytest.raises(Fallback):
+                project_top_level(item, names)
+            assert exc is not None
+            continue
+        # THEN the projected items are moto's, attribute by attribute and in order
+        got = project_top_level(item, names).to_json()
+        assert list(got["Attributes"]) == list(expected["Attributes"])
+        assert got == expected
+        checked += 1
+    assert checked > 250
+
+
+def test_another_moto_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import moto
+    from moto.dynamodb.models.table import Table
+
+    from archway.shared.local import moto_dynamodb
+
+    # GIVEN moto's own methods
+    monkeypatch.setattr(Table, "query", Table.query)
+    monkeypatch.setattr(Item, "project", Item.project)
+    query, project = Table.query, Item.project
+    # WHEN moto's version or a studied function's source is not the one studied
+    monkeypatch.setattr(moto, "__version__", "5.2.6")
+    # THEN nothing is replaced
+    assert not moto_dynamodb.install()
+    assert (Table.query, Item.project) == (query, project)
+    monkeypatch.setattr(moto, "__version__", moto_dynamodb.MOTO_VERSION)
+    monkeypatch.setitem(moto_dynamodb.STUDIED, "Table.query", "0" * 16)
+    assert not moto_dynamodb.install()
+    assert (Table.query, Item.project) == (query, project)
+    # AND installed twice, the methods are replaced once
+    monkeypatch.setitem(moto_dynamodb.STUDIED, "Table.query",
+                        moto_dynamodb.source_digest(query))
+    assert moto_dynamodb.install() and moto_dynamodb.install()
+    assert Table.query.archway_original is query  # type: ignore[attr-defined]
+    assert Item.project.archway_original is project  # type: ignore[attr-defined]
