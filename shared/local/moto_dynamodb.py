@@ -37,7 +37,7 @@ from typing import Any
 
 try:
     import moto
-    from boto3.dynamodb.types import DYNAMODB_CONTEXT
+    from boto3.dynamodb.types import DYNAMODB_CONTEXT, TypeDeserializer, TypeSerializer
     from moto.dynamodb.comparisons import get_comparison_func
     from moto.dynamodb.models.dynamo_type import (
         DynamoType,
@@ -69,6 +69,11 @@ STUDIED = {
     "DynamoType.to_regular_json": "a9fe48d6f3f9aa7e",
     "LimitedSizeDict.__setitem__": "d979580fdbe14f79",
     "find_nested_key": "66e7b1b00236a811",
+    # boto3's converters, called directly for numbers
+    "TypeSerializer._serialize_n": "9c53acf6425d41d5",
+    "TypeDeserializer._deserialize_n": "994ebc5898c2c019",
+    "TypeSerializer._get_dynamodb_type": "81eed9df71db74bb",
+    "TypeDeserializer.deserialize": "82a6318b35d0136c",
 }
 RESULT_SIZE_LIMIT = 1_000_000  # moto's page size limit (moto.dynamodb.models.table)
 ITEM_SIZE_LIMIT = 405_000  # moto's item size limit (LimitedSizeDict)
@@ -123,8 +128,17 @@ def _typed(member: Any) -> Any:
 
 
 def item_size(item: Any) -> int:
-    """moto's ``Item.size()``."""
-    return sum(_bytesize(name) + value_size(value) for name, value in item.attrs.items())
+    """moto's ``Item.size()``; strings and numbers (most attributes) sized inline."""
+    total = 0
+    for name, value in item.attrs.items():
+        kind, raw = value.type, value.value
+        if kind == "S" and type(raw) is str:
+            total += len(name.encode("utf-8")) + len(raw.encode("utf-8"))
+        elif kind == "N":
+            total += len(name.encode("utf-8")) + len(str(raw))
+        else:
+            total += _bytesize(name) + value_size(value)
+    return total
 
 
 def cast(value: Any) -> Any:
@@ -200,10 +214,10 @@ def index_shape(table: Any, index_name: str, consistent_read: bool,
         range_name = table.hash_key_attr
     sort_attrs = table._generate_attr_to_sort_by(
         [hashes[0], table.hash_key_attr], [range_name, table.range_key_attr])
-    wanted = hash_key_conditions[0][1]
+    equal = _equal_to(hash_key_conditions[0][1])
     hash_name = hashes[0]
     candidates = [item for item in _all_items(table) if isinstance(item, Item)
-                  and _equal(item.attrs.get(hash_name), wanted)
+                  and equal(item.attrs.get(hash_name))
                   and (not ranges or item.attrs.get(range_name) is not None)]
     compared = None
     if range_comparison:
@@ -225,10 +239,17 @@ def _all_items(table: Any) -> Iterable[Any]:
         yield from table.items.values()
 
 
-def _equal(value: Any, wanted: Any) -> bool:
-    """moto's ``DynamoType.__eq__`` (same type, same cast value) for a possibly missing
-    value."""
-    return value is not None and value.type == wanted.type and cast(value) == cast(wanted)
+def _equal_to(wanted: Any) -> Callable[[Any], bool]:
+    """moto's ``DynamoType.__eq__`` with ``wanted`` (same type, same cast value), for a
+    possibly missing value."""
+    kind, expected = wanted.type, cast(wanted)
+    if kind == "N":
+        return lambda value: value is not None and value.type == kind \
+            and Decimal(value.value) == expected
+    if kind in KEY_TYPES:  # strings and binary: the cast value is the value
+        return lambda value: value is not None and value.type == kind \
+            and value.value == expected
+    return lambda value: value is not None and value.type == kind and cast(value) == expected
 
 
 def sorted_keys(shape: Shape, exclusive_start_key: dict[str, Any] | None,
@@ -402,10 +423,17 @@ def _round_trip(value: Any) -> Any:
 
     kind, raw = value.type, value.value
     if kind == "S" and type(raw) is str or kind == "BOOL" and type(raw) is bool:
-        same = DynamoType.__new__(DynamoType)
-        same.type, same.value = kind, raw
-        return same
+        return _dynamo_type(kind, raw)
+    if kind == "N" and type(raw) is str:  # what serialize(deserialize(...)) calls for it
+        return _dynamo_type(kind, serializer._serialize_n(deserializer._deserialize_n(raw)))
     return DynamoType(serializer.serialize(deserializer.deserialize(value.to_regular_json())))
+
+
+def _dynamo_type(kind: str, raw: Any) -> Any:
+    """``DynamoType({kind: raw})`` for a scalar."""
+    value = DynamoType.__new__(DynamoType)
+    value.type, value.value = kind, raw
+    return value
 
 
 def _check_conversion(value: Any) -> None:
@@ -441,6 +469,10 @@ def studied() -> bool:
         "DynamoType.to_regular_json": DynamoType.to_regular_json,
         "LimitedSizeDict.__setitem__": LimitedSizeDict.__setitem__,
         "find_nested_key": find_nested_key,
+        "TypeSerializer._serialize_n": TypeSerializer._serialize_n,
+        "TypeDeserializer._deserialize_n": TypeDeserializer._deserialize_n,
+        "TypeSerializer._get_dynamodb_type": TypeSerializer._get_dynamodb_type,
+        "TypeDeserializer.deserialize": TypeDeserializer.deserialize,
     }
     return all(source_digest(function) == STUDIED[name] for name, function in functions.items())
 

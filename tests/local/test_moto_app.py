@@ -3,6 +3,7 @@ results written directly; the same answers as moto's own."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -639,3 +640,84 @@ def test_another_moto_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     assert moto_dynamodb.install() and moto_dynamodb.install()
     assert Table.query.archway_original is query  # type: ignore[attr-defined]
     assert Item.project.archway_original is project  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------- DynamoDB reads on the event loop
+
+def _asgi_request(target: str, body: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    raw = json.dumps(body).encode()
+    headers = {
+        "host": "127.0.0.1:5000", "content-type": "application/x-amz-json-1.0",
+        "x-amz-target": f"DynamoDB_20120810.{target}", "content-length": str(len(raw)),
+        "authorization": "AWS4-HMAC-SHA256 Credential=testing/20261127/eu-west-1/dynamodb/"
+                         "aws4_request, SignedHeaders=host;x-amz-target, Signature=0",
+    }
+    scope = {"type": "http", "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/", "raw_path": b"/", "root_path": "", "query_string": b"",
+             "server": ("127.0.0.1", 5000), "client": ("127.0.0.1", 40000),
+             "headers": [(k.encode(), v.encode()) for k, v in headers.items()]}
+    return scope, raw
+
+
+def _asgi_answer(front: Any, target: str, body: dict[str, Any]) -> tuple[int, dict[str, Any],
+                                                                         bytes]:
+    import asyncio
+
+    scope, raw = _asgi_request(target, body)
+    chunks = [{"type": "http.request", "body": raw[:10], "more_body": True},
+              {"type": "http.request", "body": raw[10:], "more_body": False}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return chunks.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(front(scope, receive, send))
+    headers = dict(sent[0]["headers"])
+    headers.pop(b"x-amzn-requestid")  # random
+    return sent[0]["status"], headers, b"".join(m.get("body", b"") for m in sent[1:])
+
+
+def test_dynamodb_reads_answered_on_the_event_loop_are_the_pools_answers(
+        credentials: None) -> None:
+    from a2wsgi import WSGIMiddleware
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    from archway.shared.local.moto_app import InlineReads
+
+    # GIVEN moto's app behind the thread pool, and behind InlineReads over the same pool
+    app = DomainDispatcherApplication(create_backend_app)
+    app.app_instances["dynamodb"] = app.create_app("dynamodb")
+    pooled = WSGIMiddleware(app, workers=2)  # type: ignore[arg-type]
+    through_pool: list[str] = []
+
+    async def spy(scope: Any, receive: Any, send: Any) -> None:
+        through_pool.append(dict(scope["headers"])[b"x-amz-target"].decode().split(".")[1])
+        await pooled(scope, receive, send)
+
+    inline = InlineReads(app, spy)
+    key = {"pk": {"S": "p#1"}, "sk": {"S": "a"}}
+    requests = [
+        ("Query", {"TableName": "products", "KeyConditionExpression": "pk = :p", "Limit": 1,
+                   "ExpressionAttributeValues": {":p": {"S": "p#1"}}}),
+        ("GetItem", {"TableName": "products", "Key": key, "ProjectionExpression": "price"}),
+        ("Scan", {"TableName": "products"}),
+        ("BatchGetItem", {"RequestItems": {"products": {"Keys": [key]}}}),
+        ("Query", {"TableName": "missing", "KeyConditionExpression": "pk = :p",
+                   "ExpressionAttributeValues": {":p": {"S": "p#1"}}}),
+        ("PutItem", {"TableName": "products", "Item": {**key, "price": {"N": "1"}}}),
+    ]
+    with mock_aws():
+        _table(boto3.client("dynamodb", region_name="eu-west-1"))
+        # WHEN reads, an error and a write are sent to both
+        answers = [(_asgi_answer(pooled, *request), _asgi_answer(inline, *request))
+                   for request in requests]
+    # THEN each answer (status, headers, body bytes) is the same; only the write went
+    # through the pool
+    for (want, got), request in zip(answers, requests, strict=True):
+        assert got == want, request
+    assert answers[0][1][0] == 200 and json.loads(answers[0][1][2])["Count"] == 1
+    assert answers[4][1][0] == 400 and b"ResourceNotFoundException" in answers[4][1][2]
+    assert through_pool == ["PutItem"]
