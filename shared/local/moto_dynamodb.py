@@ -33,6 +33,7 @@ import inspect
 import re
 from collections.abc import Callable, Iterable
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 try:
@@ -78,6 +79,8 @@ STUDIED = {
 RESULT_SIZE_LIMIT = 1_000_000  # moto's page size limit (moto.dynamodb.models.table)
 ITEM_SIZE_LIMIT = 405_000  # moto's item size limit (LimitedSizeDict)
 KEY_TYPES = frozenset({"S", "N", "B"})
+# types whose conversion to plain Python (moto's deserializer) cannot fail
+CANNOT_FAIL = frozenset({"S", "BOOL", "NULL"})
 LIST_ELEMENT = re.compile(r"(.+)\[(\d+)\]$")  # moto's find_nested_key: 'name[1]'
 
 
@@ -128,9 +131,14 @@ def _typed(member: Any) -> Any:
 
 
 def item_size(item: Any) -> int:
-    """moto's ``Item.size()``; strings and numbers (most attributes) sized inline."""
+    """moto's ``Item.size()``."""
+    return _attrs_size(item.attrs)
+
+
+def _attrs_size(attrs: dict[str, Any]) -> int:
+    """The size of an item's attributes; strings and numbers (most) sized inline."""
     total = 0
-    for name, value in item.attrs.items():
+    for name, value in attrs.items():
         kind, raw = value.type, value.value
         if kind == "S" and type(raw) is str:
             total += len(name.encode("utf-8")) + len(raw.encode("utf-8"))
@@ -260,18 +268,21 @@ def sorted_keys(shape: Shape, exclusive_start_key: dict[str, Any] | None,
     by cast value. Where every item's sort attributes have one type each (and the start
     key's too), tuples of cast values order the same way; anything else falls back."""
     signature = None
+    numeric: list[bool] = []
     keyed: list[tuple[Any, Any]] = []
+    names = shape.sort_attrs
     for item in shape.candidates:
-        values = [item.attrs.get(name) for name in shape.sort_attrs]
-        if any(value is None or value.type not in KEY_TYPES for value in values):
-            raise Fallback("a sort attribute missing or not a key type")
-        kinds = tuple((value.type, type(value.value)) for value in values)
-        if signature is None:
+        attrs = item.attrs
+        values = [attrs[name] for name in names]  # a missing one: KeyError, moto answers
+        kinds = tuple([(value.type, type(value.value)) for value in values])
+        if kinds != signature:
+            if signature is not None or any(kind not in KEY_TYPES for kind, _ in kinds):
+                raise Fallback("mixed key types, or not a key type")
             signature = kinds
-        elif kinds != signature:
-            raise Fallback("mixed key types")
-        keyed.append((item, tuple(cast(value) for value in values)))
-    keyed.sort(key=lambda pair: pair[1])
+            numeric = [kind == "N" for kind, _ in kinds]
+        keyed.append((item, tuple([Decimal(value.value) if number else value.value
+                                   for value, number in zip(values, numeric, strict=True)])))
+    keyed.sort(key=itemgetter(1))
     if forward is False:
         keyed.reverse()
     start = None
@@ -367,8 +378,23 @@ def fast_query(table: Any, hash_key: Any, range_comparison: str | None, range_ob
     if filter_expression is not None:
         results = [item for item in results if filter_expression.expr(item)]
     if projection_expressions:
-        results = [item.project(projection_expressions) for item in results]
+        results = project_all(results, projection_expressions)
     return results, scanned_count, last_evaluated_key
+
+
+def project_all(items: list[Any], projection_expressions: list[list[str]]) -> list[Any]:
+    """``[item.project(projection_expressions) for item in items]``, the projection's
+    names read once."""
+    names = top_level_names(projection_expressions)
+    if names is None:
+        return [item.project(projection_expressions) for item in items]
+    projected = []
+    for item in items:
+        try:
+            projected.append(project_top_level(item, names))
+        except Fallback:
+            projected.append(item.project(projection_expressions))
+    return projected
 
 
 # ---------------------------------------------------------------- projection
@@ -399,17 +425,16 @@ def project_top_level(item: Any, names: list[str]) -> Any:
         for name, value in item.attrs.items():
             if name in wanted:
                 converted[name] = _round_trip(value)
-            else:
+            elif value.type not in CANNOT_FAIL:
                 _check_conversion(value)
     except Exception as exc:  # moto's project fails on it: let moto's raise
         raise Fallback("a value moto's converters reject") from exc
     attrs = LimitedSizeDict.__new__(LimitedSizeDict)
     dict.__init__(attrs)
-    total = 0
     for name in names:
         if name in converted:
             dict.__setitem__(attrs, name, converted[name])
-            total += _bytesize(name) + value_size(converted[name])
+    total = _attrs_size(attrs)
     if total > ITEM_SIZE_LIMIT:
         raise Fallback("over moto's item size limit: moto raises")
     projected: Any = Item.__new__(Item)
@@ -440,7 +465,7 @@ def _check_conversion(value: Any) -> None:
     """Raise what moto's ``deserializer.deserialize(value.to_regular_json())`` raises."""
 
     kind = value.type
-    if kind in ("S", "BOOL", "NULL"):
+    if kind in CANNOT_FAIL:
         return
     if kind == "N" and type(value.value) is str:
         DYNAMODB_CONTEXT.create_decimal(value.value)
