@@ -20,6 +20,8 @@ version and by the source of every function it re-implements):
   exception on the way) is answered by moto's own ``Table.query``.
 - ``Item.project`` for projections of top-level attributes only: converts the projected
   attributes alone (moto converts the whole item per path), with moto's own converters.
+- ``dynamo_to_dict`` as DynamoDB's answers use it: dispatched on exact types (moto asks
+  ``isinstance`` and ``hasattr`` of every value); others go to moto's.
 
 Both leave moto's answers unchanged: tests/local/test_moto_app.py compares them with
 moto's own over generated tables and requests. Installed by moto_app.py in the local
@@ -39,6 +41,7 @@ from typing import Any
 try:
     import moto
     from boto3.dynamodb.types import DYNAMODB_CONTEXT, TypeDeserializer, TypeSerializer
+    from moto.dynamodb import responses as moto_responses
     from moto.dynamodb.comparisons import get_comparison_func
     from moto.dynamodb.models.dynamo_type import (
         DynamoType,
@@ -48,7 +51,7 @@ try:
         serializer,
     )
     from moto.dynamodb.models.table import GlobalSecondaryIndex, Table
-    from moto.dynamodb.models.utilities import find_nested_key
+    from moto.dynamodb.models.utilities import dynamo_to_dict, find_nested_key
     IMPORTED = True
 except ImportError:  # another moto: studied() says so, and nothing is replaced
     IMPORTED = False
@@ -70,6 +73,8 @@ STUDIED = {
     "DynamoType.to_regular_json": "a9fe48d6f3f9aa7e",
     "LimitedSizeDict.__setitem__": "d979580fdbe14f79",
     "find_nested_key": "66e7b1b00236a811",
+    "dynamo_to_dict": "80f600124c13ddcb",
+    "DynamoResult.__init__": "e2394775cd5ef6ad",
     # boto3's converters, called directly for numbers
     "TypeSerializer._serialize_n": "9c53acf6425d41d5",
     "TypeDeserializer._deserialize_n": "994ebc5898c2c019",
@@ -473,6 +478,34 @@ def _check_conversion(value: Any) -> None:
     deserializer.deserialize(value.to_regular_json())
 
 
+# ---------------------------------------------------------------- results
+
+
+PASSED_AS_THEY_ARE = (str, int, bool, float, type(None))
+
+
+def plain_dict(obj: Any) -> Any:
+    """moto's ``dynamo_to_dict`` (every DynamoDB answer goes through it) for the exact
+    types of item results, dispatched on the type; anything else (binary, times, objects
+    with ``to_json``, subclasses) by moto's own."""
+    kind = type(obj)
+    if kind is DynamoType:
+        value_type = obj.type
+        if value_type == "B" or value_type == "BS":
+            return dynamo_to_dict(obj)
+        value = obj.value
+        if type(value) in PASSED_AS_THEY_ARE:
+            return {value_type: value}
+        return {value_type: plain_dict(value)}
+    if kind is dict or kind is LimitedSizeDict:
+        return {key: plain_dict(value) for key, value in obj.items()}
+    if kind is list:
+        return [plain_dict(value) for value in obj]
+    if kind in PASSED_AS_THEY_ARE:
+        return obj
+    return dynamo_to_dict(obj)
+
+
 # ---------------------------------------------------------------- install
 
 
@@ -494,6 +527,8 @@ def studied() -> bool:
         "DynamoType.to_regular_json": DynamoType.to_regular_json,
         "LimitedSizeDict.__setitem__": LimitedSizeDict.__setitem__,
         "find_nested_key": find_nested_key,
+        "dynamo_to_dict": dynamo_to_dict,
+        "DynamoResult.__init__": moto_responses.DynamoResult.__init__,
         "TypeSerializer._serialize_n": TypeSerializer._serialize_n,
         "TypeDeserializer._deserialize_n": TypeDeserializer._deserialize_n,
         "TypeSerializer._get_dynamodb_type": TypeSerializer._get_dynamodb_type,
@@ -518,6 +553,8 @@ def install() -> bool:
         Table.query = _fast_or_moto(Table.query)  # type: ignore[method-assign]
     if not getattr(Item.project, "archway_fast", False):
         Item.project = _project_or_moto(Item.project)  # type: ignore[method-assign]
+    if moto_responses.dynamo_to_dict is dynamo_to_dict:
+        moto_responses.dynamo_to_dict = plain_dict  # type: ignore[assignment]
     return True
 
 

@@ -415,12 +415,15 @@ class Answered:
 
 def _both(monkeypatch: pytest.MonkeyPatch, call: Any) -> tuple[Any, Any]:
     """``call()`` answered by moto's own Table.query and Item.project, then by the fast."""
+    from moto.dynamodb import responses
     from moto.dynamodb.models.table import Table
+    from moto.dynamodb.models.utilities import dynamo_to_dict
 
     fast_query, fast_project = Table.query, Item.project
     with monkeypatch.context() as moto_only:
         moto_only.setattr(Table, "query", fast_query.archway_original)
         moto_only.setattr(Item, "project", _moto_project(fast_project))
+        moto_only.setattr(responses, "dynamo_to_dict", dynamo_to_dict)
         expected = call()
     return expected, call()
 
@@ -434,12 +437,14 @@ def _moto_project(project: Any) -> Any:
 @pytest.fixture
 def fast_reads(monkeypatch: pytest.MonkeyPatch, credentials: None) -> None:
     """moto_dynamodb installed (restored after the test)."""
+    from moto.dynamodb import responses
     from moto.dynamodb.models.table import Table
 
     from archway.shared.local import moto_dynamodb
 
     monkeypatch.setattr(Table, "query", Table.query)
     monkeypatch.setattr(Item, "project", Item.project)
+    monkeypatch.setattr(responses, "dynamo_to_dict", responses.dynamo_to_dict)
     assert moto_dynamodb.install()
 
 
@@ -617,6 +622,7 @@ def test_top_level_projections_are_motos_projections(monkeypatch: pytest.MonkeyP
 
 def test_another_moto_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     import moto
+    from moto.dynamodb import responses
     from moto.dynamodb.models.table import Table
 
     from archway.shared.local import moto_dynamodb
@@ -624,22 +630,49 @@ def test_another_moto_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN moto's own methods
     monkeypatch.setattr(Table, "query", Table.query)
     monkeypatch.setattr(Item, "project", Item.project)
-    query, project = Table.query, Item.project
+    monkeypatch.setattr(responses, "dynamo_to_dict", responses.dynamo_to_dict)
+    query, project, to_dict = Table.query, Item.project, responses.dynamo_to_dict
     # WHEN moto's version or a studied function's source is not the one studied
     monkeypatch.setattr(moto, "__version__", "5.2.6")
     # THEN nothing is replaced
     assert not moto_dynamodb.install()
-    assert (Table.query, Item.project) == (query, project)
+    assert (Table.query, Item.project, responses.dynamo_to_dict) == (query, project, to_dict)
     monkeypatch.setattr(moto, "__version__", moto_dynamodb.MOTO_VERSION)
     monkeypatch.setitem(moto_dynamodb.STUDIED, "Table.query", "0" * 16)
     assert not moto_dynamodb.install()
-    assert (Table.query, Item.project) == (query, project)
+    assert (Table.query, Item.project, responses.dynamo_to_dict) == (query, project, to_dict)
     # AND installed twice, the methods are replaced once
     monkeypatch.setitem(moto_dynamodb.STUDIED, "Table.query",
                         moto_dynamodb.source_digest(query))
     assert moto_dynamodb.install() and moto_dynamodb.install()
     assert Table.query.archway_original is query  # type: ignore[attr-defined]
     assert Item.project.archway_original is project  # type: ignore[attr-defined]
+    assert responses.dynamo_to_dict is moto_dynamodb.plain_dict
+
+
+def test_results_made_plain_are_motos(monkeypatch: pytest.MonkeyPatch) -> None:
+    import random
+
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.utilities import dynamo_to_dict
+
+    from archway.shared.local.moto_dynamodb import plain_dict
+
+    # GIVEN answers as DynamoDB's handlers build them: items of every type (binary too),
+    # keys, counts, capacities, None members, times, nested lists
+    rng = random.Random(11)
+    answers = []
+    for _ in range(200):
+        items = [Item(DynamoType({"S": "h"}), None,
+                      {f"a{i}": _any_value(rng) for i in range(rng.randint(0, 6))})
+                 for _ in range(rng.randint(0, 4))]
+        answers.append({"Items": [item.attrs for item in items], "Count": len(items),
+                        "LastEvaluatedKey": rng.choice([None, {"h": DynamoType({"S": "x"})}]),
+                        "ConsumedCapacity": {"CapacityUnits": 1.0, "Table": [1, (2, 3)]},
+                        "Item": items[0] if items else None, "When": datetime.now(UTC)})
+    # WHEN made plain by moto's dynamo_to_dict and by the type-dispatched one
+    # THEN the answers are the same
+    assert [plain_dict(answer) for answer in answers] == [dynamo_to_dict(a) for a in answers]
 
 
 # ------------------------------------------------------------- DynamoDB reads on the event loop
