@@ -429,8 +429,12 @@ class BootstrapBlueprint:
             # SecureStrings use the AWS managed key aws/ssm, which lets every principal
             # of the account decrypt: no kms statement is needed here.
             # https://docs.aws.amazon.com/systems-manager/latest/userguide/ps-restrict-decryption.html
+            # GetParameters (ten secrets a call, for the edge's deploy) is authorized per
+            # parameter ARN, as GetParameter is:
+            # https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssystemsmanager.html
             statements.append(Statement(
-                Sid="ReadOriginSecrets", Effect=Allow, Action=[ssm.GetParameter],
+                Sid="ReadOriginSecrets", Effect=Allow,
+                Action=[ssm.GetParameter, ssm.GetParameters],
                 Resource=[self._arn("ssm", f"parameter/{self.name}/*/origin-secret/*")]))
         return self.t.add_resource(iam_resources.Role(
             "LookupRole", RoleName=Sub(lookup_role(self.name, "${AWS::Region}")),

@@ -11,7 +11,7 @@ import secrets
 import threading
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from archway.shared.deploy.connections import ConnectionManager, Role
 from archway.shared.errors import ArchwayError
@@ -47,16 +47,20 @@ class SecretStore:
         """Read the secrets of ``names`` ten per GetParameters call (its limit: "Maximum
         number of 10 items",
         https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParameters.html)
-        instead of one call each; those not made yet are made by ``get_or_create``. Used on
-        the local cloud: on AWS the lookup role bootstrap makes allows ssm:GetParameter
-        only."""
+        instead of one call each (the edge's deploy needs every service's); those not made
+        yet are made by ``get_or_create``. Only a shortcut: if the call fails (a lookup
+        role bootstrapped before it allowed ssm:GetParameters refuses it), each secret is
+        read on its own when needed, and a real problem is reported there, with its name."""
         with self._lock:
             wanted = sorted({n for n in names if n not in self._cache})
-        ssm = self._ssm("lookup")
         for start in range(0, len(wanted), GET_PARAMETERS_MAX):
             batch = {self.platform.names.secret_parameter(n): n
                      for n in wanted[start:start + GET_PARAMETERS_MAX]}
-            reply = ssm.get_parameters(Names=list(batch), WithDecryption=True)
+            try:
+                reply = self._ssm("lookup").get_parameters(Names=list(batch),
+                                                           WithDecryption=True)
+            except (ArchwayError, ClientError, BotoCoreError):
+                return
             with self._lock:
                 for parameter in reply.get("Parameters", []):
                     self._cache.setdefault(batch[parameter["Name"]], str(parameter["Value"]))

@@ -166,3 +166,20 @@ def test_plan_shows_a_route_that_a_deploy_would_register(deployed) -> None:  # n
             f"+ /api/{service}/* -> its API (registered by the deploy)"]
     finally:
         store.put(service, value)
+
+
+@pytest.mark.parametrize(("selected", "expected"), [
+    (["edge"], {"catalog", "reviews"}),  # the edge registers every service's route
+    (["svc-reviews"], {"reviews"}),  # a service deploy: its own route's secret only
+    (["auth"], set()),
+])
+def test_a_deploy_reads_the_origin_secrets_it_needs_up_front(
+        deployed, selected: list[str], expected: set[str],  # noqa: ANN001
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    _, engine, _, _ = deployed
+    asked: list[list[str]] = []
+    monkeypatch.setattr(engine.secrets, "prefetch", asked.append)
+    # WHEN a deploy of ``selected`` begins
+    engine.prefetch_secrets(selected)
+    # THEN the secrets its stacks and routes will need are read in one go, none else
+    assert [set(names) for names in asked] == ([expected] if expected else [])

@@ -373,3 +373,25 @@ def test_the_lookup_role_reads_the_platforms_function_logs_only(
     # THEN it may filter the platform's function log groups, and nothing else of logs
     resource = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:*"
     assert allowed(documents, action, resource, boundary=boundary) is granted
+
+
+@pytest.mark.parametrize(("action", "parameter", "granted"), [
+    ("ssm:GetParameter", "archway/prod/origin-secret/catalog", True),
+    ("ssm:GetParameters", "archway/prod/origin-secret/catalog", True),
+    ("ssm:GetParameters", "archway/prod/stack-record/archway-prod-edge", False),
+    ("ssm:GetParametersByPath", "archway/prod/origin-secret", False),
+    ("ssm:PutParameter", "archway/prod/origin-secret/catalog", False),
+])
+def test_the_platform_lookup_role_reads_origin_secrets_only(
+        action: str, parameter: str, granted: bool) -> None:
+    # GIVEN the platform account's lookup role, through which every deploy reads the
+    # origin secrets (the edge's deploy ten per GetParameters call)
+    platform = load_platform(REPO, "prod")
+    template = _bootstrap("prod", platform.account, platform.home_region)
+    ctx = _context(template, platform.account, platform.home_region)
+    role = template["Resources"]["LookupRole"]["Properties"]
+    documents = [ctx.resolve(p["PolicyDocument"]) for p in role["Policies"]]
+    boundary = (boundary_document(template, ctx) if "PermissionsBoundary" in role else None)
+    # THEN it may read them, one or several at a time, and no other parameter; it writes none
+    resource = f"arn:aws:ssm:{platform.home_region}:{platform.account}:parameter/{parameter}"
+    assert allowed(documents, action, resource, boundary=boundary) is granted

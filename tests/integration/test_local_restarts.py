@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -14,7 +15,7 @@ import pytest
 
 from archway.shared.local.launcher import running_local
 from archway.shared.local.moto_server import free_port
-from archway.shared.local.persistence import SAVE_INTERVAL
+from archway.shared.local.persistence import SAVE_INTERVAL, data_dir
 from archway.shared.local.processes import alive
 from helpers.local_platform import _copy_repo
 
@@ -41,6 +42,23 @@ def _view(url: str, product: str) -> int:
     return int(response.json()["views"])
 
 
+def _saved_views(root: Path, product: str, views: int, timeout: float) -> None:
+    """Wait until the periodic save wrote ``views`` views of ``product`` to disk (a loaded
+    machine may take longer than one save interval to do it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for path in (data_dir(root)).glob("*/dynamodb/*.json"):
+            try:
+                items = json.loads(path.read_text())["items"]
+            except (OSError, ValueError, KeyError):
+                continue  # replaced while read: read again next time
+            if any(product in json.dumps(item) and item.get("views") == {"N": str(views)}
+                   for item in items):
+                return
+        assert time.monotonic() < deadline, f"{views} views of {product} never saved"
+        time.sleep(0.2)
+
+
 def test_data_survives_restarts_and_kill_9_leaves_nothing(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     _copy_repo(root)
@@ -58,7 +76,7 @@ def test_data_survives_restarts_and_kill_9_leaves_nothing(tmp_path: Path) -> Non
     with running_local(root, port, log) as state:
         assert _view(url, product) == 2
         assert "restored " in log.read_text()
-        time.sleep(SAVE_INTERVAL + 1.5)
+        _saved_views(root, product, 2, timeout=SAVE_INTERVAL * 6)
         process = state["process"]
         children = _children(process.pid)
         assert state["moto_pid"] in children and len(children) > 1  # moto and workers

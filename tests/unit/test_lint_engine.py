@@ -59,6 +59,50 @@ TEMPLATES: dict[str, Any] = {
             "KeySchema": {"Fn::If": ["IsProd", TABLE["Properties"]["KeySchema"],
                                      {"Ref": "AWS::NoValue"}]}}}}},
 }
+# Findings that depend on what cfn-lint's validators carry down a template (the context
+# lint_speedups copies in ``evolve``): each of these changes when one kind of context
+# change is dropped there (checked by planting each: conditions, resources, strict types,
+# values resolved from parameters, unresolvable-function mode).
+STAGE = {"Stage": {"Type": "String", "AllowedValues": ["dev", "prod"]}}
+IS_PROD = {"IsProd": {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}}
+TEMPLATES |= {
+    # an Fn::If inside another on the same condition: the inner branch the outer one
+    # rules out is unreachable (W1028), known only from the conditions carried down
+    "nested-conditions.json": {"Parameters": STAGE, "Conditions": IS_PROD, "Resources": {
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {
+            "DelaySeconds": {"Fn::If": ["IsProd", {"Fn::If": ["IsProd", 5, "soon"]}, 10]},
+            "MessageRetentionPeriod": {"Fn::If": ["IsProd", 30,
+                                                  {"Fn::If": ["IsProd", 60, 1]}]}}}}},
+    # values resolved from parameters' defaults and allowed values (W1030), pseudo
+    # parameters, Fn::GetAZs and Fn::Select, a map without the linted region
+    "resolved-values.json": {
+        "Parameters": {"Delay": {"Type": "Number", "Default": 1000},
+                       "Retention": {"Type": "Number", "AllowedValues": [30, 60, 1]}},
+        "Conditions": {"InUsEast1": {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}},
+        "Mappings": {"Keys": {"us-east-1": {"Id": "alias/orders"}}},
+        "Resources": {
+            "Fifo": {"Type": "AWS::SQS::Queue", "Properties": {
+                "FifoQueue": True, "QueueName": {"Fn::Sub": "${AWS::Region}-orders"},
+                "DelaySeconds": {"Ref": "Delay"}, "MessageRetentionPeriod": {"Ref": "Retention"}}},
+            "Regional": {"Type": "AWS::SQS::Queue", "Properties": {
+                "DelaySeconds": {"Fn::If": ["InUsEast1", "soon", 5]},
+                "QueueName": {"Fn::Select": [7, {"Fn::GetAZs": ""}]}}},
+            "Topic": {"Type": "AWS::SNS::Topic", "Properties": {
+                "TopicName": {"Fn::Join": ["-", [{"Ref": "AWS::Region"}, {"Fn::Select": [
+                    0, {"Fn::Split": [",", "a,b"]}]}]]},
+                "KmsMasterKeyId": {"Fn::FindInMap": ["Keys", {"Ref": "AWS::Region"}, "Id"]}}}}},
+    # sections that may not name resources (a condition's Ref, an export's name: E1020,
+    # E1010) and a map value resolved under a condition (W1034)
+    "section-scopes.json": {
+        "Parameters": STAGE,
+        "Conditions": {**IS_PROD, "HasQueue": {"Fn::Equals": [{"Ref": "Queue"}, "orders"]}},
+        "Mappings": {"Delays": {"dev": {"Seconds": 5}, "prod": {"Seconds": "later"}}},
+        "Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {
+            "DelaySeconds": {"Fn::If": ["IsProd", {"Fn::FindInMap": [
+                "Delays", {"Ref": "Stage"}, "Seconds"]}, 0]}}}},
+        "Outputs": {"Name": {"Value": {"Ref": "Queue"}, "Export": {
+            "Name": {"Fn::GetAtt": ["Queue", "QueueName"]}}}}},
+}
 # the same body again (as bootstrap stacks of several accounts are): linted once, both named
 TEMPLATES["bad-table-again.json"] = TEMPLATES["bad-table.json"]
 # Archway's own templates (golden snapshots of dev: a service, a bootstrap in us-east-1,
