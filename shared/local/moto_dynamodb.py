@@ -23,9 +23,13 @@ version and by the source of every function it re-implements):
 - ``dynamo_to_dict`` as DynamoDB's answers use it: dispatched on exact types (moto asks
   ``isinstance`` and ``hasattr`` of every value); others go to moto's.
 
-Both leave moto's answers unchanged: tests/local/test_moto_app.py compares them with
-moto's own over generated tables and requests. Installed by moto_app.py in the local
-cloud's moto process.
+All three leave moto's answers unchanged: tests/local/test_moto_app.py compares them with
+moto's own over generated tables and requests (items, order, counts, LastEvaluatedKey,
+1 MB pages, errors). Installed by moto_app.py in the local cloud's moto process.
+
+Measured (CPU in one process, the catalog search's Query driven through moto's WSGI app,
+medians of rounds of 200 with the machine's load average at 4-5 on 2 cores): moto's side
+4.9 ms -> 2.3 ms per Query; behind moto_app's event-loop reads, 2.4 ms -> 1.3 ms.
 """
 
 from __future__ import annotations
@@ -131,7 +135,6 @@ def _bytesize(raw: str | bytes) -> int:
 
 
 def _typed(member: Any) -> Any:
-
     return member if type(member) is DynamoType else DynamoType(member)
 
 
@@ -181,8 +184,8 @@ def table_shape(table: Any, hash_key: Any, range_comparison: str | None,
                 range_key_conditions: list[Any]) -> Shape:
     """A query on the table's own keys: moto keeps the items whose hash key equals the
     query's (exactly the partition under that key) and sorts them by range key."""
-    if hash_key is None:
-        raise Fallback("no hash key")
+    if hash_key is None or range_comparison and table.range_key_attr is None:
+        raise Fallback("no hash key, or a range condition without a range key: moto's error")
 
     bucket = table.items.get(hash_key)  # .get: the defaultdict must not grow
     if table.range_key_attr is None:
@@ -297,7 +300,6 @@ def sorted_keys(shape: Shape, exclusive_start_key: dict[str, Any] | None,
 
 
 def _start_key(sort_attrs: list[str], exclusive_start_key: Any, signature: Any) -> Any:
-
     if not isinstance(exclusive_start_key, dict):
         raise Fallback("an odd ExclusiveStartKey")
     values = []
@@ -468,7 +470,6 @@ def _dynamo_type(kind: str, raw: Any) -> Any:
 
 def _check_conversion(value: Any) -> None:
     """Raise what moto's ``deserializer.deserialize(value.to_regular_json())`` raises."""
-
     kind = value.type
     if kind in CANNOT_FAIL:
         return
