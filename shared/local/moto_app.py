@@ -69,10 +69,13 @@ class InlineReads:
 
     a2wsgi runs each request on a pool thread that hands the request body, the response
     head and each body chunk to the event loop and waits for it: four thread hand-offs per
-    request (profiled: about 1 ms of CPU of a catalog search's Query). A read of moto's
-    DynamoDB memory needs no thread: its request is read whole, moto's own DynamoDB app
-    (the one the dispatcher would choose: a SigV4 request for ``dynamodb``, API version
-    2012-08-10, at ``/``) answers it on the loop, and its answer is sent as it is."""
+    request. A read of moto's DynamoDB memory needs no thread: its request is read whole,
+    moto's own DynamoDB app (the one the dispatcher would choose: a SigV4 request for
+    ``dynamodb``, API version 2012-08-10, at ``/``) answers it on the loop, and its answer
+    is sent as it is. Measured in one process (the catalog search's Query through the ASGI
+    app, minimum of 8 rounds of 200, load average 4 on 2 cores): 1.87 -> 1.31 ms of CPU
+    per Query (3.20 -> 2.46 ms without moto_dynamodb). A read holds the loop while moto
+    answers it: a Scan of a large table delays the other requests meanwhile."""
 
     def __init__(self, dispatcher: Any, pooled: Any) -> None:
         self.dispatcher = dispatcher
@@ -148,8 +151,9 @@ def _list_moto_modules_once() -> None:
 
 def _method_names_once() -> None:
     """moto's ``BaseResponse.call_action`` lists its handler class's methods with
-    ``inspect.getmembers`` on every request (profiled: about 5% of moto's time for a
-    DynamoDB Query). The classes do not change while moto runs: each is listed once."""
+    ``inspect.getmembers`` on every request (profiled: 5% of moto's time for the catalog
+    search's Query, about 0.1 ms). The classes do not change while moto runs: each is
+    listed once, and each caller gets its own copy of the list."""
     from moto.core import responses
 
     listing = getattr(responses, "method_names_from_class", None)

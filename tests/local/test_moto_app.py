@@ -754,3 +754,67 @@ def test_dynamodb_reads_answered_on_the_event_loop_are_the_pools_answers(
     assert answers[0][1][0] == 200 and json.loads(answers[0][1][2])["Count"] == 1
     assert answers[4][1][0] == 400 and b"ResourceNotFoundException" in answers[4][1][2]
     assert through_pool == ["PutItem"]
+
+
+def test_handler_methods_listed_once_are_motos(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.core import responses
+    from moto.core.utils import method_names_from_class
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.s3.responses import S3Response
+
+    from archway.shared.local.moto_app import _method_names_once
+
+    # GIVEN moto's own listing of a handler class's methods (restored after the test)
+    monkeypatch.setattr(responses, "method_names_from_class", method_names_from_class)
+    calls: list[type] = []
+
+    def counted(clazz: type) -> list[str]:
+        calls.append(clazz)
+        return method_names_from_class(clazz)
+
+    monkeypatch.setattr(responses, "method_names_from_class", counted)
+    # WHEN the local cloud's moto app lists them once
+    _method_names_once()
+    listed = [responses.method_names_from_class(DynamoHandler) for _ in range(3)]
+    s3 = responses.method_names_from_class(S3Response)
+    # THEN each class gets moto's answer, listed once, and a caller's change stays its own
+    assert listed[0] == method_names_from_class(DynamoHandler) and "query" in listed[0]
+    assert s3 == method_names_from_class(S3Response)
+    assert calls == [DynamoHandler, S3Response]
+    listed[0].clear()
+    assert responses.method_names_from_class(DynamoHandler) == listed[1]
+
+
+def test_reads_wait_for_the_pool_until_moto_has_its_dynamodb_app(credentials: None) -> None:
+    import asyncio
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    from archway.shared.local.moto_app import InlineReads
+
+    # GIVEN moto's dispatcher before its DynamoDB app exists, behind InlineReads
+    app = DomainDispatcherApplication(create_backend_app)
+    pooled: list[bytes] = []
+
+    async def pool(scope: Any, receive: Any, send: Any) -> None:
+        pooled.append(dict(scope["headers"])[b"x-amz-target"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    inline = InlineReads(app, pool)
+    query, body = _asgi_request("Query", {"TableName": "t"})
+    other = dict(query, headers=[
+        (b"x-amz-target", b"AmazonSSM.GetParameter"),
+        (b"authorization", b"AWS4-HMAC-SHA256 Credential=t/20261127/eu-west-1/ssm/aws4_request")])
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        return None
+
+    # WHEN a Query arrives, and a request for another service
+    asyncio.run(inline(query, receive, send))
+    asyncio.run(inline(other, receive, send))
+    # THEN both go through the pool (moto creates its DynamoDB app there, under its lock)
+    assert pooled == [b"DynamoDB_20120810.Query", b"AmazonSSM.GetParameter"]
