@@ -1,6 +1,6 @@
-"""Benchmark: whole-process `archway synth --env dev` (inputs unchanged, one handler changed,
---force), cold and warm `archway lint --env dev` at N = 2, 24 and 100 services, with
-medians and the cost per added service.
+"""Benchmark: whole-process `archway synth --env dev` (inputs unchanged, one handler or one
+service.yaml changed, --force), cold and warm `archway lint --env dev` at N = 2, 24 and
+100 services, with medians and the cost per added service.
 
 Each size is a generated repository in a temporary folder (bench/_generate.py: the real
 services plus generated one-function services). Per size, every command is a new process
@@ -10,7 +10,11 @@ run in that repository:
 - synth (unchanged): median of ``--runs`` runs with build/ as the last run left it (the
   incremental synth finds its inputs unchanged and renders nothing);
 - synth (1 handler changed): median of ``--runs`` runs, each after editing catalog's
-  handler (its stack alone is rendered again, the config validated as a whole);
+  handler (its code packaged again and the new digest put in its template and the
+  manifest, the handlers checked again: archway.shared.repackage);
+- synth (1 service.yaml changed): median of ``--runs`` runs, each after editing catalog's
+  service.yaml (a comment: its stack and the platform's own are rendered again, the
+  other services' kept);
 - synth --force: median of ``--runs`` full renders (what a changed config pays);
 - lint cold: median of ``--cold-runs`` runs, each after deleting build/dev's lint cache
   (every template linted; the synth in it has nothing to render);
@@ -44,11 +48,12 @@ ARCHWAY = [sys.executable, "-m", "archway.shared.cli"]
 ENV = "dev"
 LINT_CACHE = ".lint-cache.json"  # archway.shared.lint.CACHE_FILE (not imported: no cfn-lint)
 # Targets of issue #14, medians of whole processes on this machine.
-SYNTHS = ("synth (unchanged)", "synth (1 handler)", "synth --force")
+SYNTHS = ("synth (unchanged)", "synth (1 handler)", "synth (1 service.yaml)", "synth --force")
 TARGETS = {**{(name, 2): 0.25 for name in SYNTHS}, **{(name, 100): 1.5 for name in SYNTHS},
            ("lint cold", 100): 20.0,
            ("lint warm", 2): 0.3, ("lint warm", 24): 0.3, ("lint warm", 100): 0.3}
 HANDLER = Path("services") / "catalog" / "src" / "search.py"  # edited: one service changed
+DEFINITION = Path("services") / "catalog" / "service.yaml"  # edited: one definition changed
 
 
 def timed(argv: list[str], root: Path, runs: int,
@@ -100,6 +105,11 @@ def measure(root: Path, runs: int, cold_runs: int) -> dict[str, tuple[float, flo
     medians["synth (1 handler)"] = report(
         f"N={count} synth --env dev (catalog's handler changed)",
         timed(synth, root, runs, before=lambda: _edit(handler, next(edits))))
+    definition = root / DEFINITION
+    edits = iter(range(runs))
+    medians["synth (1 service.yaml)"] = report(
+        f"N={count} synth --env dev (catalog's service.yaml changed)",
+        timed(synth, root, runs, before=lambda: _edit(definition, next(edits))))
     medians["synth --force"] = report(f"N={count} synth --env dev --force (full render)",
                                       timed([*synth, "--force"], root, runs))
     templates = len(json.loads((root / "build" / ENV / "manifest.json").read_text())["stacks"])
@@ -120,14 +130,14 @@ def _edit(handler: Path, number: int) -> None:
 def summary(results: dict[int, dict[str, tuple[float, float]]]) -> None:
     sizes = sorted(results)
     for index, kind in ((0, "wall"), (1, "cpu")):
-        print(f"\n{f'{kind} medians':<20}" + "".join(f"{f'N={n}':>10}" for n in sizes)
+        print(f"\n{f'{kind} medians':<24}" + "".join(f"{f'N={n}':>10}" for n in sizes)
               + f"{'per service':>14}   target (on medians of wall time)" * (index == 0))
         for name in results[sizes[0]]:
             row = [results[n][name][index] for n in sizes]
             slope = (row[-1] - row[0]) / (sizes[-1] - sizes[0]) if len(sizes) > 1 else 0.0
             verdicts = [f"N={n} {_verdict(results[n][name][0], TARGETS[(name, n)])}"
                         for n in sizes if (name, n) in TARGETS and index == 0]
-            print(f"{name:<20}" + "".join(f"{t:>9.3f}s" for t in row)
+            print(f"{name:<24}" + "".join(f"{t:>9.3f}s" for t in row)
                   + f"{slope * 1000:>11.1f} ms   " + ", ".join(verdicts))
 
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # the heavy modules (pydantic, troposphere) load only to rend
     from archway.shared.blueprint import StackDef
     from archway.shared.config import Config
     from archway.shared.model import Platform
+    from archway.shared.repackage import Repackaged
 
 
 class LintFailed(ArchwayError):
@@ -94,17 +95,21 @@ class Synthesized:
     result: SynthResult
     rendered: list[str] | None  # the stack ids rendered again; None: all of them
     validated: bool = False  # changed service code checked, none of it packaged here
+    repackaged: bool = False  # only code changed: new digests put in the last outputs
 
     @property
     def summary(self) -> str:
         total = len(self.result.manifest["stacks"])
         if self.rendered is None:
             return f"rendered all {total}"
+        if not self.rendered and self.repackaged:
+            return "changed code packages to the same bytes: nothing rendered"
         if not self.rendered and self.validated:
             return "changed code packaged by no stack here: validated, nothing rendered"
         if not self.rendered:
             return "inputs unchanged: nothing rendered, --force renders all"
-        return f"rendered {len(self.rendered)} of {total}: {', '.join(self.rendered)}"
+        how = " (new code only)" if self.repackaged else ""
+        return f"rendered {len(self.rendered)} of {total}{how}: {', '.join(self.rendered)}"
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,7 @@ class _Plan:
     state: State | None  # the last synth's, when its outputs are intact
     changed: set[str] | None  # service folders changed since; None: render all
     manifest: dict[str, Any] | None = None  # the last synth's, when its outputs are intact
+    redefined: frozenset[str] = frozenset()  # of ``changed``, those whose service.yaml did
 
     def result(self) -> SynthResult:
         """The last synth's result, as it is on disk."""
@@ -128,15 +134,40 @@ def synth_all(root: Path, env: str, force: bool = False) -> list[Synthesized]:
     plans = [_plan(root, name, current, force) for name in _environment_names(root, env)]
     if all(p.changed == set() for p in plans):
         return [Synthesized(p.env, p.result(), []) for p in plans]
+    quick = {p.env: _repackage(root, p, current) for p in plans if p.changed}
+    if all(p.changed == set() or quick.get(p.env) is not None for p in plans):
+        return [_write_repackaged(p, current, quick.get(p.env)) for p in plans]
     from archway.shared.synth import grants_cache
 
     with grants_cache(root):
         names = environments(root, env)  # validated: the cheap listing may be stale
         if names != [p.env for p in plans]:
             plans = [_plan(root, name, current, force=True) for name in names]
-        rendered = [(plan, *_render(root, plan)) for plan in plans]
+            quick = {}
+        rendered = [(plan, *_render(root, plan)) for plan in plans
+                    if quick.get(plan.env) is None]
     current = replace(current, grants=incremental.grants_digest(root))
-    return [_write(plan, current, body, ids) for plan, body, ids in rendered]
+    done = {plan.env: _write(plan, current, body, ids) for plan, body, ids in rendered}
+    return [done.get(p.env) or _write_repackaged(p, current, quick.get(p.env))
+            for p in plans]
+
+
+def _repackage(root: Path, plan: _Plan, current: Inputs) -> Repackaged | None:
+    """Only service code changed: the outputs from the last ones and the new code's
+    digests (archway.shared.repackage), or None (render as usual)."""
+    if plan.state is None or not plan.changed or plan.manifest is None or plan.redefined:
+        return None
+    from archway.shared.repackage import repackage
+
+    return repackage(root, plan.out_dir, plan.state, plan.manifest, plan.changed, current)
+
+
+def _write_repackaged(plan: _Plan, current: Inputs, done: Repackaged | None) -> Synthesized:
+    if done is None:  # inputs unchanged
+        return Synthesized(plan.env, plan.result(), [])
+    assert plan.state is not None
+    written = _write(plan, current, done.rendered, done.ids, plan.state.handlers)
+    return replace(written, repackaged=done.assets > 0)
 
 
 def _environment_names(root: Path, env: str) -> list[str]:
@@ -167,7 +198,8 @@ def _plan(root: Path, env: str, current: Inputs, force: bool) -> _Plan:
         changed = None if "" in missing else changed | missing
     if changed and env == TOOLING:  # the pipelines' bootstrap reads every environment
         changed = None
-    return _Plan(env, out_dir, state, changed, manifest)
+    redefined = frozenset(current.redefined(state)) if changed is not None else frozenset()
+    return _Plan(env, out_dir, state, changed, manifest, redefined)
 
 
 def _render(root: Path, plan: _Plan) -> tuple[Rendered | None, list[str] | None]:
@@ -177,6 +209,8 @@ def _render(root: Path, plan: _Plan) -> tuple[Rendered | None, list[str] | None]
         return render_env(root, plan.env), None
     if not plan.changed:
         return None, []
+    if plan.redefined:
+        return _render_redefined(root, plan)
     defer_rare_imports()
     from archway.services.blueprint import service_stack
     from archway.shared.synth import render_some
@@ -192,21 +226,49 @@ def _render(root: Path, plan: _Plan) -> tuple[Rendered | None, list[str] | None]
     return render_some(platform, plan.out_dir, stacks, plan.result().manifest), sorted(expected)
 
 
+def _render_redefined(root: Path, plan: _Plan) -> tuple[Rendered, list[str] | None]:
+    """Some services' definitions changed (and nothing outside services/): every stack is
+    built (the bootstrap's execution roles serve them all), and rendered are the
+    platform's own stacks (edge, auth, bootstrap: they read every service's definition)
+    and the changed services' stacks. Another service's stack is kept: it is built from
+    the platform's files, its own folder and Archway's code alone (archway.shared.model
+    ``_service`` reads ``config.services[name]``; services/blueprint.py the platform's
+    name, environment and settings). When the stacks are not those of the last synth
+    (an account added or dropped makes or removes a bootstrap stack), all are rendered."""
+    defer_rare_imports()
+    from archway.shared.synth import platform_stacks, render_all, render_some
+
+    platform = load_platform(root, plan.env)  # validates every file, handler code too
+    stacks = platform_stacks(platform)
+    previous = plan.result().manifest
+    if [stack.id for stack in stacks] != [entry["id"] for entry in previous["stacks"]]:
+        return render_all(platform, stacks=stacks), None
+    changed = {s.stack_name for s in platform.services
+               if s.source_dir.parent.name in (plan.changed or set())}
+    again = [s for s in stacks if s.kind != "service" or s.name in changed]
+    return (render_some(platform, plan.out_dir, again, previous),
+            sorted(stack.id for stack in again))
+
+
 def _write(plan: _Plan, current: Inputs, rendered: Rendered | None,
-           ids: list[str] | None) -> Synthesized:
-    """Write one environment's files, then the state recording what they came from."""
+           ids: list[str] | None, handlers: dict[str, dict[str, str]] | None = None,
+           ) -> Synthesized:
+    """Write one environment's files, then the state recording what they came from
+    (``handlers``: the functions' handlers, when ``rendered`` does not know them)."""
     if rendered is None:  # inputs unchanged, or only code no stack here packages
         assert plan.state is not None
         if plan.changed:
-            incremental.save_state(plan.out_dir,
-                                   replace(plan.state, services=current.services))
+            incremental.save_state(plan.out_dir, replace(
+                plan.state, services=current.services, outside=current.outside,
+                definitions=current.definitions))
         return Synthesized(plan.env, plan.result(), [], validated=bool(plan.changed))
     incremental.forget(rendered.out_dir)
     result = rendered.write()
     outputs = dict(plan.state.outputs) if plan.state is not None and ids is not None else {}
     outputs = {name: digest for name, digest in outputs.items()
                if name in rendered.kept}
-    state = incremental.state_from(current, rendered.files, result.manifest)
+    state = incremental.state_from(current, rendered.files, result.manifest,
+                                   rendered.handlers if handlers is None else handlers)
     incremental.save_state(result.out_dir, replace(state, outputs={**outputs, **state.outputs}))
     return Synthesized(plan.env, result, ids)
 

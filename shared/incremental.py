@@ -5,17 +5,18 @@ or cfn-lint (make's and bazel's question: are the outputs up to date with the in
 An environment's inputs are fingerprinted in three parts:
 
 - ``shared``: everything any stack may read. The content of every file under
-  ``config/``, of every ``services/*/service.yaml`` and of the repository's
-  ``platform/`` folder; the names found in ``services/`` and its folders (a new, removed
-  or misspelled config file); Archway's own code (path, size and modification time of
-  every file of the installed ``archway`` packages: its blueprints, rules and CloudFront
-  Functions); the installed distributions (the names of the ``*.dist-info`` folders on
-  the import path carry their versions: troposphere, awacs, pydantic, cfn-lint,
-  policy_sentry...); the Python version and interpreter; ``ARCHWAY_*`` and ``PIP_*``
-  environment variables.
-- ``services``: per folder ``services/<name>/``, the content of every file an asset or
-  a check may read (its ``src/``, ``requirements.txt``, data; not its own ``tests/``,
-  caches or dot files, which no template depends on).
+  ``config/`` and of the repository's ``platform/`` folder; the names found in
+  ``services/`` and its folders (a new, removed or misspelled config file); Archway's
+  own code (path, size and modification time of every file of the installed
+  ``archway`` packages: its blueprints, rules and CloudFront Functions); the installed
+  distributions (the names of the ``*.dist-info`` folders on the import path carry
+  their versions: troposphere, awacs, pydantic, cfn-lint, policy_sentry...); the
+  Python version and interpreter; ``ARCHWAY_*`` and ``PIP_*`` environment variables.
+- ``services``: per folder ``services/<name>/``, the content of every file the loader,
+  an asset or a check may read (``service.yaml``, ``src/``, ``requirements.txt``,
+  data; not its own ``tests/``, caches or dot files, which no template depends on);
+  apart, the content of its definition files (``definitions``) and of everything but
+  its ``src/`` (``outside``).
 - ``grants``: the execution roles' computed grants cached in ``build/`` (what the
   bootstrap stacks are rendered from: not an input of the local environment, which has
   none).
@@ -27,6 +28,17 @@ was packaged with and no longer cached under ``build/.cache/deps`` counts as a c
 its service folder (installing again may pick other versions of loose requirements).
 
 - all the same: nothing is rendered, nothing imported beyond this module;
+- only the code of some services changed (files under ``services/<name>/src/``, the
+  rest of the folder as it was: ``Inputs.outside``): the code is packaged again and its
+  new digests substituted in the last outputs, the handlers recorded in the state
+  checked again (archway.shared.repackage: no render, no pydantic); when that path
+  cannot vouch for the result, as below;
+- some services' definitions changed (``services/<name>/*.yaml``: ``Inputs.definitions``;
+  their names are part of ``shared``), nothing else outside service folders: the
+  config is validated again, every stack built, and the platform's own stacks (edge,
+  auth, bootstrap: they read every service's definition) rendered with those of the
+  changed folders; other services' stacks are kept (a service stack is built from the
+  platform's files, its own folder and Archway's code alone);
 - only some service folders changed (handler code, requirements): the config is
   validated again as a whole (a handler check reads the code) and the stacks packaging
   those folders are rendered again, the others kept (no other stack reads a service's
@@ -56,7 +68,7 @@ from archway.shared.assets import IGNORED_DIRS, IGNORED_SUFFIXES
 CACHE_DIRS = IGNORED_DIRS - {"tests"}  # src/tests/ is not packaged, but a check may read it
 
 STATE_FILE = ".synth-state.json"
-STATE_VERSION = 1
+STATE_VERSION = 2
 GRANTS_CACHE = ".grants-cache.json"  # archway.shared.synth.GRANTS_CACHE (not imported here)
 PACKAGES = ("archway.shared", "archway.services", "archway.platform", "archway.pipelines")
 ENV_PREFIXES = ("ARCHWAY_", "PIP_")
@@ -71,6 +83,13 @@ class Inputs:
     shared: str
     services: dict[str, str]
     grants: str
+    outside: dict[str, str] = field(default_factory=dict)  # folder -> all but its src/
+    definitions: dict[str, str] = field(default_factory=dict)  # folder -> its *.yaml
+
+    def redefined(self, state: State) -> set[str]:
+        """The service folders whose definition files (``service.yaml``) changed."""
+        return {name for name, digest in self.definitions.items()
+                if state.definitions.get(name) != digest}
 
     def changed_services(self, state: State, grants: bool = True) -> set[str] | None:
         """The service folders whose content changed since ``state``, or None when
@@ -94,18 +113,26 @@ class State:
     grants: str
     outputs: dict[str, str]  # file name -> sha256 of the bytes written
     stacks_of: dict[str, list[str]] = field(default_factory=dict)  # service folder -> ids
+    outside: dict[str, str] = field(default_factory=dict)  # Inputs.outside
+    # service folder -> {function: handler} (service.yaml's, checked again when only
+    # the folder's code changed: archway.shared.repackage)
+    handlers: dict[str, dict[str, str]] = field(default_factory=dict)
+    definitions: dict[str, str] = field(default_factory=dict)  # Inputs.definitions
 
     def to_json(self) -> str:
         return json.dumps({"version": STATE_VERSION, "shared": self.shared,
                            "services": self.services, "grants": self.grants,
-                           "outputs": self.outputs, "stacks_of": self.stacks_of},
+                           "outputs": self.outputs, "stacks_of": self.stacks_of,
+                           "outside": self.outside, "handlers": self.handlers,
+                           "definitions": self.definitions},
                           indent=1, sort_keys=True) + "\n"
 
 
 def inputs(root: Path) -> Inputs:
     """The current fingerprint of ``root``'s inputs (a few ms: small files are read,
     Archway's code and the installed distributions are only listed and stat'ed)."""
-    return Inputs(_shared(root), _services(root), grants_digest(root))
+    services, outside = _services(root)
+    return Inputs(_shared(root), services, grants_digest(root), outside, _definitions(root))
 
 
 def grants_digest(root: Path) -> str:
@@ -119,7 +146,10 @@ def load_state(out_dir: Path) -> State | None:
         if data["version"] != STATE_VERSION:
             return None
         return State(data["shared"], dict(data["services"]), data["grants"],
-                     dict(data["outputs"]), {k: list(v) for k, v in data["stacks_of"].items()})
+                     dict(data["outputs"]), {k: list(v) for k, v in data["stacks_of"].items()},
+                     dict(data["outside"]),
+                     {k: dict(v) for k, v in data["handlers"].items()},
+                     dict(data["definitions"]))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
@@ -196,16 +226,14 @@ def _shared(root: Path) -> str:
     digest = hashlib.sha256()
     services = os.path.join(root, "services")
     entries = _names(services)  # a service folder added, removed or renamed
-    definitions = [f"services/{folder}/{name}" for folder in entries
-                   for name in _names(os.path.join(services, folder))
-                   if name.lower().endswith((".yaml", ".yml"))]  # misspelled ones too
+    definitions = [name for folder in entries for name in _definition_files(root, folder)]
     config = _walk(os.path.join(root, "config"), "config", {"__pycache__"})
     platform = _walk(os.path.join(root, "platform"), "platform", {"__pycache__"})
-    for label, files in (("config", config), ("definitions", definitions),
-                         ("platform", platform)):
+    for label, files in (("config", config), ("platform", platform)):
         digest.update(f"[{label}]".encode())
         digest.update(_digest_files(root, files).encode())
     digest.update("[names]\0{}".format("\0".join(entries)).encode())
+    digest.update("[definitions]\0{}".format("\0".join(definitions)).encode())
     digest.update(b"[code]")
     digest.update(_code_digest().encode())
     digest.update(b"[runtime]")
@@ -213,19 +241,38 @@ def _shared(root: Path) -> str:
     return digest.hexdigest()
 
 
-def _services(root: Path) -> dict[str, str]:
+def _definition_files(root: Path | str, folder: str) -> list[str]:
+    """A service folder's definition files: every ``*.yaml``/``*.yml`` directly in it
+    (misspelled ones too: the loader names them)."""
+    return [f"services/{folder}/{name}"
+            for name in _names(os.path.join(root, "services", folder))
+            if name.lower().endswith((".yaml", ".yml"))]
+
+
+def _definitions(root: Path) -> dict[str, str]:
+    """Per folder of services/, the content of its definition files (their names are
+    part of the shared fingerprint)."""
+    services = os.path.join(root, "services")
+    return {name: _digest_files(root, _definition_files(root, name))
+            for name in _names(services) if os.path.isdir(os.path.join(services, name))}
+
+
+def _services(root: Path) -> tuple[dict[str, str], dict[str, str]]:
     """Per folder of services/ (any: the loader reads every services/*/service.yaml), its
     files but its own tests/ folder, caches and dot files (no asset packs them and no
-    check reads them)."""
+    check reads them); and the same of its files outside ``src/`` (what the code asset
+    packages): requirements.txt, service.yaml, data."""
     services = os.path.join(root, "services")
-    digests = {}
+    digests, outside = {}, {}
     for name in _names(services):
         folder = os.path.join(services, name)
         if os.path.isdir(folder):
             files = [f for f in _walk(folder, f"services/{name}", CACHE_DIRS, dot_files=False)
                      if not f.startswith(f"services/{name}/tests/")]
             digests[name] = _digest_files(root, files)
-    return digests
+            outside[name] = _digest_files(root, [
+                f for f in files if not f.startswith(f"services/{name}/src/")])
+    return digests, outside
 
 
 def _names(folder: str) -> list[str]:
@@ -316,10 +363,11 @@ def _runtime() -> str:
     return "\n".join(parts)
 
 
-def state_from(inputs: Inputs, outputs: dict[str, str],
-               manifest: dict[str, Any]) -> State:
+def state_from(inputs: Inputs, outputs: dict[str, str], manifest: dict[str, Any],
+               handlers: dict[str, dict[str, str]]) -> State:
     """The state to record after writing ``outputs`` (file name -> text) for
-    ``manifest``: which stacks package each service folder comes from the assets."""
+    ``manifest``: which stacks package each service folder comes from the assets;
+    ``handlers``: each service folder's functions' handlers."""
     stacks_of: dict[str, list[str]] = {}
     assets = manifest.get("assets", {})
     for stack in manifest.get("stacks", []):
@@ -330,4 +378,5 @@ def state_from(inputs: Inputs, outputs: dict[str, str],
                 if stack["id"] not in ids:
                     ids.append(stack["id"])
     return State(inputs.shared, inputs.services, inputs.grants,
-                 {name: digest_text(text) for name, text in outputs.items()}, stacks_of)
+                 {name: digest_text(text) for name, text in outputs.items()}, stacks_of,
+                 inputs.outside, handlers, inputs.definitions)

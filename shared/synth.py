@@ -20,7 +20,7 @@ import tempfile
 import types
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -240,6 +240,8 @@ class Rendered:
     files: dict[str, str]  # file name -> text: the templates, then the manifest
     manifest: dict[str, Any]
     kept: frozenset[str] = frozenset()  # templates of the last synth left as they are
+    # service folder -> {function: handler}: recorded in the incremental state
+    handlers: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def write(self) -> SynthResult:
         """Write through a temporary folder: each file appears whole or not at all."""
@@ -277,7 +279,7 @@ def render_all(platform: Scope, out_dir: Path | None = None,
         assets.update(_assets(stack))
     manifest = _manifest(platform, entries, assets)
     files[MANIFEST] = _manifest_text(manifest)
-    return Rendered(out_dir, files, manifest)
+    return Rendered(out_dir, files, manifest, handlers=handlers_of(platform))
 
 
 def render_some(platform: Scope, out_dir: Path, stacks: list[StackDef],
@@ -309,7 +311,14 @@ def render_some(platform: Scope, out_dir: Path, stacks: list[StackDef],
     manifest = _manifest(platform, entries, assets)
     files[MANIFEST] = _manifest_text(manifest)
     kept = frozenset(e["template"] for e in previous["stacks"] if e["id"] not in fresh)
-    return Rendered(out_dir, files, manifest, kept)
+    return Rendered(out_dir, files, manifest, kept, handlers_of(platform))
+
+
+def handlers_of(platform: Scope) -> dict[str, dict[str, str]]:
+    """Per service folder, its functions' handlers (none outside a Platform)."""
+    return {service.source_dir.parent.name: {name: fn.config.handler
+                                             for name, fn in service.functions.items()}
+            for service in getattr(platform, "services", ())}
 
 
 def render_checked(platform: Scope, stacks: list[StackDef]) -> list[tuple[StackDef, str]]:

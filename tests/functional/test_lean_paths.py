@@ -140,3 +140,24 @@ def test_cfn_flip_is_imported_only_when_used() -> None:
     # THEN cfn_flip was not loaded before, and works when used
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False 'Description: x\\nResources: {}\\n' cfn_flip.yaml_dumper"
+
+
+def test_new_code_only_imports_no_model_nor_template_library(repo_copy: Path) -> None:
+    # GIVEN dev synthesized once
+    assert run_archway(repo_copy, ["synth", "--env", "dev"])[0] == [0]
+    # WHEN only catalog's handler changes and a new process synthesizes dev
+    handler = repo_copy / "services" / "catalog" / "src" / "search.py"
+    handler.write_text(handler.read_text() + "\n# changed\n")
+    lean = tuple(m for m in RENDERING if m != "archway.shared.config")
+    codes, modules = run_archway(repo_copy, ["synth", "--env", "dev"],
+                                 watch=(*lean, "archway.shared.config.loader",
+                                        "archway.shared.config.models"))
+    # THEN it succeeds without pydantic, troposphere, awacs, the config models or the
+    # blueprints (the handler check alone reads the config's semantics)
+    assert codes == [0]
+    assert modules == []
+    # AND what it wrote is what a full render gives
+    written = {p.name: p.read_bytes() for p in (repo_copy / "build" / "dev").glob("*.json")}
+    synth_env(repo_copy, "dev")
+    assert {p.name: p.read_bytes()
+            for p in (repo_copy / "build" / "dev").glob("*.json")} == written

@@ -92,9 +92,10 @@ def test_a_changed_handler_renders_only_its_stack_as_a_full_render_would(
     handler = synthesized / "services" / "catalog" / "src" / "search.py"
     handler.write_text(handler.read_text() + "\nCHANGED = True\n")
     code, line, _ = synth(synthesized, capsys)
-    # THEN only catalog's stack is rendered again, its function pointing at the new code
+    # THEN only catalog's stack is rendered again, its function pointing at the new code,
+    # without a render (the new code's digest put in the last outputs)
     assert code == 0
-    assert "rendered 1 of " in line and line.endswith(": svc-catalog)")
+    assert "rendered 1 of " in line and line.endswith("(new code only): svc-catalog)")
     new = functions(template(synthesized, "svc-catalog"))["archway-local-catalog-search"]
     assert new["Code"]["S3Key"] != old["Code"]["S3Key"]
     manifest = json.loads((synthesized / "build" / ENV / "manifest.json").read_text())
@@ -135,17 +136,55 @@ def test_a_changed_config_key_renders_all(synthesized: Path,
     assert_fresh(synthesized)
 
 
-def test_a_changed_service_definition_renders_all(synthesized: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_changed_service_definition_renders_its_stack_and_the_platforms(
+        synthesized: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN reviews' stack as written
+    reviews = (synthesized / "build" / ENV / "svc-reviews.json").stat().st_mtime_ns
     # WHEN catalog's search function gets 512 MB in service.yaml
     edit_yaml(synthesized / "services" / "catalog" / "service.yaml",
               lambda d: d["functions"]["search"].update(memory=512))
     code, line, _ = synth(synthesized, capsys)
-    # THEN the template says 512 MB
-    assert code == 0 and "rendered all" in line
+    # THEN catalog's stack and the platform's own (they read every service's routes) are
+    # rendered, reviews' kept; the template says 512 MB, and build/ is a full render
+    assert code == 0
+    assert line.endswith(": auth, edge, edge-global, svc-catalog)"), line
     search = functions(template(synthesized, "svc-catalog"))["archway-local-catalog-search"]
     assert search["MemorySize"] == 512
+    assert (synthesized / "build" / ENV / "svc-reviews.json").stat().st_mtime_ns == reviews
     assert_fresh(synthesized)
+    # AND the next synth has nothing to do
+    assert "inputs unchanged" in synth(synthesized, capsys)[1]
+
+
+def test_a_new_route_reaches_the_edge_and_the_bootstrap(
+        repo_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN dev (bootstrap stacks, an auth stack) synthesized once
+    assert synth(repo_copy, capsys, env="dev")[0] == 0
+    # WHEN catalog gets a new route in service.yaml
+    edit_yaml(repo_copy / "services" / "catalog" / "service.yaml",
+              lambda d: d["routes"].append({"method": "GET", "path": "/api/catalog/extra",
+                                            "function": "search"}))
+    code, line, _ = synth(repo_copy, capsys, env="dev")
+    # THEN catalog's stack and every platform stack are rendered, reviews' kept, and
+    # build/dev is exactly a full render
+    assert code == 0 and "rendered all" not in line
+    assert "svc-catalog" in line and "svc-reviews" not in line and "edge" in line
+    assert_fresh(repo_copy, "dev")
+
+
+def test_a_service_moved_to_another_account_renders_all(
+        repo_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN dev synthesized once
+    assert synth(repo_copy, capsys, env="dev")[0] == 0
+    # WHEN catalog moves to a new dev account (a new bootstrap stack)
+    edit_yaml(repo_copy / "services" / "catalog" / "service.yaml",
+              lambda d: d["accounts"].update(dev="219999999999"))
+    code, line, _ = synth(repo_copy, capsys, env="dev")
+    # THEN everything is rendered: the stacks are not those of the last synth
+    assert code == 0 and "rendered all" in line
+    manifest = json.loads((repo_copy / "build" / "dev" / "manifest.json").read_text())
+    assert "bootstrap-219999999999-eu-west-1" in {s["id"] for s in manifest["stacks"]}
+    assert_fresh(repo_copy, "dev")
 
 
 def test_changed_requirements_repackage_the_service(
@@ -167,8 +206,10 @@ def test_changed_requirements_repackage_the_service(
     shutil.rmtree(wheels)
     platform_wheel(wheels, ARM, "two")
     code, line, _ = synth(repo_copy, capsys, env="dev")
-    # THEN catalog's stack alone is rendered, with the new asset's key
+    # THEN catalog's stack alone is rendered (a full render of it: the requirements are
+    # no code), with the new asset's key
     assert code == 0 and "rendered 1 of " in line and line.endswith(": svc-catalog)")
+    assert "new code only" not in line
     new = json.loads((repo_copy / "build" / "dev" / "manifest.json").read_text())["assets"]
     assert new["catalog-arm64"]["key"] != old["catalog-arm64"]["key"]
     search = functions(template(repo_copy, "svc-catalog", "dev"))["archway-dev-catalog-search"]
@@ -184,6 +225,14 @@ def test_changed_requirements_repackage_the_service(
     assert code == 0 and "rendered 1 of " in line and line.endswith(": svc-catalog)")
     again = json.loads((repo_copy / "build" / "dev" / "manifest.json").read_text())["assets"]
     assert again["catalog-arm64"]["sha256"] != new["catalog-arm64"]["sha256"]
+    assert_fresh(repo_copy, "dev")
+    # WHEN only its handler changes (the install cached)
+    append(repo_copy / "services" / "catalog" / "src" / "search.py", "\n# changed\n")
+    code, line, _ = synth(repo_copy, capsys, env="dev")
+    # THEN the code and the cached install are packaged again, without a render
+    assert code == 0 and line.endswith("(new code only): svc-catalog)")
+    last = json.loads((repo_copy / "build" / "dev" / "manifest.json").read_text())["assets"]
+    assert last["catalog-arm64"]["sha256"] != again["catalog-arm64"]["sha256"]
     assert_fresh(repo_copy, "dev")
 
 
@@ -348,3 +397,179 @@ def test_code_no_stack_packages_is_validated_and_renders_nothing(
     assert line.endswith("(changed code packaged by no stack here: validated, nothing rendered)")
     assert_fresh(synthesized)
     assert "inputs unchanged" in synth(synthesized, capsys)[1]
+
+
+def append(path: Path, text: str) -> None:
+    path.write_text(path.read_text(encoding="utf-8") + text, encoding="utf-8")
+
+
+def test_a_file_added_then_deleted_is_new_code_only(
+        synthesized: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN catalog's code as packaged
+    first = functions(template(synthesized, "svc-catalog"))["archway-local-catalog-search"]
+    helper = synthesized / "services" / "catalog" / "src" / "helper.py"
+    # WHEN a module is added to its src/
+    helper.write_text("VALUE = 1\n")
+    code, line, _ = synth(synthesized, capsys)
+    # THEN its stack gets the new code's key without a render, as a full render would
+    assert code == 0 and line.endswith("(new code only): svc-catalog)")
+    added = functions(template(synthesized, "svc-catalog"))["archway-local-catalog-search"]
+    assert added["Code"]["S3Key"] != first["Code"]["S3Key"]
+    assert_fresh(synthesized)
+    # WHEN the module is deleted again
+    helper.unlink()
+    code, line, _ = synth(synthesized, capsys)
+    # THEN the code is the first one again, byte for byte
+    assert code == 0 and line.endswith("(new code only): svc-catalog)")
+    again = functions(template(synthesized, "svc-catalog"))["archway-local-catalog-search"]
+    assert again["Code"]["S3Key"] == first["Code"]["S3Key"]
+    assert_fresh(synthesized)
+
+
+def test_two_services_changed_at_once(synthesized: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    # WHEN both catalog's and reviews' handlers change
+    append(synthesized / "services" / "catalog" / "src" / "search.py", "\n# one\n")
+    append(synthesized / "services" / "reviews" / "src" / "reviews.py", "\n# two\n")
+    code, line, _ = synth(synthesized, capsys)
+    # THEN both stacks get their new code without a render, as a full render would
+    assert code == 0
+    assert line.endswith("(new code only): svc-catalog, svc-reviews)")
+    manifest = json.loads((synthesized / "build" / ENV / "manifest.json").read_text())
+    for service in ("catalog", "reviews"):
+        keys = {fn["Code"]["S3Key"]
+                for fn in functions(template(synthesized, f"svc-{service}")).values()}
+        assert keys == {manifest["assets"][service]["key"]}
+    assert_fresh(synthesized)
+    # AND the next synth has nothing to do
+    assert "inputs unchanged" in synth(synthesized, capsys)[1]
+
+
+def test_code_and_service_definition_changed_together_render_its_stack(
+        synthesized: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # WHEN catalog's handler and its service.yaml change together
+    append(synthesized / "services" / "catalog" / "src" / "search.py", "\n# changed\n")
+    edit_yaml(synthesized / "services" / "catalog" / "service.yaml",
+              lambda d: d["functions"]["search"].update(memory=1024))
+    code, line, _ = synth(synthesized, capsys)
+    # THEN its stack is rendered (not only new code put in): the new memory and code
+    assert code == 0 and "new code only" not in line
+    assert line.endswith(": auth, edge, edge-global, svc-catalog)"), line
+    search = functions(template(synthesized, "svc-catalog"))["archway-local-catalog-search"]
+    assert search["MemorySize"] == 1024
+    assert_fresh(synthesized)
+
+
+def test_a_file_outside_src_is_no_new_code_only(synthesized: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    # WHEN a file of catalog's folder outside src/ (its seed data) changes
+    seed = next((synthesized / "services" / "catalog" / "seed").iterdir())
+    append(seed, "\n")
+    code, line, _ = synth(synthesized, capsys)
+    # THEN its stack is rendered the usual way (only src/ is known to be code alone)
+    assert code == 0 and line.endswith(": svc-catalog)") and "new code only" not in line
+    assert_fresh(synthesized)
+
+
+@pytest.mark.parametrize("state", ["{not json", '{"version": 1}', "gone"])
+def test_a_bad_state_renders_all(synthesized: Path, state: str,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN a state file that is corrupt, of an older format, or missing
+    path = synthesized / "build" / ENV / incremental.STATE_FILE
+    if state == "gone":
+        path.unlink()
+    else:
+        path.write_text(state)
+    # WHEN only a handler changed
+    append(synthesized / "services" / "catalog" / "src" / "search.py", "\n# changed\n")
+    code, line, _ = synth(synthesized, capsys)
+    # THEN everything is rendered, and the next handler change is new code only again
+    assert code == 0 and "rendered all" in line
+    assert_fresh(synthesized)
+    append(synthesized / "services" / "catalog" / "src" / "search.py", "\n# again\n")
+    assert synth(synthesized, capsys)[1].endswith("(new code only): svc-catalog)")
+    assert_fresh(synthesized)
+
+
+def test_code_packaging_to_the_same_bytes_renders_nothing(
+        synthesized: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN a test module inside src/ (read by checks, never packaged)
+    tests = synthesized / "services" / "catalog" / "src" / "tests"
+    tests.mkdir()
+    (tests / "test_search.py").write_text("def test_x() -> None:\n    pass\n")
+    before = on_disk(synthesized)
+    # WHEN synthesized
+    code, line, _ = synth(synthesized, capsys)
+    # THEN the code is packaged again, to the same bytes: nothing is rendered
+    assert code == 0
+    assert line.endswith("(changed code packages to the same bytes: nothing rendered)")
+    assert on_disk(synthesized) == before
+    assert_fresh(synthesized)
+    assert "inputs unchanged" in synth(synthesized, capsys)[1]
+
+
+def test_new_code_renames_versions_and_the_api_deployment(
+        repo_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN catalog's search function with provisioned concurrency (a Version whose
+    # logical id follows the code, an alias the API invokes, a Deployment hashing both)
+    edit_yaml(repo_copy / "services" / "catalog" / "service.yaml",
+              lambda d: d["functions"]["search"].update(provisioned_concurrency=1))
+    assert "rendered all" in synth(repo_copy, capsys)[1]
+    old = template(repo_copy, "svc-catalog")["Resources"]
+    # WHEN its handler changes
+    append(repo_copy / "services" / "catalog" / "src" / "search.py", "\n# changed\n")
+    code, line, _ = synth(repo_copy, capsys)
+    # THEN without a render, the version and the deployment have new logical ids, the
+    # alias and the stage point at them, byte for byte what a full render gives
+    assert code == 0 and line.endswith("(new code only): svc-catalog)")
+    new = template(repo_copy, "svc-catalog")["Resources"]
+
+    def of_type(resources: dict[str, Any], kind: str) -> set[str]:
+        return {k for k, v in resources.items() if v["Type"] == kind}
+
+    versions = of_type(new, "AWS::Lambda::Version")
+    deployments = of_type(new, "AWS::ApiGateway::Deployment")
+    assert len(versions) == 1 and versions.isdisjoint(of_type(old, "AWS::Lambda::Version"))
+    assert deployments.isdisjoint(of_type(old, "AWS::ApiGateway::Deployment"))
+    alias = next(v for v in new.values() if v["Type"] == "AWS::Lambda::Alias")
+    assert alias["Properties"]["FunctionVersion"] == {"Fn::GetAtt": [*versions, "Version"]}
+    stage = next(v for v in new.values() if v["Type"] == "AWS::ApiGateway::Stage")
+    assert stage["Properties"]["DeploymentId"] == {"Ref": next(iter(deployments))}
+    assert_fresh(repo_copy)
+
+
+def test_a_template_not_as_expected_is_rendered_the_usual_way(
+        synthesized: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN catalog's API deployment id no longer the digest of its API surface (as a
+    # future blueprint might compute it), the state saying those are the bytes written
+    out = synthesized / "build" / ENV
+    text = (out / "svc-catalog.json").read_text()
+    deployment = next(k for k, v in json.loads(text)["Resources"].items()
+                      if v["Type"] == "AWS::ApiGateway::Deployment")
+    text = text.replace(deployment, "Deployment00000000")
+    (out / "svc-catalog.json").write_text(text)
+    state = json.loads((out / incremental.STATE_FILE).read_text())
+    state["outputs"]["svc-catalog.json"] = incremental.digest_text(text)
+    (out / incremental.STATE_FILE).write_text(json.dumps(state))
+    # WHEN only its handler changes
+    append(synthesized / "services" / "catalog" / "src" / "search.py", "\n# changed\n")
+    code, line, _ = synth(synthesized, capsys)
+    # THEN its stack is rendered the usual way, and build/ is a full render again
+    assert code == 0 and line.endswith(": svc-catalog)") and "new code only" not in line
+    assert_fresh(synthesized)
+
+
+def test_lint_after_new_code_lints_only_the_changed_template(
+        synthesized: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN every template linted clean once (remembered by template content)
+    assert main(["lint", "--env", ENV, "--root", str(synthesized)]) == 0
+    capsys.readouterr()
+    # WHEN only catalog's handler changes and the environment is linted again
+    append(synthesized / "services" / "catalog" / "src" / "search.py", "\n# changed\n")
+    code = main(["lint", "--env", ENV, "--root", str(synthesized)])
+    err = capsys.readouterr().err
+    # THEN cfn-lint reads catalog's template alone (the others' cache keys, their
+    # bytes, are unchanged), finding nothing, and build/ is what a full render gives
+    assert code == 0
+    assert f"{ENV}: 5 templates (1 linted," in err and ", 0 findings" in err
+    assert_fresh(synthesized)
