@@ -36,15 +36,19 @@ def main(argv: list[str]) -> None:
     from a2wsgi import WSGIMiddleware
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+    from archway.shared.local import moto_dynamodb
     from archway.shared.local.quiet_server import QuietServer
 
     _list_moto_modules_once()
+    _method_names_once()
     _regions_without_service_models()
     _serialize_item_results_directly()
     _project_once()
+    moto_dynamodb.install()
     app = DomainDispatcherApplication(create_backend_app)
     _preload(app, preload)
-    config = uvicorn.Config(WSGIMiddleware(app, workers=WSGI_THREADS),  # type: ignore[arg-type]
+    pooled = WSGIMiddleware(app, workers=WSGI_THREADS)  # type: ignore[arg-type]
+    config = uvicorn.Config(InlineReads(app, pooled),
                             host=host, port=port, http="httptools", log_level="warning",
                             access_log=False, lifespan="off", timeout_keep_alive=KEEP_ALIVE,
                             timeout_graceful_shutdown=2)
@@ -52,6 +56,87 @@ def main(argv: list[str]) -> None:
     server.run()
     if not server.started:
         sys.exit(3)  # as uvicorn.run does when it could not start (the port taken)
+
+
+# DynamoDB operations that only read moto's memory (no stream, no other service, no I/O)
+# and read a bounded amount (a Query one 1 MB page, a BatchGetItem at most 100 items).
+# A Scan, which moto answers by sorting and copying the whole table (the local cloud's
+# saver scans every table), stays on the pool, sharing the process with the others.
+# https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html
+INLINE_TARGETS = frozenset(f"DynamoDB_20120810.{operation}".encode()
+                           for operation in ("GetItem", "Query", "BatchGetItem"))
+
+
+class InlineReads:
+    """An ASGI app answering DynamoDB's reads on the server's event loop, the rest through
+    a thread pool (a2wsgi).
+
+    a2wsgi runs each request on a pool thread that hands the request body, the response
+    head and each body chunk to the event loop and waits for it: four thread hand-offs per
+    request. A read of moto's DynamoDB memory needs no thread: its request is read whole,
+    moto's own DynamoDB app (the one the dispatcher would choose: a SigV4 request for
+    ``dynamodb``, API version 2012-08-10, at ``/``) answers it on the loop, and its answer
+    is sent as it is. Measured in one process (the catalog search's Query through the ASGI
+    app, minimum of 8 rounds of 200, load average 4 on 2 cores): 1.87 -> 1.31 ms of CPU
+    per Query (3.20 -> 2.46 ms without moto_dynamodb). A read holds the loop while moto
+    answers it, so only the bounded reads of INLINE_TARGETS are answered here."""
+
+    def __init__(self, dispatcher: Any, pooled: Any) -> None:
+        self.dispatcher = dispatcher
+        self.pooled = pooled
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        app = self._inline_app(scope)
+        if app is None:
+            await self.pooled(scope, receive, send)
+            return
+        body = bytearray()
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        status, headers, content = self._answer(app, scope, bytes(body))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
+
+    def _inline_app(self, scope: Any) -> Any:
+        if scope["type"] != "http" or scope["path"] != "/" or scope["method"] != "POST":
+            return None
+        target = authorization = None
+        for name, value in scope["headers"]:
+            if name == b"x-amz-target":
+                target = value
+            elif name == b"authorization":
+                authorization = value
+        if target not in INLINE_TARGETS or authorization is None \
+                or b"/dynamodb/aws4_request" not in authorization.split(b",", 1)[0]:
+            return None
+        return self.dispatcher.app_instances.get("dynamodb")
+
+    @staticmethod
+    def _answer(app: Any, scope: Any, body: bytes) -> tuple[int, list[Any], bytes]:
+        import io
+
+        from a2wsgi.wsgi import build_environ
+
+        environ = build_environ(scope, io.BytesIO(body))  # type: ignore[arg-type]
+        chunks: list[bytes] = []
+        head: list[Any] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]],
+                           exc_info: Any = None) -> Any:
+            head[:] = [int(status.split(" ", 1)[0]),
+                       [(name.strip().encode("latin1").lower(), value.strip().encode("latin1"))
+                        for name, value in headers]]
+            return chunks.append
+
+        iterable = app(environ, start_response)
+        try:
+            chunks.extend(iterable)
+        finally:
+            getattr(iterable, "close", lambda: None)()
+        return head[0], head[1], b"".join(chunks)
 
 
 def _list_moto_modules_once() -> None:
@@ -66,6 +151,28 @@ def _list_moto_modules_once() -> None:
         return
     modules = tuple(listing())
     backends.list_of_moto_modules = lambda: iter(modules)  # type: ignore[assignment]
+
+
+def _method_names_once() -> None:
+    """moto's ``BaseResponse.call_action`` lists its handler class's methods with
+    ``inspect.getmembers`` on every request (profiled: 5% of moto's time for the catalog
+    search's Query, about 0.1 ms). The classes do not change while moto runs: each is
+    listed once, and each caller gets its own copy of the list."""
+    from moto.core import responses
+
+    listing = getattr(responses, "method_names_from_class", None)
+    if listing is None or getattr(listing, "archway_once", False):  # another moto, or done
+        return
+    listed: dict[type, list[str]] = {}
+
+    def method_names(clazz: type) -> list[str]:
+        names = listed.get(clazz)
+        if names is None:
+            names = listed[clazz] = listing(clazz)
+        return list(names)
+
+    method_names.archway_once = True  # type: ignore[attr-defined]
+    responses.method_names_from_class = method_names  # type: ignore[assignment]
 
 
 # Services whose endpoint prefix (in their service model's metadata) is their own name and
@@ -191,6 +298,7 @@ def _project_once() -> None:
                     attrs=serializer.serialize(result)["M"])
 
     project_once.archway_once = True  # type: ignore[attr-defined]
+    project_once.archway_original = project  # type: ignore[attr-defined]
     Item.project = project_once  # type: ignore[method-assign]
 
 
