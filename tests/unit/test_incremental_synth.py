@@ -570,6 +570,7 @@ def test_lint_after_new_code_lints_only_the_changed_template(
     err = capsys.readouterr().err
     # THEN cfn-lint reads catalog's template alone (the others' cache keys, their
     # bytes, are unchanged), finding nothing, and build/ is what a full render gives
+    stacks = json.loads((synthesized / "build" / ENV / "manifest.json").read_text())["stacks"]
     assert code == 0
-    assert f"{ENV}: 5 templates (1 linted," in err and ", 0 findings" in err
+    assert f"{ENV}: {len(stacks)} templates (1 linted," in err and ", 0 findings" in err
     assert_fresh(synthesized)
