@@ -99,13 +99,17 @@ def tagged(tag: str) -> Iterator[int]:
 
 
 def stop_on_signals(signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGHUP)) -> None:
-    """SIGTERM and SIGHUP end the main thread like Ctrl-C does, so cleanup runs."""
+    """SIGTERM and SIGHUP end the main thread like Ctrl-C does, so cleanup runs. So does
+    SIGINT itself, even when it was ignored when this process started (a script's
+    ``archway local &`` starts with SIGINT ignored, and Python then leaves it so): whoever
+    sends it means stop."""
 
     def interrupt(signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
     for sig in signals:
         signal.signal(sig, interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def stop_with_parent(poll: float = 0.5) -> None:

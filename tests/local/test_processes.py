@@ -93,10 +93,15 @@ def test_a_stranger_with_the_recorded_pid_is_never_killed(tmp_path: Path) -> Non
         stranger.wait(timeout=10)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_signals_stop_archway_local_and_everything_it_started(
         repo_copy: Path, sig: signal.Signals) -> None:
-    # GIVEN archway local deploying (it has started moto and is about to start workers)
+    # GIVEN archway local deploying (it has started moto and is about to start workers),
+    # started as a script's background job is (`archway local &`: SIGINT ignored)
     from archway.shared.local.cloud import state_path
 
     log = repo_copy / "local.log"
@@ -104,7 +109,7 @@ def test_signals_stop_archway_local_and_everything_it_started(
         proc = subprocess.Popen(
             [sys.executable, "-m", "archway.shared.cli", "local", "--root", str(repo_copy),
              "--port", "0"], stdout=out, stderr=subprocess.STDOUT, cwd=repo_copy,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=_ignore_sigint)
     deadline = time.monotonic() + 60
     while not state_path(repo_copy).exists():
         assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
