@@ -101,12 +101,7 @@ class LocalEngine(Engine):
     def deploy(self, selected: list[str]) -> list[StackResult]:
         read = self._read(selected)
         with deploy_lock(self.platform.root), self.provider.records_held(read):
-            self.secrets.prefetch(
-                [source["name"] for target in read
-                 for source in target.manifest["parameters"].values()
-                 if source["kind"] == "secret"]
-                + [t.id.removeprefix("svc-") for t in read if t.kind == "service"])
-            return super().deploy(selected)
+            return super().deploy(selected)  # which reads the secrets it needs up front
 
     def _read(self, selected: list[str]) -> list[Target]:
         """The stacks a deploy of ``selected`` reads: those, the ones whose outputs they

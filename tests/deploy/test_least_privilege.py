@@ -67,6 +67,15 @@ def execution_documents(template: dict[str, Any], ctx: Context,
     return documents
 
 
+def lookup_role_inline(template: dict[str, Any], ctx: Context,
+                       ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The lookup role's inline policies, resolved, and its boundary (None: it has none)."""
+    role = template["Resources"]["LookupRole"]["Properties"]
+    documents = [ctx.resolve(p["PolicyDocument"]) for p in role["Policies"]]
+    return documents, (boundary_document(template, ctx) if "PermissionsBoundary" in role
+                       else None)
+
+
 def boundary_document(template: dict[str, Any], ctx: Context) -> dict[str, Any]:
     return ctx.resolve(template["Resources"]["Boundary"]["Properties"]["PolicyDocument"])
 
@@ -365,11 +374,7 @@ def test_render_gives_a_role_made_without_the_boundary_the_boundary() -> None:
 def test_the_lookup_role_reads_the_platforms_function_logs_only(
         service_account: dict, action: str, group: str, granted: bool) -> None:
     # GIVEN the lookup role archway logs --env prod reads CloudWatch Logs with
-    ctx = _context(service_account)
-    role = service_account["Resources"]["LookupRole"]["Properties"]
-    documents = [ctx.resolve(p["PolicyDocument"]) for p in role["Policies"]]
-    boundary = (boundary_document(service_account, ctx) if "PermissionsBoundary" in role
-                else None)
+    documents, boundary = lookup_role_inline(service_account, _context(service_account))
     # THEN it may filter the platform's function log groups, and nothing else of logs
     resource = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:*"
     assert allowed(documents, action, resource, boundary=boundary) is granted
@@ -388,10 +393,8 @@ def test_the_platform_lookup_role_reads_origin_secrets_only(
     # origin secrets (the edge's deploy ten per GetParameters call)
     platform = load_platform(REPO, "prod")
     template = _bootstrap("prod", platform.account, platform.home_region)
-    ctx = _context(template, platform.account, platform.home_region)
-    role = template["Resources"]["LookupRole"]["Properties"]
-    documents = [ctx.resolve(p["PolicyDocument"]) for p in role["Policies"]]
-    boundary = (boundary_document(template, ctx) if "PermissionsBoundary" in role else None)
+    documents, boundary = lookup_role_inline(
+        template, _context(template, platform.account, platform.home_region))
     # THEN it may read them, one or several at a time, and no other parameter; it writes none
     resource = f"arn:aws:ssm:{platform.home_region}:{platform.account}:parameter/{parameter}"
     assert allowed(documents, action, resource, boundary=boundary) is granted
