@@ -215,11 +215,13 @@ def render(stack: StackDef) -> str:
     chokepoint, to any role a blueprint made without it. The platform name is the stack
     name's first part (platform names have no hyphen: config/platform.yaml ``name``).
     """
+    from archway.shared.blueprint.template_data import template_data
+
     if stack.kind != "bootstrap":
         from archway.shared.blueprint.iam import enforce_boundary
 
         enforce_boundary(stack.template, stack.name.split("-", 1)[0])
-    return fastjson.dumps(stack.template.to_dict()) + "\n"
+    return fastjson.dumps(template_data(stack.template)) + "\n"
 
 
 @dataclass(frozen=True)
