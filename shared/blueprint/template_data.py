@@ -64,11 +64,12 @@ def encode(value: Any) -> Any:
 
 
 def _encoder_for(kind: type) -> _Encoder:
-    if issubclass(kind, BaseAWSObject) and kind.to_dict is BaseAWSObject.to_dict:
+    to_dict = getattr(kind, "to_dict", None)
+    if issubclass(kind, BaseAWSObject) and to_dict is BaseAWSObject.to_dict:
         return _aws_object
-    if issubclass(kind, Tags) and kind.to_dict is Tags.to_dict:
+    if issubclass(kind, Tags) and to_dict is Tags.to_dict:
         return _tags
-    if issubclass(kind, AWSHelperFn) and kind.to_dict is AWSHelperFn.to_dict:
+    if issubclass(kind, AWSHelperFn) and to_dict is AWSHelperFn.to_dict:
         return _helper
     return _other
 
