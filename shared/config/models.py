@@ -24,6 +24,10 @@ from pydantic import (
     field_validator,
 )
 
+from archway.shared.config.pydantic_plugins import skip_lookup_without_plugins
+
+skip_lookup_without_plugins()  # before the first model below is built
+
 AccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
 Name = Annotated[
     str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*[a-z0-9]$", min_length=2, max_length=40)
