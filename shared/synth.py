@@ -156,7 +156,6 @@ def deployed_to(platform: Platform, own: list[StackDef],
     usually none, each environment having its own accounts, so a synth of one
     environment builds that environment's stacks alone.
     """
-    from archway.pipelines.blueprint import pipeline_stacks
     from archway.shared.blueprint.bootstrap import bootstrap_targets
     from archway.shared.config import load_config
     from archway.shared.model import resolve
@@ -171,6 +170,8 @@ def deployed_to(platform: Platform, own: list[StackDef],
             stacks += [s for s in app_stacks(other) if (s.account, s.region) in wanted]
         pipelines |= (other.tooling_account, other.home_region) in wanted
     if pipelines:
+        from archway.pipelines.blueprint import pipeline_stacks
+
         stacks += [s for s in pipeline_stacks(config) if (s.account, s.region) in wanted]
     return stacks
 
