@@ -10,9 +10,10 @@ again changes nothing, so one walk gives the same result: each object is validat
 encoded once.
 
 Types are dispatched on their class: troposphere's objects, helper functions and tags
-whose ``to_dict`` is troposphere's own are encoded here; anything else (a class with its
-own ``to_dict``, awacs objects, subclasses of dict or list) goes through
-``encode_to_dict``'s own rules, one value at a time.
+whose ``to_dict`` is troposphere's own, and awacs' objects (``JSONrepr``, no ``to_dict``
+unless an instance holds one) are encoded here; anything else (a class with its own
+``to_dict``, subclasses of dict or list) goes through ``encode_to_dict``'s own rules,
+one value at a time.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import awacs
 from troposphere import AWSHelperFn, BaseAWSObject, Tags, Template
 
 _PLAIN = (str, int, float, bool, type(None))
@@ -71,6 +73,14 @@ def _encoder_for(kind: type) -> _Encoder:
         return _tags
     if issubclass(kind, AWSHelperFn) and to_dict is AWSHelperFn.to_dict:
         return _helper
+    if (to_dict is None and callable(getattr(kind, "JSONrepr", None))
+            and not issubclass(kind, list | tuple | dict)
+            and kind.__getattribute__ is object.__getattribute__):
+        hook = getattr(kind, "__getattr__", None)
+        if hook is None:
+            return _jsonrepr
+        if hook is awacs.AWSObject.__getattr__:
+            return _awacs_object
     return _other
 
 
@@ -92,6 +102,22 @@ def _tags(obj: Any) -> Any:
 
 def _helper(obj: Any) -> Any:
     return encode(obj.data)
+
+
+def _jsonrepr(value: Any) -> Any:
+    """A class with ``JSONrepr`` and no ``to_dict`` nor ``__getattr__`` (awacs' actions,
+    ARNs, principals, conditions): only its instance could hold a ``to_dict``."""
+    if "to_dict" in getattr(value, "__dict__", ()):
+        return _other(value)
+    return encode(value.JSONrepr())
+
+
+def _awacs_object(value: Any) -> Any:
+    """An awacs object (statement, policy): its ``__getattr__`` finds only what it holds
+    in ``properties``."""
+    if "to_dict" in value.properties or "to_dict" in value.__dict__:
+        return _other(value)
+    return encode(value.JSONrepr())
 
 
 def _other(value: Any) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from awacs import s3 as s3_actions
-from awacs.aws import Allow, PolicyDocument, Principal, Statement
+from awacs.aws import Action, Allow, PolicyDocument, Principal, Statement
 from troposphere import AWSHelperFn, If, Output, Ref, Sub, Tags, Template, awslambda, iam, s3, sns
 
 from archway.pipelines.blueprint import pipeline_stacks
@@ -59,6 +59,10 @@ def test_unusual_values_encode_as_troposphere_does() -> None:
         Tags=Tags(team="t", app="a") + Tags({"k": Ref(topic)}),
         Metadata=OrderedDict([("b", (1, 2.5, None)), ("a", {"x": True})])))
     t.add_resource(iam.ManagedPolicy("Policy", PolicyDocument=policy))
+    odd_action = Action("s3", "PutObject")  # an instance with a to_dict of its own
+    odd_action.to_dict = lambda: "s3:Replaced"  # type: ignore[attr-defined]
+    t.add_resource(iam.ManagedPolicy("Odd", PolicyDocument=PolicyDocument(Statement=[
+        Statement(Effect=Allow, Action=[odd_action], Resource=["*"])])))
     t.add_output(Output("Out", Value=Ref(topic)))
     # WHEN encoded in one walk
     # THEN as troposphere encodes it
