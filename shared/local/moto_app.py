@@ -48,10 +48,12 @@ def main(argv: list[str]) -> None:
     app = DomainDispatcherApplication(create_backend_app)
     _preload(app, preload)
     pooled = WSGIMiddleware(app, workers=WSGI_THREADS)  # type: ignore[arg-type]
+    # proxy_headers=False: no proxy stands before moto (uvicorn would otherwise read
+    # X-Forwarded-For on every request: 0.08 ms of a keep-alive POST's 0.29).
     config = uvicorn.Config(InlineReads(app, pooled),
                             host=host, port=port, http="httptools", log_level="warning",
                             access_log=False, lifespan="off", timeout_keep_alive=KEEP_ALIVE,
-                            timeout_graceful_shutdown=2)
+                            timeout_graceful_shutdown=2, proxy_headers=False)
     server = QuietServer(config)
     server.run()
     if not server.started:
