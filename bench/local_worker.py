@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from archway.shared.local import runner  # noqa: E402
 from archway.shared.local import worker as worker_module  # noqa: E402
 
 PORT = 8183
+HANDLER = "search.handler"  # services/catalog/service.yaml: the search function
 PROBE = Path(__file__).with_name("_worker_probe.py")
 # What the no-op handler answers: a proxy response as large as a search's (8 results).
 NOOP = '''import json
@@ -73,11 +75,12 @@ def cmdline(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
 
 
-def find_child(root: int, marker: str) -> int:
+def find_child(root: int, what: str, match: Callable[[list[str]], bool]) -> int:
+    """The child of ``root`` whose command line ``match``es."""
     for pid in children(root):
-        if any(marker in part for part in cmdline(pid)):
+        if match(cmdline(pid)):
             return pid
-    raise SystemExit(f"no process of archway local runs {marker}")
+    raise SystemExit(f"no process of archway local runs {what}")
 
 
 def process_cpu(pid: int) -> float:
@@ -178,8 +181,10 @@ def main() -> None:
     with local_cloud(PORT) as state:
         warm_search()
         root = state["process"].pid
-        worker_pid = find_child(root, worker_module.__file__)
-        moto_pid = find_child(root, "moto_app")
+        worker_pid = find_child(root, f"{HANDLER}'s worker", lambda command: (
+            worker_module.__file__ in command and HANDLER in command))
+        moto_pid = find_child(root, "moto", lambda command: any(
+            part.endswith(".moto_app") for part in command))
         python = cmdline(worker_pid)[0]
         loops, probes = [], []
         for _ in range(args.runs):
