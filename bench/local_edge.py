@@ -36,7 +36,7 @@ from _local import local_cloud  # noqa: E402
 
 from archway.shared.local import timing  # noqa: E402
 
-PORT = 8182
+PORT = int(os.environ.get("ARCHWAY_BENCH_PORT", "8182"))  # another, to run beside a copy
 REQUESTS = {1: 200, 32: 800}
 
 
