@@ -4,6 +4,9 @@ results written directly; the same answers as moto's own."""
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -677,13 +680,15 @@ def test_results_made_plain_are_motos(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # ------------------------------------------------------------- DynamoDB reads on the event loop
 
-def _asgi_request(target: str, body: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
-    raw = json.dumps(body).encode()
+def _asgi_request(target: str, body: dict[str, Any] | bytes,
+                  extra: dict[str, str] | None = None) -> tuple[dict[str, Any], bytes]:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     headers = {
         "host": "127.0.0.1:5000", "content-type": "application/x-amz-json-1.0",
         "x-amz-target": f"DynamoDB_20120810.{target}", "content-length": str(len(raw)),
         "authorization": "AWS4-HMAC-SHA256 Credential=testing/20261127/eu-west-1/dynamodb/"
                          "aws4_request, SignedHeaders=host;x-amz-target, Signature=0",
+        **(extra or {}),
     }
     scope = {"type": "http", "http_version": "1.1", "method": "POST", "scheme": "http",
              "path": "/", "raw_path": b"/", "root_path": "", "query_string": b"",
@@ -692,11 +697,11 @@ def _asgi_request(target: str, body: dict[str, Any]) -> tuple[dict[str, Any], by
     return scope, raw
 
 
-def _asgi_answer(front: Any, target: str, body: dict[str, Any]) -> tuple[int, dict[str, Any],
-                                                                         bytes]:
+def _asgi_answer(front: Any, target: str, body: dict[str, Any] | bytes,
+                 extra: dict[str, str] | None = None) -> tuple[int, dict[str, Any], bytes]:
     import asyncio
 
-    scope, raw = _asgi_request(target, body)
+    scope, raw = _asgi_request(target, body, extra)
     chunks = [{"type": "http.request", "body": raw[:10], "more_body": True},
               {"type": "http.request", "body": raw[10:], "more_body": False}]
     sent: list[dict[str, Any]] = []
@@ -732,28 +737,65 @@ def test_dynamodb_reads_answered_on_the_event_loop_are_the_pools_answers(
 
     inline = InlineReads(app, spy)
     key = {"pk": {"S": "p#1"}, "sk": {"S": "a"}}
-    requests = [
-        ("Query", {"TableName": "products", "KeyConditionExpression": "pk = :p", "Limit": 1,
-                   "ExpressionAttributeValues": {":p": {"S": "p#1"}}}),
+    query = {"TableName": "products", "KeyConditionExpression": "pk = :p", "Limit": 1,
+             "ExpressionAttributeValues": {":p": {"S": "p#1"}}}
+    requests: list[tuple[Any, ...]] = [
+        ("Query", query),
         ("GetItem", {"TableName": "products", "Key": key, "ProjectionExpression": "price"}),
         ("Scan", {"TableName": "products"}),
         ("BatchGetItem", {"RequestItems": {"products": {"Keys": [key]}}}),
         ("Query", {"TableName": "missing", "KeyConditionExpression": "pk = :p",
                    "ExpressionAttributeValues": {":p": {"S": "p#1"}}}),
         ("PutItem", {"TableName": "products", "Item": {**key, "price": {"N": "1"}}}),
+        ("Query", query, {"origin": "http://127.0.0.1:8080"}),  # a browser's (CORS)
+        ("Query", {**query, "KeyConditionExpression": "sk = :p"}),  # a validation error
+        ("GetItem", b"{not json"),
+        ("GetItem", b"TableName=products", {"content-type": "application/x-www-form-urlencoded"}),
+        ("GetItem", b"", {"content-type": "text/plain"}),
     ]
-    with mock_aws():
+    flask_calls = Counter()
+    with mock_aws(), spy_on_flask(app.app_instances["dynamodb"], flask_calls):
         _table(boto3.client("dynamodb", region_name="eu-west-1"))
-        # WHEN reads, an error and a write are sent to both
-        answers = [(_asgi_answer(pooled, *request), _asgi_answer(inline, *request))
-                   for request in requests]
-    # THEN each answer (status, headers, body bytes) is the same; only the write and the
-    # Scan (unbounded: the whole table) went through the pool
-    for (want, got), request in zip(answers, requests, strict=True):
+        # WHEN reads, errors, odd bodies and a write are sent to both
+        answers = []
+        for request in requests:
+            want = _outcome(pooled, *request)
+            before = flask_calls["wsgi"]
+            answers.append((want, _outcome(inline, *request), flask_calls["wsgi"] - before))
+    # THEN each answer (status, headers, body bytes; or the error moto fails with, which
+    # the server turns into a 500) is the same; only the write and the
+    # Scan (unbounded: the whole table) went through the pool, and the reads answered on
+    # the loop did not go through moto's Flask app, unless a browser sent them (CORS)
+    for (want, got, _), request in zip(answers, requests, strict=True):
         assert got == want, request
     assert answers[0][1][0] == 200 and json.loads(answers[0][1][2])["Count"] == 1
     assert answers[4][1][0] == 400 and b"ResourceNotFoundException" in answers[4][1][2]
+    assert answers[7][1][0] == 400 and b"ValidationException" in answers[7][1][2]
     assert through_pool == ["Scan", "PutItem"]
+    assert [through_flask for _, _, through_flask in answers] == [0, 0, 1, 0, 0, 1, 1, 0, 0, 0, 0]
+
+
+def _outcome(front: Any, *request: Any) -> Any:
+    try:
+        return _asgi_answer(front, *request)
+    except Exception as exc:  # moto fails on it: uvicorn answers 500
+        return type(exc), str(exc)
+
+
+@contextmanager
+def spy_on_flask(flask_app: Any, calls: Counter[str]) -> Iterator[None]:
+    """Counts the requests moto's Flask app handles (its wsgi_app), while in the block."""
+    real = flask_app.wsgi_app
+
+    def counted(*args: Any) -> Any:
+        calls["wsgi"] += 1
+        return real(*args)
+
+    flask_app.wsgi_app = counted
+    try:
+        yield
+    finally:
+        flask_app.wsgi_app = real
 
 
 def test_handler_methods_listed_once_are_motos(monkeypatch: pytest.MonkeyPatch) -> None:
