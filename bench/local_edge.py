@@ -11,6 +11,8 @@ shared/local/timing.py), medians over the requests:
   same way from this process with the function's credentials
 CPU per cache miss (edge, moto, workers: user + system of each process) is counted over the
 timed requests only, not the warm-up ones (the first of which starts the function's worker).
+Then the edge alone: requests the router function answers itself (an unknown service's
+404), p50 and the edge's CPU per request.
 Every request is bounded (count and 30 s timeout) and goes to 127.0.0.1 only; the client
 is http.client over keep-alive connections, light enough not to be the bottleneck.
 """
@@ -36,7 +38,7 @@ from _local import local_cloud  # noqa: E402
 
 from archway.shared.local import timing  # noqa: E402
 
-PORT = 8182
+PORT = int(os.environ.get("ARCHWAY_BENCH_PORT", "8182"))  # another, to run beside a copy
 REQUESTS = {1: 200, 32: 800}
 
 
@@ -152,6 +154,35 @@ def split(layers: list[dict[str, float]], query_ms: float) -> list[tuple[str, fl
     ]
 
 
+def edge_only(base: str, root: int, source_ip: str, count: int = 1000) -> tuple[float, float]:
+    """p50 and the edge process's CPU per request (ms) of requests the router function
+    answers itself (a 404 for a service that does not exist): HTTP, WAF and the function
+    in V8, with neither moto nor a worker in the way, so the edge's own cost shows with
+    less of the machine's noise."""
+    parsed = urlsplit(base)
+    connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30,
+                                            source_address=(source_ip, 0))
+
+    def one(i: int) -> float:
+        start = time.perf_counter()
+        connection.request("GET", f"/api/no-such-service/x?n={i}")
+        response = connection.getresponse()
+        body = response.read()
+        if response.status != 404:
+            raise SystemExit(f"{base}: {response.status} {body[:200]!r}")
+        return time.perf_counter() - start
+
+    try:
+        for i in range(50):  # warm-up
+            one(i)
+        before = tree_cpu(root).get("edge", 0.0)
+        latencies = [one(i) for i in range(count)]
+    finally:
+        connection.close()
+    cpu = (tree_cpu(root).get("edge", 0.0) - before) / count * 1000
+    return statistics.median(latencies) * 1000, cpu
+
+
 def dynamodb_query(endpoint: str, count: int = 200) -> float:
     """The search handler's query, made as it makes it (a boto3 resource's Table, the
     function's account and credentials, keep-alive), from this process: median ms."""
@@ -207,6 +238,7 @@ def main() -> None:
                 runs[(label, clients)] = run
                 print(f"{label:<34} {clients:>7} {run.p50:8.1f} {run.percentile(0.9):8.1f} "
                       f"{run.percentile(0.99):8.1f} {run.rps:8.0f} {os.getloadavg()[0]:5.2f}")
+        only_p50, only_cpu = edge_only(base, state["process"].pid, next(addresses))
         query_ms = dynamodb_query(state["endpoint"])
         miss = runs[("edge, cache miss", 1)]
         print(f"\nwhere a cache miss's time goes at 1 client (medians of {len(miss.layers)}, "
@@ -215,6 +247,8 @@ def main() -> None:
             print(f"  {layer:<28} {ms:6.2f} ms")
         print("CPU per cache miss at 1 client (less sensitive to the machine's load): "
               + ", ".join(f"{role} {ms:.2f} ms" for role, ms in sorted(cpu.items())))
+        print(f"edge only (the router function's own 404, 1 client): p50 {only_p50:.2f} ms, "
+              f"edge CPU {only_cpu:.2f} ms per request")
         hit = runs[("edge, cache hit", 1)]
         print(f"cache hit / miss latency: {hit.p50 / miss.p50:.2f}x")
 

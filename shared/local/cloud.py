@@ -115,6 +115,7 @@ class LocalCloud:
         self._started = False
         self.apis: dict[str, ApiRouter] = {}  # execute-api domain -> API (what the edge reaches)
         self._routes: tuple[object, dict[str, str]] = (None, {})
+        self._routes_path: tuple[Platform, str] | None = None  # the platform it is of
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -322,14 +323,19 @@ class LocalCloud:
         return api.handle if api is not None else None
 
     def _route_snapshot(self) -> tuple[object, dict[str, str]]:
-        """The route store as the router function sees it; re-read when the file changes."""
-        path = route_store_path(self.platform)
+        """The route store as the router function sees it; re-read when the file changes.
+
+        Called on every request through the router function: the file's path is worked out
+        once per platform (a config reload makes a new one), and only stat(2) is left."""
+        if self._routes_path is None or self._routes_path[0] is not self.platform:
+            self._routes_path = (self.platform, str(route_store_path(self.platform)))
+        path = self._routes_path[1]
         try:
-            version: object = path.stat().st_mtime_ns
+            version: object = os.stat(path).st_mtime_ns
         except FileNotFoundError:
             return None, {}
         if version != self._routes[0]:
-            self._routes = (version, FileRoutes(path).items())
+            self._routes = (version, FileRoutes(Path(path)).items())
         return self._routes
 
     def _s3_origin(self, target: Target, domain: str) -> S3Origin:

@@ -17,7 +17,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode
@@ -31,6 +31,7 @@ CACHING_OPTIMIZED = {"MinTTL": 1, "DefaultTTL": 86400, "MaxTTL": 31536000,
                      "ParametersInCacheKeyAndForwardedToOrigin": {
                          "QueryStringsConfig": {"QueryStringBehavior": "none"}}}
 MANAGED_CACHE_POLICIES = {"658327ea-f89d-4fab-a63d-7e88639e58f6": CACHING_OPTIMIZED}
+API_ORIGINS_KEPT = 256  # origins chosen by functions (cf.updateRequestOrigin), kept made
 WAF_BLOCK_BODY = (b"<html><head><title>403 Forbidden</title></head><body><h1>403 Forbidden"
                   b"</h1><p>Request blocked.</p></body></html>")
 
@@ -80,17 +81,26 @@ class ApiOrigin:
         self.origin_path = origin_path.rstrip("/")
         self.custom_headers = custom_headers
 
+        # What the origin request sets, in order, after the viewer's headers without them:
+        # host, the custom headers (overriding any viewer value), then X-Forwarded-For
+        # (the same as setting each one in turn with Request.with_header).
+        added = {"host": self.domain}
+        for name, value in custom_headers.items():
+            added.pop(name.lower(), None)
+            added[name.lower()] = value
+        added.pop("x-forwarded-for", None)
+        self._added = list(added.items())
+        self._replaced = frozenset(added) | {"x-forwarded-for"}
+
     async def fetch(self, request: Request) -> Response:
-        forwarded = Request(request.method, self.origin_path + request.path,
-                            request.query_string,
-                            [(k, v) for k, v in request.headers if k != "host"],
-                            request.body, request.source_ip)
-        forwarded = forwarded.with_header("host", self.domain)
-        for name, value in self.custom_headers.items():
-            forwarded = forwarded.with_header(name, value)  # overrides any viewer value
-        forwarded = forwarded.with_header(
-            "x-forwarded-for", forwarded_for(request.header("x-forwarded-for"), request.source_ip))
-        return await self.handle(forwarded)
+        replaced = self._replaced
+        headers = [(k, v) for k, v in request.headers if k not in replaced]
+        headers += self._added
+        headers.append(("x-forwarded-for", forwarded_for(request.header("x-forwarded-for"),
+                                                         request.source_ip)))
+        return await self.handle(Request(request.method, self.origin_path + request.path,
+                                         request.query_string, headers, request.body,
+                                         request.source_ip))
 
 
 class StaticOrigin:
@@ -153,13 +163,14 @@ class WebAcl:
         return cls(sets["allow"], sets["deny"], rate)
 
     def allows(self, ip: str) -> bool:
-        import ipaddress
+        if self.allow or self.deny:
+            import ipaddress
 
-        address = ipaddress.ip_address(ip)
-        if any(address in net for net in self.allow):
-            return True  # an allow rule ends evaluation
-        if any(address in net for net in self.deny):
-            return False
+            address = ipaddress.ip_address(ip)
+            if any(address in net for net in self.allow):
+                return True  # an allow rule ends evaluation
+            if any(address in net for net in self.deny):
+                return False
         return self.rate is None or self.rate.allow(ip)
 
 
@@ -171,6 +182,17 @@ class Behavior:
     cache_policy: dict[str, Any]
     headers_policy: dict[str, Any] | None
     function: CloudFrontFunction | None
+    # Worked out once from the policies (every request reads them): the cache key's query
+    # string behavior and the response headers policy's security headers.
+    query_strings: str = field(init=False)
+    security: list[tuple[str, str]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.query_strings = (
+            self.cache_policy.get("ParametersInCacheKeyAndForwardedToOrigin", {})
+            .get("QueryStringsConfig", {}).get("QueryStringBehavior", "none"))
+        self.security = security_headers(
+            (self.headers_policy or {}).get("SecurityHeadersConfig", {}))
 
     def matches(self, path: str) -> bool:
         return self.pattern is None or bool(path_pattern(self.pattern).match(path))
@@ -237,6 +259,7 @@ class EdgeRouter:
         self.waf = WebAcl([], [], waf) if isinstance(waf, RateLimit) else waf
         self.domain = distribution_domain
         self.cache = EdgeCache()
+        self._api_origins: dict[tuple[Any, ...], ApiOrigin] = {}
 
     def behavior(self, path: str) -> Behavior:
         return next(b for b in self.behaviors if b.matches(path))
@@ -276,8 +299,17 @@ class EdgeRouter:
         if handle is None:
             return StaticOrigin(Response(502, [("content-type", "text/html")],
                                          b"CloudFront wasn't able to connect to the origin."))
-        return ApiOrigin(handle, domain, str(update.get("originPath", "")),
-                         {str(k): str(v) for k, v in (update.get("customHeaders") or {}).items()})
+        path = str(update.get("originPath", ""))
+        headers = {str(k): str(v) for k, v in (update.get("customHeaders") or {}).items()}
+        # The router function sends every request of a service to the same origin: made
+        # once per API handle and update (bounded: a few per service, across redeploys)
+        key = (handle, domain, path, tuple(headers.items()))
+        origin = self._api_origins.get(key)
+        if origin is None:
+            if len(self._api_origins) >= API_ORIGINS_KEPT:
+                self._api_origins.clear()
+            origin = self._api_origins[key] = ApiOrigin(handle, domain, path, headers)
+        return origin
 
     async def _fetch(self, behavior: Behavior, request: Request,
                      origin: Origin) -> tuple[Response, str]:
@@ -297,10 +329,8 @@ class EdgeRouter:
         return response, "Miss"
 
     def _cache_key(self, behavior: Behavior, request: Request) -> tuple[str, ...]:
-        strings = (behavior.cache_policy.get("ParametersInCacheKeyAndForwardedToOrigin", {})
-                   .get("QueryStringsConfig", {}).get("QueryStringBehavior", "none"))
         query = (urlencode(sorted(parse_qsl(request.query_string, keep_blank_values=True)))
-                 if strings == "all" else "")
+                 if behavior.query_strings == "all" else "")
         return (behavior.pattern or "*", request.method if request.method != "HEAD" else "GET",
                 request.path, query)
 
@@ -329,11 +359,12 @@ class EdgeRouter:
                        request.headers, request.body, request.source_ip), override
 
     def _finish(self, response: Response, behavior: Behavior, cache_state: str) -> Response:
-        policy = behavior.headers_policy or {}
-        for name, value in security_headers(policy.get("SecurityHeadersConfig", {})):
-            response.set_header(name, value)
-        response.set_header("x-cache", f"{cache_state} from cloudfront")
-        response.set_header("via", "1.1 local.cloudfront.net (CloudFront)")
+        """The response headers policy's security headers, X-Cache and Via, each replacing
+        any the origin sent (in one pass: as Response.set_header for each in turn)."""
+        added = [*behavior.security, ("x-cache", f"{cache_state} from cloudfront"),
+                 ("via", "1.1 local.cloudfront.net (CloudFront)")]
+        names = {name for name, _ in added}
+        response.headers = [(k, v) for k, v in response.headers if k not in names] + added
         return response
 
 

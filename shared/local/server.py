@@ -89,7 +89,7 @@ class App:
         latency = (time.perf_counter() - start) * 1000
         if timings is not None:
             response.set_header(timing.HEADER, timing.header([("edge", latency), *timings]))
-        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = _stamp()
         query = loggable_query(request.query_string)
         target = request.path + (f"?{query}" if query else "")
         cache = (response.header("x-cache") or "-").split(" ")[0]
@@ -98,8 +98,23 @@ class App:
         await _send(send, response, head=request.method == "HEAD")
 
 
+_stamps: list[tuple[int, str]] = [(-1, "")]
+
+
+def _stamp() -> str:
+    """The log line's UTC time to the second (formatted once a second, not per request)."""
+    now = int(time.time())
+    second, text = _stamps[0]
+    if second != now:
+        text = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        _stamps[0] = (now, text)
+    return text
+
+
 def loggable_query(query: str) -> str:
     """The query string as the request log shows it: credentials replaced."""
+    if "%" not in query and not any(name in query.lower() for name in SECRET_PARAMETERS):
+        return query  # no parameter can be named like one (names decode only from %XX)
     pairs = parse_qsl(query, keep_blank_values=True)
     if not any(name.lower() in SECRET_PARAMETERS for name, _ in pairs):
         return query

@@ -210,3 +210,29 @@ def test_functions_made_and_dropped_from_many_loops_keep_working() -> None:
     # THEN it still answers
     assert kept.invoke(viewer_request("/k"))[1] == {"domainName": "k.local"}
     assert asyncio.run(kept.ainvoke(viewer_request("/k")))[1] == {"domainName": "k.local"}
+
+
+ECHO = "function handler(event) { return {request: event.request, viewer: event.viewer}; }"
+
+
+def _request_with(headers: dict[str, str]) -> dict[str, Any]:
+    event = viewer_request("/caf\u00e9/\u2028/\"q\"\\")
+    event["request"]["headers"] = {name: {"value": value} for name, value in headers.items()}
+    event["request"]["querystring"] = {"a b": {"value": "\u00e9\u4e2d\U0001f600\x00\x1f"}}
+    return event
+
+
+@pytest.mark.parametrize("headers", [
+    {"accept": "*/*"},                                   # a usual request
+    {"x-long": "v" * 20_000, "x-escapes": "\"\\\n\t</script>\u2029"},  # a large head
+])
+def test_the_handler_gets_the_event_as_sent(headers: dict[str, str]) -> None:
+    # GIVEN a handler that answers the request and viewer it was given
+    function = CloudFrontFunction(ECHO, "echo")
+    event = _request_with(headers)
+    # WHEN the event (non-ASCII text, quotes, backslashes, control characters, line
+    # separators; small and large) is handled from a thread and on a loop, twice each
+    answers = [function.run(event), function.run(event),
+               asyncio.run(function.ainvoke(event))[0], asyncio.run(function.ainvoke(event))[0]]
+    # THEN the handler saw exactly that event every time
+    assert answers == [{"request": event["request"], "viewer": event["viewer"]}] * 4

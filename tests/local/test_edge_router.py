@@ -23,6 +23,7 @@ from archway.shared.local.edge_router import (
     path_pattern,
 )
 from archway.shared.local.http import Request, Response
+from archway.shared.local.limits import forwarded_for
 from helpers.cfn import rendered
 
 ALL = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"})
@@ -196,3 +197,77 @@ def test_viewer_request_function_routes_and_answers_on_the_edge_loop() -> None:
     # AND the unknown one was answered by the function itself
     assert (answered.status, answered.body, answered_by) == (404, b"no /api/zz/search", "function")
     assert answered.header("x-cache") == "FunctionGeneratedResponse from cloudfront"
+
+
+def _forwarded_one_header_at_a_time(origin: ApiOrigin, viewer: Request) -> Request:
+    """What the API origin sends, set the way CloudFront's rules read: the viewer's headers
+    without Host, then Host, each custom header and X-Forwarded-For, each set in turn."""
+    forwarded = Request(viewer.method, origin.origin_path + viewer.path, viewer.query_string,
+                        [(k, v) for k, v in viewer.headers if k != "host"], viewer.body,
+                        viewer.source_ip).with_header("host", origin.domain)
+    for name, value in origin.custom_headers.items():
+        forwarded = forwarded.with_header(name, value)
+    return forwarded.with_header("x-forwarded-for", forwarded_for(
+        viewer.header("x-forwarded-for"), viewer.source_ip))
+
+
+@pytest.mark.parametrize("custom", [
+    {}, {"x-api-key": "secret"}, {"X-Api-Key": "secret", "x-origin-hint": "a"},
+    {"x-api-key": "one", "X-API-KEY": "two"}, {"Host": "other.example"},
+    {"x-forwarded-for": "203.0.113.9", "x-api-key": "secret"},
+])
+@pytest.mark.parametrize("viewer_headers", [
+    [],
+    [("host", "shop.example.com"), ("x-api-key", "forged"), ("accept", "*/*")],
+    [("x-forwarded-for", "198.51.100.7"), ("cookie", "a=1"), ("x-api-key", "forged"),
+     ("cookie", "b=2"), ("host", "shop.example.com")],
+])
+def test_api_origin_request_headers_are_those_set_one_at_a_time(
+        custom: dict[str, str], viewer_headers: list[tuple[str, str]]) -> None:
+    # GIVEN an API origin with custom headers and a viewer request with its own headers
+    seen: list[Request] = []
+
+    async def api(request: Request) -> Response:
+        seen.append(request)
+        return Response(200)
+
+    origin = ApiOrigin(api, "abc.execute-api.eu-west-1.amazonaws.com", "/live", custom)
+    viewer = Request("GET", "/api/a/x", "q=1", viewer_headers, b"", "192.0.2.1")
+    # WHEN the request is forwarded (twice: the origin is reused across requests)
+    asyncio.run(origin.fetch(viewer))
+    asyncio.run(origin.fetch(viewer))
+    # THEN its headers, in order, are those of setting Host, each custom header and
+    # X-Forwarded-For in turn over the viewer's: custom values win over the viewer's,
+    # X-Forwarded-For ends with the viewer's address
+    expected = _forwarded_one_header_at_a_time(origin, viewer)
+    assert [r.headers for r in seen] == [expected.headers, expected.headers]
+    assert seen[0].header("x-forwarded-for").endswith("192.0.2.1")
+    assert (seen[0].path, seen[0].query_string) == ("/live/api/a/x", "q=1")
+
+
+def test_security_headers_replace_the_origins_and_cache_headers_come_once() -> None:
+    # GIVEN a behavior with a response headers policy and an origin that sends its own
+    # X-Frame-Options (twice), an X-Cache and other headers
+    policy = {"SecurityHeadersConfig": {
+        "FrameOptions": {"FrameOption": "DENY", "Override": True},
+        "ContentTypeOptions": {"Override": True},
+        "StrictTransportSecurity": {"AccessControlMaxAgeSec": 63072000,
+                                    "IncludeSubdomains": True, "Override": True}}}
+    origin = Recorder(Response(200, [("x-frame-options", "SAMEORIGIN"), ("etag", '"1"'),
+                                     ("x-cache", "Hit from elsewhere"),
+                                     ("x-frame-options", "ALLOW"), ("content-type", "text/css")],
+                               b"x"))
+    router = EdgeRouter([Behavior(None, "site", frozenset({"GET", "HEAD"}), CACHING_OPTIMIZED,
+                                  policy, None)], {"site": origin}, None, None, "local")
+    # WHEN a request misses, then hits the cache
+    miss, _ = asyncio.run(router.handle(Request("GET", "/a.css")))
+    hit, _ = asyncio.run(router.handle(Request("GET", "/a.css")))
+    # THEN the origin's other headers come first, in order, then the policy's headers, then
+    # X-Cache and Via, each once
+    policy_headers = [("x-content-type-options", "nosniff"), ("x-frame-options", "DENY"),
+                      ("strict-transport-security", "max-age=63072000; includeSubDomains")]
+    via = ("via", "1.1 local.cloudfront.net (CloudFront)")
+    assert miss.headers == [("etag", '"1"'), ("content-type", "text/css"), *policy_headers,
+                            ("x-cache", "Miss from cloudfront"), via]
+    assert hit.headers == [("etag", '"1"'), ("content-type", "text/css"), *policy_headers,
+                           ("x-cache", "Hit from cloudfront"), via]

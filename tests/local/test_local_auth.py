@@ -226,6 +226,21 @@ def test_the_request_log_never_shows_codes_or_tokens() -> None:
     assert loggable_query("q=ceramic&page=2") == "q=ceramic&page=2"
 
 
+@pytest.mark.parametrize(("query", "logged"), [
+    ("CODE=abc&state=x", "CODE=REDACTED&state=x"),           # names match in any case
+    ("c%6Fde=abc&state=x", "code=REDACTED&state=x"),         # and once percent-decoded
+    ("Access_Token=t", "Access_Token=REDACTED"),
+    ("q=zipcode&codes=2&barcode=1", "q=zipcode&codes=2&barcode=1"),  # only whole names
+    ("q=a+b&n=%41", "q=a+b&n=%41"),                          # nothing secret: as sent
+    ("", ""),
+])
+def test_the_request_log_redacts_by_decoded_name(query: str, logged: str) -> None:
+    # GIVEN a query string as a viewer sent it WHEN the request log shows it
+    # THEN parameters named like credentials (after decoding, any case) are redacted,
+    # and a query without any is shown exactly as sent
+    assert loggable_query(query) == logged
+
+
 # ------------------------------------------------------------- the authorizer
 
 API = "AWS::ApiGateway::"
