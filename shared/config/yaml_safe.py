@@ -23,12 +23,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from archway.shared.config.yaml_import import import_yaml
-
-import_yaml()  # PyYAML's first import, ~8 ms cheaper than a plain one: see yaml_import
-
-import yaml  # noqa: E402
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode  # noqa: E402
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 MAX_BYTES = 256 * 1024  # a service.yaml is a few KB; a quarter MB is plenty of room
 MAX_DEPTH = 32  # the deepest real config nests 5 levels
