@@ -33,6 +33,7 @@ from archway.shared.blueprint import (
 from archway.shared.blueprint import iam as grants
 from archway.shared.blueprint.alarms import Alarms
 from archway.shared.blueprint.keys import service_key, topic_key
+from archway.shared.blueprint.template_data import encode
 from archway.shared.model import FunctionModel, Platform, RouteModel, ServiceModel, TableModel
 from archway.shared.naming import logical_id
 
@@ -418,7 +419,7 @@ class ServiceBlueprint:
         after such an update (shared/deploy/cloudformation.py).
         """
         _ = self.methods, self.invoke_targets, self.invoke_permissions
-        surface = {title: resource.to_dict() for title, resource in sorted(
+        surface = {title: encode(resource) for title, resource in sorted(
             self.t.resources.items()) if resource.resource_type in self.API_SURFACE}
         digest = hashlib.sha256(json.dumps(surface, sort_keys=True).encode()).hexdigest()[:8]
         return self.t.add_resource(apigw.Deployment(

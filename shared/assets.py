@@ -17,7 +17,6 @@ import hashlib
 import io
 import os
 import shutil
-import subprocess
 import sys
 import zipfile
 from dataclasses import dataclass
@@ -142,6 +141,8 @@ def install_dependencies(root: Path, deps: Dependencies) -> Path:
                "--no-compile", "--only-binary=:all:", "--platform", deps.platform,
                "--python-version", deps.python, "--implementation", "cp",
                "--target", str(staging), "--requirement", requirements.name]
+    import subprocess  # here: only an install pays for it (~4 ms of every synth)
+
     try:
         done = subprocess.run(command, cwd=requirements.parent, capture_output=True, text=True,
                               timeout=PIP_TIMEOUT, env={**os.environ, "PIP_NO_INPUT": "1"})

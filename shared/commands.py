@@ -67,12 +67,13 @@ def render_env(root: Path, env: str) -> Rendered:
     """Validate and render one environment, or the pipelines for ``tooling``: in memory
     (the computed grants are cached in build/ only if all of it succeeds)."""
     defer_rare_imports()
-    from archway.pipelines.blueprint import pipeline_stacks
     from archway.shared.config import load_config
     from archway.shared.synth import grants_cache, render_all
 
     with grants_cache(root):
         if env == TOOLING:
+            from archway.pipelines.blueprint import pipeline_stacks
+
             config = load_config(root)
             if config.platform.pipelines is None:
                 raise ConfigError("config/platform.yaml", "pipelines", "is not set: no "

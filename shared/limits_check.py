@@ -83,8 +83,10 @@ def check_rendered(scope: Any, rendered: Iterable[tuple[Any, str]]) -> None:
 
 
 def _body(stack: Any, text: str, file: str) -> Body:
+    from archway.shared.blueprint.template_data import encode
+
     template = stack.template
-    permissions = {name: resource.to_dict() for name, resource in template.resources.items()
+    permissions = {name: encode(resource) for name, resource in template.resources.items()
                    if getattr(resource, "resource_type", None) == PERMISSION}
     return Body(stack.id, stack.kind, file, len(text.encode("utf-8")),
                 len(template.resources), len(template.parameters), len(template.outputs),

@@ -466,9 +466,9 @@ def _action(name: str) -> Any:
 
 
 def _size(statement: Statement) -> int:
-    from troposphere import encode_to_dict
+    from archway.shared.blueprint.template_data import encode
 
-    return len(json.dumps(encode_to_dict(statement), separators=(",", ":")))
+    return len(json.dumps(encode(statement), separators=(",", ":")))
 
 
 def pack(statements: list[Statement], limit: int) -> list[list[Statement]]:

@@ -5,7 +5,6 @@ The same models generate the JSON Schema editors use (`archway schema`).
 
 from __future__ import annotations
 
-import gzip
 import importlib.util
 import json
 import re
@@ -23,6 +22,10 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
+
+from archway.shared.config.pydantic_plugins import skip_lookup_without_plugins
+
+skip_lookup_without_plugins()  # before the first model below is built
 
 AccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
 Name = Annotated[
@@ -354,6 +357,8 @@ def _botocore_data(name: str) -> dict[str, Any]:
     plain = folder / f"{name}.json"
     if plain.is_file():
         return json.loads(plain.read_bytes())
+    import gzip
+
     return json.loads(gzip.decompress((folder / f"{name}.json.gz").read_bytes()))
 
 

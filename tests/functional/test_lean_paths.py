@@ -142,6 +142,45 @@ def test_cfn_flip_is_imported_only_when_used() -> None:
     assert proc.stdout.strip() == "False 'Description: x\\nResources: {}\\n' cfn_flip.yaml_dumper"
 
 
+def test_troposphere_serverless_is_imported_only_when_used() -> None:
+    # GIVEN a process where troposphere is imported after synth deferred its rare modules
+    code = ("import sys\n"
+            "from archway.shared.synth import defer_rare_imports\n"
+            "defer_rare_imports()\n"
+            "import troposphere\n"
+            "before = 'troposphere.apigatewayv2' in sys.modules\n"
+            "from troposphere.serverless import SERVERLESS_TRANSFORM, FunctionGlobals, Globals\n"
+            "t = troposphere.Template()\n"
+            "t.set_transform(SERVERLESS_TRANSFORM)\n"
+            "t.set_globals(Globals(Function=FunctionGlobals(Timeout=3)))\n"
+            "print(before, troposphere.Template.Globals is Globals,\n"
+            "      troposphere.serverless.Globals is Globals, t.to_json(indent=None))\n")
+    # WHEN a SAM template with globals is built (what needs troposphere.serverless)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    # THEN the module was not loaded before, and works as imported by troposphere itself
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == (
+        'False True True {"Globals": {"Function": {"Timeout": 3}},"Resources": {},'
+        '"Transform": "AWS::Serverless-2016-10-31"}')
+
+
+def test_a_full_synth_imports_neither_importlib_metadata_nor_serverless_templates(
+        repo_copy: Path) -> None:
+    # GIVEN a repository never synthesized, then synthesized (grants cached)
+    assert run_archway(repo_copy, ["synth", "--env", "dev"])[0] == [0]
+    # WHEN a new process renders every stack of dev again
+    codes, modules = run_archway(repo_copy, ["synth", "--env", "dev", "--force"],
+                                 watch=("importlib.metadata", "email", "subprocess",
+                                        "archway.pipelines",  # and what only SAM's module uses:
+                                        "troposphere.apigatewayv2",
+                                        "troposphere.stepfunctions"))
+    # THEN it neither read installed distributions' metadata nor loaded SAM's templates,
+    # subprocess or the pipelines (dev's bootstrap does not serve the tooling account)
+    assert codes == [0]
+    assert modules == []
+
+
 def test_new_code_only_imports_no_model_nor_template_library(repo_copy: Path) -> None:
     # GIVEN dev synthesized once
     assert run_archway(repo_copy, ["synth", "--env", "dev"])[0] == [0]
