@@ -124,19 +124,24 @@ def test_unchanged_synth_and_warm_lint_import_no_model_nor_template_library(
     assert modules == []
 
 
-def test_cfn_flip_is_imported_only_when_used() -> None:
-    # GIVEN a process where troposphere is imported after synth deferred cfn_flip
+def _after_deferring(body: str) -> subprocess.CompletedProcess[str]:
+    """Runs ``body`` in a new process, after synth deferred its rare imports and then
+    troposphere was imported (``sys`` and ``troposphere`` are bound for it)."""
     code = ("import sys\n"
             "from archway.shared.synth import defer_rare_imports\n"
             "defer_rare_imports()\n"
-            "import troposphere\n"
-            "before = 'cfn_flip.yaml_dumper' in sys.modules\n"
-            "text = troposphere.Template(Description='x').to_yaml()\n"
-            "import cfn_flip.yaml_dumper\n"
-            "print(before, repr(text), cfn_flip.yaml_dumper.__name__)\n")
-    # WHEN a template is rendered as YAML (what needs cfn_flip)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+            "import troposphere\n" + body)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
+
+
+def test_cfn_flip_is_imported_only_when_used() -> None:
+    # GIVEN a process where troposphere is imported after synth deferred cfn_flip
+    # WHEN a template is rendered as YAML (what needs cfn_flip)
+    proc = _after_deferring("before = 'cfn_flip.yaml_dumper' in sys.modules\n"
+                            "text = troposphere.Template(Description='x').to_yaml()\n"
+                            "import cfn_flip.yaml_dumper\n"
+                            "print(before, repr(text), cfn_flip.yaml_dumper.__name__)\n")
     # THEN cfn_flip was not loaded before, and works when used
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False 'Description: x\\nResources: {}\\n' cfn_flip.yaml_dumper"
@@ -144,20 +149,15 @@ def test_cfn_flip_is_imported_only_when_used() -> None:
 
 def test_troposphere_serverless_is_imported_only_when_used() -> None:
     # GIVEN a process where troposphere is imported after synth deferred its rare modules
-    code = ("import sys\n"
-            "from archway.shared.synth import defer_rare_imports\n"
-            "defer_rare_imports()\n"
-            "import troposphere\n"
-            "before = 'troposphere.apigatewayv2' in sys.modules\n"
-            "from troposphere.serverless import SERVERLESS_TRANSFORM, FunctionGlobals, Globals\n"
-            "t = troposphere.Template()\n"
-            "t.set_transform(SERVERLESS_TRANSFORM)\n"
-            "t.set_globals(Globals(Function=FunctionGlobals(Timeout=3)))\n"
-            "print(before, troposphere.Template.Globals is Globals,\n"
-            "      troposphere.serverless.Globals is Globals, t.to_json(indent=None))\n")
     # WHEN a SAM template with globals is built (what needs troposphere.serverless)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120)
+    proc = _after_deferring(
+        "before = 'troposphere.apigatewayv2' in sys.modules\n"
+        "from troposphere.serverless import SERVERLESS_TRANSFORM, FunctionGlobals, Globals\n"
+        "t = troposphere.Template()\n"
+        "t.set_transform(SERVERLESS_TRANSFORM)\n"
+        "t.set_globals(Globals(Function=FunctionGlobals(Timeout=3)))\n"
+        "print(before, troposphere.Template.Globals is Globals,\n"
+        "      troposphere.serverless.Globals is Globals, t.to_json(indent=None))\n")
     # THEN the module was not loaded before, and works as imported by troposphere itself
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == (
